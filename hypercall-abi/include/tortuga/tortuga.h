@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: MIT */
+/* Tortuga hypercall ABI: everything a guest kernel needs, in one include. */
+#ifndef TORTUGA_TORTUGA_H
+#define TORTUGA_TORTUGA_H
+
+#include "types.h"
+#include "errno.h"
+#include "cpu.h"
+#include "hypercall.h"
+#include "start_info.h"
+#include "shared_info.h"
+#include "elfnote.h"
+
+#endif /* TORTUGA_TORTUGA_H */

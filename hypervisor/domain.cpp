@@ -1,0 +1,102 @@
+#include "domain.h"
+
+#include <ctime>
+#include <fstream>
+#include <iterator>
+#include <thread>
+
+#include <fmt/format.h>
+#include <tortuga/hypercall.h>
+
+#include "reserved_area.h"
+
+namespace tortuga {
+namespace {
+
+constexpr uint64_t kMaxMemoryMib = reserved_area::kGpa >> 20;
+constexpr uint32_t kRamSlot = 0, kReservedSlot = 1;
+
+uint64_t monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+std::vector<uint8_t> read_initramfs(const std::string& path) {
+  if (path.empty()) return {};
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw KernelImageError(fmt::format("cannot open initramfs {}", path));
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void validate(const DomainConfig& c) {
+  if (c.memory_mib < 2 || c.memory_mib > kMaxMemoryMib) {
+    throw KernelImageError(fmt::format("memory must be between 2 and {} MiB, not {}", kMaxMemoryMib, c.memory_mib));
+  }
+  if (c.vcpus != 1) {
+    // Several vCPUs need vcpu_op and IPIs (TG_FEAT_SMP), which come with
+    // event channels.
+    throw KernelImageError(fmt::format("this VMM runs 1 vCPU per domain, not {}", c.vcpus));
+  }
+}
+
+}  // namespace
+
+Domain::Domain(const DomainConfig& config, Console& console)
+    : config_(config), console_(console), kernel_((validate(config), load_kernel_image(config.kernel))), vm_(kvm_) {
+  created_ns_ = monotonic_ns();
+  memory_ = std::make_unique<GuestMemory>(config.memory_mib << 20, reserved_area::kGpa, reserved_area::kSize);
+  reserved_area::build(*memory_, config.vcpus);
+  vm_.set_memory_region(kRamSlot, 0, memory_->ram_base(), memory_->ram_size());
+  vm_.set_memory_region(kReservedSlot, memory_->reserved_gpa(), memory_->reserved_base(), memory_->reserved_size());
+  for (uint32_t id = 0; id < config.vcpus; ++id) {
+    vcpus_.push_back(std::make_unique<Vcpu>(*this, id, vm_.create_vcpu(id)));
+  }
+  tsc_khz_ = vcpus_[0]->tsc_khz();
+  BootParams params{config.cmdline, read_initramfs(config.initramfs), config.vcpus, tsc_khz_};
+  layout_ = build_domain(*memory_, kernel_, params);
+  vcpus_[0]->boot(layout_);
+}
+
+Domain::~Domain() = default;
+
+tg_shared_info& Domain::shared_info() { return *memory_->ram_object<tg_shared_info>(layout_.shared_info_gpa); }
+
+uint64_t Domain::system_time_ns() const { return monotonic_ns() - created_ns_; }
+
+DomainResult Domain::run() {
+  vcpus_[0]->run();
+  std::lock_guard lock(result_mutex_);
+  return result_;
+}
+
+void Domain::stop(DomainExit exit, const std::string& reason) {
+  {
+    std::lock_guard lock(result_mutex_);
+    if (stopping_.load()) return;
+    result_ = {exit, reason};
+    stopping_.store(true, std::memory_order_release);
+  }
+  for (auto& v : vcpus_) v->kick();
+}
+
+void Domain::shutdown(uint32_t reason) {
+  static constexpr DomainExit kExit[TG_NR_SHUTDOWN_REASONS] = {
+      DomainExit::kPoweroff, DomainExit::kReboot, DomainExit::kSuspend, DomainExit::kCrash, DomainExit::kWatchdog};
+  static constexpr const char* kName[TG_NR_SHUTDOWN_REASONS] = {"poweroff", "reboot", "suspend", "crash", "watchdog"};
+  stop(kExit[reason], fmt::format("guest shut down: {}", kName[reason]));
+}
+
+void Domain::kill(const std::string& reason) { stop(DomainExit::kKilled, fmt::format("guest killed: {}", reason)); }
+
+void Domain::vmm_error(const std::string& reason) { stop(DomainExit::kVmmError, fmt::format("VMM error: {}", reason)); }
+
+void Domain::destroy(const std::string& reason) { stop(DomainExit::kDestroyed, fmt::format("destroyed: {}", reason)); }
+
+ExitStats Domain::stats() const {
+  ExitStats total;
+  for (const auto& v : vcpus_) total.add(v->stats());
+  return total;
+}
+
+}  // namespace tortuga

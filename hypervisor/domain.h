@@ -1,0 +1,99 @@
+// A domain: one KVM VM with its memory, vCPUs, console and fate. Built from
+// a DomainConfig; the kernel is validated before any VM exists.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <tortuga/shared_info.h>
+
+#include "console.h"
+#include "domain_builder.h"
+#include "exit_stats.h"
+#include "guest_memory.h"
+#include "kernel_image.h"
+#include "kvm.h"
+#include "vcpu.h"
+
+namespace tortuga {
+
+struct DomainConfig {
+  std::string name = "domain";
+  std::string kernel;
+  std::string initramfs;
+  std::string cmdline;
+  uint64_t memory_mib = 32;
+  uint32_t vcpus = 1;
+};
+
+// How a domain ended. The numeric values are tortuga-vmm's exit codes
+// (ABI.md, "Domain exit").
+enum class DomainExit : int {
+  kPoweroff = 0,
+  kVmmError = 1,
+  kKilled = 2,    // the VMM found the guest broken or hostile
+  kCrash = 3,
+  kReboot = 4,
+  kWatchdog = 5,
+  kSuspend = 6,
+  kDestroyed = 7, // stopped from outside (signal, toolstack)
+};
+
+struct DomainResult {
+  DomainExit exit = DomainExit::kPoweroff;
+  std::string reason;  // one line, for the user
+  int exit_code() const { return static_cast<int>(exit); }
+};
+
+class Domain {
+ public:
+  // Throws KernelImageError (bad kernel, does not fit) or KvmError.
+  Domain(const DomainConfig& config, Console& console);
+  ~Domain();
+  Domain(const Domain&) = delete;
+  Domain& operator=(const Domain&) = delete;
+
+  // Runs every vCPU until the domain stops; returns how it ended.
+  DomainResult run();
+
+  // Thread-safe ways to stop; the first one wins.
+  void shutdown(uint32_t tg_shutdown_reason);
+  void kill(const std::string& reason);
+  void destroy(const std::string& reason);
+  void vmm_error(const std::string& reason);
+  bool stopping() const { return stopping_.load(std::memory_order_acquire); }
+
+  const DomainConfig& config() const { return config_; }
+  const GuestMemory& memory() const { return *memory_; }
+  Console& console() { return console_; }
+  const BootLayout& layout() const { return layout_; }
+  tg_shared_info& shared_info();
+  uint64_t tsc_khz() const { return tsc_khz_; }
+  // Nanoseconds since the domain was created: the guest's system time.
+  uint64_t system_time_ns() const;
+  ExitStats stats() const;
+
+ private:
+  void stop(DomainExit exit, const std::string& reason);
+
+  DomainConfig config_;
+  Console& console_;
+  KernelImage kernel_;
+  Kvm kvm_;
+  KvmVm vm_;
+  std::unique_ptr<GuestMemory> memory_;
+  BootLayout layout_;
+  uint64_t tsc_khz_ = 0;
+  uint64_t created_ns_ = 0;
+  std::vector<std::unique_ptr<Vcpu>> vcpus_;
+
+  std::atomic<bool> stopping_{false};
+  std::mutex result_mutex_;
+  DomainResult result_;
+};
+
+}  // namespace tortuga

@@ -1,0 +1,45 @@
+// A guest virtual address space: walks the guest's 4-level page tables in
+// guest RAM, as the CPU would for CPL3 code, and copies to and from guest
+// virtual memory. Every entry is guest-controlled, so every step is checked:
+// canonical address, not the VMM's range, present, user-accessible, writable
+// when writing, and a frame inside guest RAM.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "guest_memory.h"
+
+namespace tortuga {
+
+enum class Access { kRead, kWrite };
+
+struct Translation {
+  uint64_t gpa = 0;
+  const char* error = nullptr;  // why it failed, or nullptr
+  bool ok() const { return error == nullptr; }
+};
+
+class GuestAddressSpace {
+ public:
+  GuestAddressSpace(const GuestMemory& memory, uint64_t cr3) : memory_(memory), cr3_(cr3) {}
+
+  Translation translate(uint64_t va, Access access) const;
+
+  // Throw BadGuestAddress when any byte does not translate with the access.
+  void copy_from(uint64_t va, void* dst, size_t len) const;
+  void copy_to(uint64_t va, const void* src, size_t len) const;
+
+  template <typename T>
+  T read(uint64_t va) const {
+    T value;
+    copy_from(va, &value, sizeof value);
+    return value;
+  }
+
+ private:
+  const GuestMemory& memory_;
+  uint64_t cr3_;
+};
+
+}  // namespace tortuga

@@ -1,0 +1,73 @@
+// Hypercall dispatch: a SYSCALL executed in guest kernel mode is a
+// hypercall. rax holds the number; arguments are in rdi, rsi, rdx, r10, r8.
+#include <array>
+
+#include <fmt/format.h>
+#include <tortuga/errno.h>
+#include <tortuga/hypercall.h>
+
+#include "../guest_fault.h"
+#include "hypercall_table.h"
+
+namespace tortuga {
+namespace {
+
+using namespace hypercalls;
+
+constexpr std::array<Entry, TG_NR_HYPERCALLS> make_table() {
+  std::array<Entry, TG_NR_HYPERCALLS> t{};
+  t[TG_HC_console_io] = {console_io, true};
+  t[TG_HC_sched_op] = {sched_op, true};
+  t[TG_HC_set_trap_table] = {set_trap_table, true};
+  t[TG_HC_set_callbacks] = {set_callbacks, true};
+  t[TG_HC_iret] = {iret, false};
+  t[TG_HC_stack_switch] = {stack_switch, true};
+  t[TG_HC_set_segment_base] = {set_segment_base, true};
+  t[TG_HC_version] = {version, true};
+  // The memory, event, grant, timer and vCPU hypercalls answer -ENOSYS
+  // until their features are offered (offered_features()).
+  return t;
+}
+
+constexpr auto kTable = make_table();
+
+}  // namespace
+
+void Vcpu::return_from_hypercall(int64_t result) {
+  regs().rax = static_cast<uint64_t>(result);
+  regs().rip = regs().rcx;  // SYSCALL saved the return address in rcx...
+  regs().rflags = sanitize_rflags(regs().r11);  // ...and RFLAGS in r11
+  load_kernel_segments();
+}
+
+void Vcpu::handle_hypercall() {
+  uint64_t nr = regs().rax;
+  if (nr >= kTable.size() || kTable[nr].handler == nullptr) {
+    if (nr >= kTable.size()) ++stats_.bad_hypercalls; else ++stats_.hypercalls[nr];
+    return_from_hypercall(-TG_ENOSYS);
+    return;
+  }
+  ++stats_.hypercalls[nr];
+  const Entry& entry = kTable[nr];
+  Args args{regs().rdi, regs().rsi, regs().rdx, regs().r10, regs().r8};
+  int64_t result;
+  try {
+    result = entry.handler(*this, args);
+  } catch (const BadGuestAddress& bad) {
+    throw GuestFault(fmt::format("hypercall {}: bad guest pointer {:#x} ({}) at rip {:#x}", hypercall_name(nr),
+                                 bad.va(), bad.what(), regs().rcx));
+  }
+  if (entry.returns) return_from_hypercall(result);
+}
+
+namespace hypercalls {
+
+void require_guest_code_address(Vcpu& vcpu, uint64_t va, const char* what) {
+  Translation t = vcpu.kernel_address_space().translate(va, Access::kRead);
+  if (!t.ok()) {
+    throw GuestFault(fmt::format("{} {:#x} is outside guest memory ({})", what, va, t.error));
+  }
+}
+
+}  // namespace hypercalls
+}  // namespace tortuga

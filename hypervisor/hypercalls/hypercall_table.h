@@ -1,0 +1,40 @@
+// The hypercall table: one handler per hypercall number. Each handler lives
+// in the file named after its hypercall (console_io.cpp, sched_op.cpp, ...);
+// dispatch.cpp decodes the registers and counts every call.
+#pragma once
+
+#include <cstdint>
+
+#include "../vcpu.h"
+
+namespace tortuga::hypercalls {
+
+// Arguments in calling-convention order: rdi, rsi, rdx, r10, r8.
+struct Args {
+  uint64_t a0, a1, a2, a3, a4;
+};
+
+using Handler = int64_t (*)(Vcpu& vcpu, const Args& args);
+
+struct Entry {
+  Handler handler;
+  bool returns;  // false: the handler set the guest's registers itself (iret)
+};
+
+int64_t console_io(Vcpu& vcpu, const Args& args);
+int64_t sched_op(Vcpu& vcpu, const Args& args);
+int64_t set_trap_table(Vcpu& vcpu, const Args& args);
+int64_t set_callbacks(Vcpu& vcpu, const Args& args);
+int64_t iret(Vcpu& vcpu, const Args& args);
+int64_t stack_switch(Vcpu& vcpu, const Args& args);
+int64_t set_segment_base(Vcpu& vcpu, const Args& args);
+int64_t version(Vcpu& vcpu, const Args& args);
+
+// The feature bits (word 0) this VMM offers; see TG_VERSION_features.
+uint32_t offered_features();
+
+// Checks that a guest code address (handler, callback) lies in guest memory
+// the kernel can reach; kills the domain otherwise.
+void require_guest_code_address(Vcpu& vcpu, uint64_t va, const char* what);
+
+}  // namespace tortuga::hypercalls

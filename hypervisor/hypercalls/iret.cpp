@@ -1,0 +1,58 @@
+// TG_HC_iret: return from a bounce to kernel or user mode, restoring the
+// context in a struct tg_iret_frame at the guest's rsp. A context that
+// cannot be resumed goes to the failsafe callback (or kills the domain).
+#include <fmt/format.h>
+#include <tortuga/cpu.h>
+
+#include "../guest_fault.h"
+#include "../page_table_bits.h"
+#include "../reserved_area.h"
+#include "hypercall_table.h"
+
+namespace tortuga::hypercalls {
+namespace {
+
+// Why the frame cannot be resumed, as a TG_FAILSAFE_* reason, or 0.
+uint64_t rejection(const tg_iret_frame& f) {
+  if (f.flags != 0) return TG_FAILSAFE_BAD_FLAGS;
+  if (!pte::is_canonical(f.rip) || reserved_area::contains_va(f.rip)) return TG_FAILSAFE_BAD_RIP;
+  bool kernel = f.cs == TG_KERNEL_CS && f.ss == TG_KERNEL_DS;
+  bool user = (f.cs == TG_USER_CS || f.cs == TG_USER32_CS) && f.ss == TG_USER_DS;
+  if (!kernel && !user) return TG_FAILSAFE_BAD_SELECTOR;
+  return 0;
+}
+
+}  // namespace
+
+int64_t iret(Vcpu& vcpu, const Args&) {
+  uint64_t frame_at = vcpu.regs().rsp;
+  auto f = vcpu.address_space().read<tg_iret_frame>(frame_at);
+  if (uint64_t reason = rejection(f)) {
+    uint64_t failsafe = vcpu.state().callback[TG_CALLBACK_FAILSAFE];
+    if (failsafe == 0) {
+      throw GuestFault(fmt::format("iret to an invalid context (cs {:#x} ss {:#x} rip {:#x} flags {:#x}) "
+                                   "and no failsafe callback registered",
+                                   f.cs, f.ss, f.rip, f.flags));
+    }
+    vcpu.regs().rax = f.rax;
+    InterruptedContext bad{f.rip, f.cs, f.rflags, f.rsp, f.ss, f.rcx, f.r11};
+    vcpu.bounce(failsafe, bad, reason, true, "failsafe callback", frame_at + sizeof f);
+    return 0;
+  }
+  kvm_regs& r = vcpu.regs();
+  r.rax = f.rax;
+  r.rcx = f.rcx;
+  r.r11 = f.r11;
+  r.rip = f.rip;
+  r.rsp = f.rsp;
+  r.rflags = Vcpu::sanitize_rflags(f.rflags);
+  __atomic_store_n(&vcpu.info().upcall_mask, (f.rflags & TG_RFLAGS_IF) ? 0 : 1, __ATOMIC_RELEASE);
+  if (f.cs & 3) {
+    vcpu.switch_to_user_mode(f.cs == TG_USER32_CS);
+  } else {
+    vcpu.load_kernel_segments();
+  }
+  return 0;
+}
+
+}  // namespace tortuga::hypercalls

@@ -1,0 +1,144 @@
+#include "kvm.h"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include <fmt/format.h>
+
+namespace tortuga {
+namespace {
+
+[[noreturn]] void fail(const char* what) {
+  throw KvmError(fmt::format("{}: {}", what, std::strerror(errno)));
+}
+
+}  // namespace
+
+HostMapping HostMapping::anonymous(size_t size) {
+  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) throw std::runtime_error(fmt::format("mmap {} bytes: {}", size, std::strerror(errno)));
+  return HostMapping(p, size);
+}
+
+Kvm::Kvm(const std::string& device) : fd_(::open(device.c_str(), O_RDWR | O_CLOEXEC)) {
+  if (!fd_.valid()) throw KvmError(fmt::format("open {}: {}", device, std::strerror(errno)));
+  int version = ::ioctl(fd_.get(), KVM_GET_API_VERSION, 0);
+  if (version != KVM_API_VERSION) throw KvmError(fmt::format("KVM API version {} (need {})", version, KVM_API_VERSION));
+  for (long cap : {KVM_CAP_SYNC_REGS, KVM_CAP_IMMEDIATE_EXIT, KVM_CAP_IOEVENTFD}) {
+    if (check_extension(cap) <= 0) throw KvmError(fmt::format("KVM lacks capability {}", cap));
+  }
+}
+
+int Kvm::check_extension(long cap) const { return ::ioctl(fd_.get(), KVM_CHECK_EXTENSION, cap); }
+
+size_t Kvm::vcpu_mmap_size() const {
+  int size = ::ioctl(fd_.get(), KVM_GET_VCPU_MMAP_SIZE, 0);
+  if (size <= 0) fail("KVM_GET_VCPU_MMAP_SIZE");
+  return static_cast<size_t>(size);
+}
+
+std::vector<kvm_cpuid_entry2> Kvm::supported_cpuid() const {
+  constexpr size_t kMax = 256;
+  auto buf = std::make_unique<uint8_t[]>(sizeof(kvm_cpuid2) + kMax * sizeof(kvm_cpuid_entry2));
+  auto* cpuid = reinterpret_cast<kvm_cpuid2*>(buf.get());
+  cpuid->nent = kMax;
+  if (::ioctl(fd_.get(), KVM_GET_SUPPORTED_CPUID, cpuid) < 0) fail("KVM_GET_SUPPORTED_CPUID");
+  return {cpuid->entries, cpuid->entries + cpuid->nent};
+}
+
+KvmVm::KvmVm(const Kvm& kvm) : kvm_(kvm), fd_(::ioctl(kvm.fd(), KVM_CREATE_VM, 0)) {
+  if (!fd_.valid()) fail("KVM_CREATE_VM");
+}
+
+void KvmVm::set_memory_region(uint32_t slot, uint64_t gpa, uint8_t* host, size_t size, uint32_t flags) {
+  kvm_userspace_memory_region region{};
+  region.slot = slot;
+  region.flags = flags;
+  region.guest_phys_addr = gpa;
+  region.memory_size = size;
+  region.userspace_addr = reinterpret_cast<uint64_t>(host);
+  if (::ioctl(fd_.get(), KVM_SET_USER_MEMORY_REGION, &region) < 0) fail("KVM_SET_USER_MEMORY_REGION");
+}
+
+KvmVcpu KvmVm::create_vcpu(uint32_t id) {
+  int fd = ::ioctl(fd_.get(), KVM_CREATE_VCPU, id);
+  if (fd < 0) fail("KVM_CREATE_VCPU");
+  return KvmVcpu(fd, kvm_.vcpu_mmap_size());
+}
+
+void KvmVm::add_ioeventfd(uint64_t gpa, uint32_t len, int eventfd) {
+  kvm_ioeventfd io{};
+  io.addr = gpa;
+  io.len = len;
+  io.fd = eventfd;
+  if (::ioctl(fd_.get(), KVM_IOEVENTFD, &io) < 0) fail("KVM_IOEVENTFD");
+}
+
+KvmVcpu::KvmVcpu(int vcpu_fd, size_t mmap_size) : fd_(vcpu_fd) {
+  void* p = ::mmap(nullptr, mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(), 0);
+  if (p == MAP_FAILED) fail("mmap kvm_run");
+  run_mapping_ = HostMapping(p, mmap_size);
+  run_ = static_cast<kvm_run*>(p);
+  run_->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
+}
+
+bool KvmVcpu::enter() {
+  if (::ioctl(fd_.get(), KVM_RUN, 0) == 0) return true;
+  if (errno == EINTR || errno == EAGAIN) return false;
+  fail("KVM_RUN");
+}
+
+void KvmVcpu::set_sregs(const kvm_sregs& s) {
+  if (::ioctl(fd_.get(), KVM_SET_SREGS, &s) < 0) fail("KVM_SET_SREGS");
+}
+
+kvm_sregs KvmVcpu::get_sregs() {
+  kvm_sregs s{};
+  if (::ioctl(fd_.get(), KVM_GET_SREGS, &s) < 0) fail("KVM_GET_SREGS");
+  return s;
+}
+
+void KvmVcpu::set_regs(const kvm_regs& r) {
+  if (::ioctl(fd_.get(), KVM_SET_REGS, &r) < 0) fail("KVM_SET_REGS");
+}
+
+void KvmVcpu::set_msrs(const std::vector<kvm_msr_entry>& entries) {
+  auto buf = std::make_unique<uint8_t[]>(sizeof(kvm_msrs) + entries.size() * sizeof(kvm_msr_entry));
+  auto* msrs = reinterpret_cast<kvm_msrs*>(buf.get());
+  msrs->nmsrs = static_cast<uint32_t>(entries.size());
+  std::memcpy(msrs->entries, entries.data(), entries.size() * sizeof(kvm_msr_entry));
+  int set = ::ioctl(fd_.get(), KVM_SET_MSRS, msrs);
+  if (set < 0) fail("KVM_SET_MSRS");
+  if (static_cast<size_t>(set) != entries.size()) {
+    throw KvmError(fmt::format("KVM_SET_MSRS: MSR {:#x} refused", entries[static_cast<size_t>(set)].index));
+  }
+}
+
+uint64_t KvmVcpu::get_msr(uint32_t index) {
+  alignas(kvm_msrs) uint8_t buf[sizeof(kvm_msrs) + sizeof(kvm_msr_entry)] = {};
+  auto* msrs = reinterpret_cast<kvm_msrs*>(buf);
+  msrs->nmsrs = 1;
+  msrs->entries[0].index = index;
+  if (::ioctl(fd_.get(), KVM_GET_MSRS, msrs) != 1) fail("KVM_GET_MSRS");
+  return msrs->entries[0].data;
+}
+
+void KvmVcpu::set_cpuid(const std::vector<kvm_cpuid_entry2>& entries) {
+  auto buf = std::make_unique<uint8_t[]>(sizeof(kvm_cpuid2) + entries.size() * sizeof(kvm_cpuid_entry2));
+  auto* cpuid = reinterpret_cast<kvm_cpuid2*>(buf.get());
+  cpuid->nent = static_cast<uint32_t>(entries.size());
+  std::memcpy(cpuid->entries, entries.data(), entries.size() * sizeof(kvm_cpuid_entry2));
+  if (::ioctl(fd_.get(), KVM_SET_CPUID2, cpuid) < 0) fail("KVM_SET_CPUID2");
+}
+
+uint64_t KvmVcpu::tsc_khz() {
+  int khz = ::ioctl(fd_.get(), KVM_GET_TSC_KHZ, 0);
+  return khz > 0 ? static_cast<uint64_t>(khz) : 0;
+}
+
+}  // namespace tortuga

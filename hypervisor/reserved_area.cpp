@@ -1,0 +1,86 @@
+#include "reserved_area.h"
+
+#include <cstring>
+
+#include "descriptors.h"
+#include "page_table_bits.h"
+
+namespace tortuga::reserved_area {
+namespace {
+
+void write_stub(uint8_t* at, uint16_t port) {
+  at[0] = 0xe6;  // out %al, $port
+  at[1] = static_cast<uint8_t>(port);
+  at[2] = 0xf4;  // hlt: never reached, the VMM resumes elsewhere
+  at[3] = 0x90;
+}
+
+void build_page_tables(const GuestMemory& m) {
+  auto* l3 = m.reserved<uint64_t[512]>(kL3);
+  auto* l2 = m.reserved<uint64_t[512]>(kL2);
+  auto* l1 = m.reserved<uint64_t[512]>(kL1);
+  std::memset(l3, 0, 4096);
+  std::memset(l2, 0, 4096);
+  // Supervisor-only at every level: CPL3 code cannot touch the area.
+  (*l3)[0] = (kGpa + kL2) | pte::kPresent | pte::kWritable;
+  (*l2)[0] = (kGpa + kL1) | pte::kPresent | pte::kWritable;
+  for (uint64_t i = 0; i < kSize / 4096; ++i) {
+    (*l1)[i] = (kGpa + i * 4096) | pte::kPresent | pte::kWritable | pte::kGlobal;
+  }
+}
+
+void build_idt_and_stubs(const GuestMemory& m) {
+  uint8_t* stubs = m.reserved<uint8_t[4096]>(kStubs)[0];
+  std::memset(stubs, 0xf4, 4096);
+  for (uint16_t v = 0; v < TG_NR_EXCEPTION_VECTORS; ++v) write_stub(stubs + v * kStubStride, v);
+  write_stub(stubs + (kUnexpectedStub - kStubs), kPortUnexpectedVector);
+  write_stub(stubs + (kSyscallStub - kStubs), kPortSyscall);
+
+  auto* idt = m.reserved<uint64_t[512]>(kIdt);
+  for (unsigned v = 0; v < 256; ++v) {
+    uint64_t stub = v < TG_NR_EXCEPTION_VECTORS ? kStubs + v * kStubStride : kUnexpectedStub;
+    // #BP and #OF may be raised by int3/into at CPL3.
+    unsigned dpl = (v == 3 || v == 4) ? 3 : 0;
+    auto gate = interrupt_gate(va(stub), kVmmCs, dpl);
+    (*idt)[2 * v] = gate[0];
+    (*idt)[2 * v + 1] = gate[1];
+  }
+}
+
+void build_vcpu(const GuestMemory& m, uint32_t vcpu) {
+  uint64_t base = vcpu_offset(vcpu);
+  auto* gdt = m.reserved<uint64_t[9]>(base + kGdtOffset);
+  (*gdt)[0] = 0;
+  (*gdt)[kVmmCs >> 3] = code64_descriptor(0);
+  (*gdt)[kKernelCs >> 3] = code64_descriptor(3);
+  (*gdt)[kKernelSs >> 3] = data_descriptor(3);
+  (*gdt)[kUser32Cs >> 3] = code32_descriptor(3);
+  (*gdt)[kUserDs >> 3] = data_descriptor(3);
+  (*gdt)[kUserCs >> 3] = code64_descriptor(3);
+  auto tss = tss_descriptor(va(base + kTssOffset), kTssLimit);
+  (*gdt)[kTssSelector >> 3] = tss[0];
+  (*gdt)[(kTssSelector >> 3) + 1] = tss[1];
+
+  uint8_t* t = m.reserved<uint8_t[kTssLimit + 1]>(base + kTssOffset)[0];
+  std::memset(t, 0, kTssLimit + 1);
+  uint64_t rsp0 = va(base + kStackTopOffset);
+  std::memcpy(t + 4, &rsp0, sizeof rsp0);
+  uint16_t no_io_bitmap = kTssLimit + 1;  // every port access at CPL3 faults
+  std::memcpy(t + 102, &no_io_bitmap, sizeof no_io_bitmap);
+}
+
+}  // namespace
+
+void build(const GuestMemory& memory, uint32_t nr_vcpus) {
+  build_page_tables(memory);
+  build_idt_and_stubs(memory);
+  for (uint32_t v = 0; v < nr_vcpus; ++v) build_vcpu(memory, v);
+}
+
+uint64_t l4_entry() { return (kGpa + kL3) | pte::kPresent | pte::kWritable; }
+
+VirtualCpuState& vcpu_state(const GuestMemory& memory, uint32_t vcpu) {
+  return *memory.reserved<VirtualCpuState>(vcpu_offset(vcpu) + kStateOffset);
+}
+
+}  // namespace tortuga::reserved_area

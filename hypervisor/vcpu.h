@@ -1,0 +1,106 @@
+// One virtual CPU of a domain: its KVM vCPU, the run loop on sync regs, and
+// everything that happens at an exit. The loop is in vcpu.cpp, bouncing
+// traps into the guest kernel in trap_bounce.cpp, hypercalls in
+// hypercalls/.
+#pragma once
+
+#include <pthread.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+
+#include <tortuga/shared_info.h>
+
+#include "exit_stats.h"
+#include "guest_address_space.h"
+#include "kvm.h"
+#include "vcpu_state.h"
+
+namespace tortuga {
+
+class Domain;
+struct BootLayout;
+
+// The guest context at the moment of a trap, in guest terms: virtual
+// selectors and the virtual interrupt flag in rflags.
+struct InterruptedContext {
+  uint64_t rip, cs, rflags, rsp, ss, rcx, r11;
+};
+
+class Vcpu {
+ public:
+  Vcpu(Domain& domain, uint32_t id, KvmVcpu kvm_vcpu);
+  Vcpu(const Vcpu&) = delete;
+  Vcpu& operator=(const Vcpu&) = delete;
+
+  // Sets the boot state: kernel mode at the entry point, events masked.
+  void boot(const BootLayout& layout);
+  // Runs until the domain stops. Returns normally; a GuestFault becomes
+  // the domain's kill reason.
+  void run();
+  // Makes a running KVM_RUN return soon, from any thread.
+  void kick();
+  // Wakes a vCPU sleeping in sched_op block.
+  void wake();
+
+  uint32_t id() const { return id_; }
+  uint64_t tsc_khz() { return kvm_.tsc_khz(); }
+  Domain& domain() { return domain_; }
+  VirtualCpuState& state() { return state_; }
+  tg_vcpu_info& info();
+  kvm_regs& regs() { return kvm_.regs(); }
+  kvm_sregs& sregs() { return kvm_.sregs(); }
+  ExitStats& stats() { return stats_; }
+  const ExitStats& stats() const { return stats_; }
+  bool in_kernel_mode() const { return state_.kernel_mode != 0; }
+
+  // The address space the guest is running in now.
+  GuestAddressSpace address_space() const;
+  GuestAddressSpace kernel_address_space() const;
+
+  // Mode switches: page table, GS base and hardware selectors.
+  void switch_to_kernel_mode();
+  void switch_to_user_mode(bool compat);
+  // Hardware segments for resuming in kernel mode.
+  void load_kernel_segments();
+  // Resumes the guest kernel at handler with a bounce frame describing ctx
+  // (see <tortuga/cpu.h>); `extra` is the error code or failsafe reason.
+  // In kernel mode the frame goes below `kernel_stack` when given, else
+  // below ctx.rsp; from user mode it goes below the stack_switch stack.
+  void bounce(uint64_t handler, const InterruptedContext& ctx, std::optional<uint64_t> extra,
+              bool mask_events, const char* what, std::optional<uint64_t> kernel_stack = std::nullopt);
+  // Completes a hypercall: result in rax, back to the hypercall page.
+  void return_from_hypercall(int64_t result);
+  // Real RFLAGS for the guest from guest-supplied ones: IF set, IOPL 0.
+  static uint64_t sanitize_rflags(uint64_t rflags);
+  // Sleeps until an event is pending for this vCPU or the domain stops.
+  void block_until_event();
+
+ private:
+  void set_boot_registers(const BootLayout& layout);
+  void set_msrs_and_cpuid();
+  void init_time_record();
+  void handle_exit();
+  void handle_io_exit(uint16_t port);
+  void handle_exception(unsigned vector);
+  void handle_syscall();
+  void handle_hypercall();
+  void bounce_user_syscall();
+  InterruptedContext context_from_cpl0_frame(unsigned vector, std::optional<uint64_t>& error_code);
+  uint64_t virtual_rflags(uint64_t real_rflags);
+  [[noreturn]] void kill_for_exception(unsigned vector, const InterruptedContext& ctx, uint64_t error_code);
+
+  Domain& domain_;
+  uint32_t id_;
+  KvmVcpu kvm_;
+  VirtualCpuState& state_;
+  ExitStats stats_;
+  std::atomic<pthread_t> thread_{};
+  std::mutex wake_mutex_;
+  std::condition_variable wake_cv_;
+};
+
+}  // namespace tortuga
