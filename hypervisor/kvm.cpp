@@ -4,6 +4,8 @@
 #include <sys/ioctl.h>
 
 #include <cerrno>
+#include <cstddef>
+#include <algorithm>
 #include <cstring>
 #include <memory>
 
@@ -11,6 +13,29 @@
 
 namespace tortuga {
 namespace {
+
+// <linux/kvm.h> declares kvm_cpuid2 and kvm_msrs with __DECLARE_FLEX_ARRAY,
+// which C++ sizes as 12 bytes instead of C's 8, and the ioctl numbers encode
+// that size. These are the numbers as the kernel defines them.
+struct FlexHeader {
+  uint32_t count;
+  uint32_t padding;
+};
+constexpr unsigned long kGetSupportedCpuid = _IOWR(KVMIO, 0x05, FlexHeader);
+constexpr unsigned long kSetCpuid2 = _IOW(KVMIO, 0x90, FlexHeader);
+constexpr unsigned long kGetMsrs = _IOWR(KVMIO, 0x88, FlexHeader);
+constexpr unsigned long kSetMsrs = _IOW(KVMIO, 0x89, FlexHeader);
+
+// The same structures laid out as the kernel expects them.
+constexpr size_t kMaxCpuidEntries = 256, kMaxMsrs = 32;
+struct CpuidBuffer {
+  FlexHeader header;
+  kvm_cpuid_entry2 entries[kMaxCpuidEntries];
+};
+struct MsrBuffer {
+  FlexHeader header;
+  kvm_msr_entry entries[kMaxMsrs];
+};
 
 [[noreturn]] void fail(const char* what) {
   throw KvmError(fmt::format("{}: {}", what, std::strerror(errno)));
@@ -43,12 +68,10 @@ size_t Kvm::vcpu_mmap_size() const {
 }
 
 std::vector<kvm_cpuid_entry2> Kvm::supported_cpuid() const {
-  constexpr size_t kMax = 256;
-  auto buf = std::make_unique<uint8_t[]>(sizeof(kvm_cpuid2) + kMax * sizeof(kvm_cpuid_entry2));
-  auto* cpuid = reinterpret_cast<kvm_cpuid2*>(buf.get());
-  cpuid->nent = kMax;
-  if (::ioctl(fd_.get(), KVM_GET_SUPPORTED_CPUID, cpuid) < 0) fail("KVM_GET_SUPPORTED_CPUID");
-  return {cpuid->entries, cpuid->entries + cpuid->nent};
+  auto buf = std::make_unique<CpuidBuffer>();
+  buf->header.count = kMaxCpuidEntries;
+  if (::ioctl(fd_.get(), kGetSupportedCpuid, buf.get()) < 0) fail("KVM_GET_SUPPORTED_CPUID");
+  return {buf->entries, buf->entries + buf->header.count};
 }
 
 KvmVm::KvmVm(const Kvm& kvm) : kvm_(kvm), fd_(::ioctl(kvm.fd(), KVM_CREATE_VM, 0)) {
@@ -108,11 +131,11 @@ void KvmVcpu::set_regs(const kvm_regs& r) {
 }
 
 void KvmVcpu::set_msrs(const std::vector<kvm_msr_entry>& entries) {
-  auto buf = std::make_unique<uint8_t[]>(sizeof(kvm_msrs) + entries.size() * sizeof(kvm_msr_entry));
-  auto* msrs = reinterpret_cast<kvm_msrs*>(buf.get());
-  msrs->nmsrs = static_cast<uint32_t>(entries.size());
-  std::memcpy(msrs->entries, entries.data(), entries.size() * sizeof(kvm_msr_entry));
-  int set = ::ioctl(fd_.get(), KVM_SET_MSRS, msrs);
+  if (entries.size() > kMaxMsrs) throw KvmError("too many MSRs in one KVM_SET_MSRS");
+  auto buf = std::make_unique<MsrBuffer>();
+  buf->header.count = static_cast<uint32_t>(entries.size());
+  std::copy(entries.begin(), entries.end(), buf->entries);
+  int set = ::ioctl(fd_.get(), kSetMsrs, buf.get());
   if (set < 0) fail("KVM_SET_MSRS");
   if (static_cast<size_t>(set) != entries.size()) {
     throw KvmError(fmt::format("KVM_SET_MSRS: MSR {:#x} refused", entries[static_cast<size_t>(set)].index));
@@ -120,20 +143,19 @@ void KvmVcpu::set_msrs(const std::vector<kvm_msr_entry>& entries) {
 }
 
 uint64_t KvmVcpu::get_msr(uint32_t index) {
-  alignas(kvm_msrs) uint8_t buf[sizeof(kvm_msrs) + sizeof(kvm_msr_entry)] = {};
-  auto* msrs = reinterpret_cast<kvm_msrs*>(buf);
-  msrs->nmsrs = 1;
-  msrs->entries[0].index = index;
-  if (::ioctl(fd_.get(), KVM_GET_MSRS, msrs) != 1) fail("KVM_GET_MSRS");
-  return msrs->entries[0].data;
+  auto buf = std::make_unique<MsrBuffer>();
+  buf->header.count = 1;
+  buf->entries[0].index = index;
+  if (::ioctl(fd_.get(), kGetMsrs, buf.get()) != 1) fail("KVM_GET_MSRS");
+  return buf->entries[0].data;
 }
 
 void KvmVcpu::set_cpuid(const std::vector<kvm_cpuid_entry2>& entries) {
-  auto buf = std::make_unique<uint8_t[]>(sizeof(kvm_cpuid2) + entries.size() * sizeof(kvm_cpuid_entry2));
-  auto* cpuid = reinterpret_cast<kvm_cpuid2*>(buf.get());
-  cpuid->nent = static_cast<uint32_t>(entries.size());
-  std::memcpy(cpuid->entries, entries.data(), entries.size() * sizeof(kvm_cpuid_entry2));
-  if (::ioctl(fd_.get(), KVM_SET_CPUID2, cpuid) < 0) fail("KVM_SET_CPUID2");
+  if (entries.size() > kMaxCpuidEntries) throw KvmError("too many CPUID entries");
+  auto buf = std::make_unique<CpuidBuffer>();
+  buf->header.count = static_cast<uint32_t>(entries.size());
+  std::copy(entries.begin(), entries.end(), buf->entries);
+  if (::ioctl(fd_.get(), kSetCpuid2, buf.get()) < 0) fail("KVM_SET_CPUID2");
 }
 
 uint64_t KvmVcpu::tsc_khz() {

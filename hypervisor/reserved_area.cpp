@@ -21,11 +21,15 @@ void build_page_tables(const GuestMemory& m) {
   auto* l1 = m.reserved<uint64_t[512]>(kL1);
   std::memset(l3, 0, 4096);
   std::memset(l2, 0, 4096);
-  // Supervisor-only at every level: CPL3 code cannot touch the area.
-  (*l3)[0] = (kGpa + kL2) | pte::kPresent | pte::kWritable;
-  (*l2)[0] = (kGpa + kL1) | pte::kPresent | pte::kWritable;
+  constexpr uint64_t kTable = pte::kPresent | pte::kWritable | pte::kUser;
+  (*l3)[0] = (kGpa + kL2) | kTable;
+  (*l2)[0] = (kGpa + kL1) | kTable;
+  // Leaves are supervisor-only, so CPL3 code cannot touch the area, except
+  // the SYSCALL stub page: read-only, and executable at CPL3.
   for (uint64_t i = 0; i < kSize / 4096; ++i) {
-    (*l1)[i] = (kGpa + i * 4096) | pte::kPresent | pte::kWritable | pte::kGlobal;
+    uint64_t offset = i * 4096;
+    (*l1)[i] = offset == kSyscallStub ? (kGpa + offset) | pte::kPresent | pte::kUser
+                                      : (kGpa + offset) | pte::kPresent | pte::kWritable | pte::kGlobal;
   }
 }
 
@@ -34,7 +38,9 @@ void build_idt_and_stubs(const GuestMemory& m) {
   std::memset(stubs, 0xf4, 4096);
   for (uint16_t v = 0; v < TG_NR_EXCEPTION_VECTORS; ++v) write_stub(stubs + v * kStubStride, v);
   write_stub(stubs + (kUnexpectedStub - kStubs), kPortUnexpectedVector);
-  write_stub(stubs + (kSyscallStub - kStubs), kPortSyscall);
+  uint8_t* syscall_page = m.reserved<uint8_t[4096]>(kSyscallStub)[0];
+  std::memset(syscall_page, 0xf4, 4096);
+  write_stub(syscall_page, kPortSyscall);
 
   auto* idt = m.reserved<uint64_t[512]>(kIdt);
   for (unsigned v = 0; v < 256; ++v) {
@@ -49,9 +55,10 @@ void build_idt_and_stubs(const GuestMemory& m) {
 
 void build_vcpu(const GuestMemory& m, uint32_t vcpu) {
   uint64_t base = vcpu_offset(vcpu);
-  auto* gdt = m.reserved<uint64_t[9]>(base + kGdtOffset);
-  (*gdt)[0] = 0;
+  auto* gdt = m.reserved<uint64_t[11]>(base + kGdtOffset);
+  std::memset(gdt, 0, sizeof *gdt);
   (*gdt)[kVmmCs >> 3] = code64_descriptor(0);
+  (*gdt)[kVmmDs >> 3] = data_descriptor(0);
   (*gdt)[kKernelCs >> 3] = code64_descriptor(3);
   (*gdt)[kKernelSs >> 3] = data_descriptor(3);
   (*gdt)[kUser32Cs >> 3] = code32_descriptor(3);
@@ -65,8 +72,12 @@ void build_vcpu(const GuestMemory& m, uint32_t vcpu) {
   std::memset(t, 0, kTssLimit + 1);
   uint64_t rsp0 = va(base + kStackTopOffset);
   std::memcpy(t + 4, &rsp0, sizeof rsp0);
-  uint16_t no_io_bitmap = kTssLimit + 1;  // every port access at CPL3 faults
-  std::memcpy(t + 102, &no_io_bitmap, sizeof no_io_bitmap);
+  uint16_t io_bitmap = kTssIoBitmapOffset;
+  std::memcpy(t + 102, &io_bitmap, sizeof io_bitmap);
+  uint8_t* bitmap = t + kTssIoBitmapOffset;
+  std::memset(bitmap, 0xff, kTssIoBitmapBytes);
+  static_assert(kPortSyscall / 8 + 1 < kTssIoBitmapBytes);
+  bitmap[kPortSyscall / 8] &= static_cast<uint8_t>(~(1u << (kPortSyscall % 8)));
 }
 
 }  // namespace
@@ -77,7 +88,7 @@ void build(const GuestMemory& memory, uint32_t nr_vcpus) {
   for (uint32_t v = 0; v < nr_vcpus; ++v) build_vcpu(memory, v);
 }
 
-uint64_t l4_entry() { return (kGpa + kL3) | pte::kPresent | pte::kWritable; }
+uint64_t l4_entry() { return (kGpa + kL3) | pte::kPresent | pte::kWritable | pte::kUser; }
 
 VirtualCpuState& vcpu_state(const GuestMemory& memory, uint32_t vcpu) {
   return *memory.reserved<VirtualCpuState>(vcpu_offset(vcpu) + kStateOffset);

@@ -59,8 +59,9 @@ void Vcpu::boot(const BootLayout& layout) {
   state_.kernel_mode = 1;
   state_.kernel_cr3 = layout.page_tables_gpa;
   state_.kernel_ss = TG_KERNEL_DS;
-  set_msrs_and_cpuid();
+  set_cpuid();
   set_boot_registers(layout);
+  set_syscall_msrs();
   init_time_record();
 }
 
@@ -90,13 +91,20 @@ void Vcpu::set_boot_registers(const BootLayout& layout) {
   kvm_.set_regs(r);
 }
 
-void Vcpu::set_msrs_and_cpuid() {
+// SYSCALL enters the VMM's stub at CPL0; the VMM decides from the virtual
+// mode whether it was a hypercall or a guest user system call.
+void Vcpu::set_syscall_msrs() {
   kvm_.set_msrs({
-      {kMsrStar, 0, uint64_t{ra::kVmmCs} << 32},
+      {kMsrStar, 0, (uint64_t{ra::kSysretBase} << 48) | (uint64_t{ra::kVmmCs} << 32)},
       {kMsrLstar, 0, ra::va(ra::kSyscallStub)},
       {kMsrCstar, 0, ra::va(ra::kUnexpectedStub)},
       {kMsrSfmask, 0, kSyscallMask},
   });
+}
+
+// The guest's CPUID view: what KVM supports, with Tortuga's signature in
+// the hypervisor leaves instead of KVM's.
+void Vcpu::set_cpuid() {
   std::vector<kvm_cpuid_entry2> cpuid;
   for (const auto& e : Kvm().supported_cpuid()) {
     if (e.function < TG_CPUID_LEAF_BASE || e.function > TG_CPUID_LEAF_BASE + 0xff) cpuid.push_back(e);
@@ -175,9 +183,6 @@ void Vcpu::handle_exit() {
   kvm_run* run = kvm_.run();
   switch (run->exit_reason) {
     case KVM_EXIT_IO:
-      if (run->io.direction != KVM_EXIT_IO_OUT || run->io.size != 1) {
-        throw GuestFault(fmt::format("unexpected port I/O exit at rip {:#x}", regs().rip));
-      }
       handle_io_exit(run->io.port);
       return;
     case KVM_EXIT_MMIO:
@@ -204,17 +209,47 @@ void Vcpu::handle_exit() {
 }
 
 void Vcpu::handle_io_exit(uint16_t port) {
-  if (port < TG_NR_EXCEPTION_VECTORS) {
+  // A stub's `out` leaves rip right after it. Anything else is an I/O
+  // instruction of the guest's own, which some hosts (PVM) turn into an
+  // I/O exit instead of the #GP that CPL3 gets on hardware.
+  bool from_vmm_cs = sregs().cs.selector == ra::kVmmCs;
+  if (port < TG_NR_EXCEPTION_VECTORS && from_vmm_cs &&
+      regs().rip == ra::va(ra::exception_stub(port)) + ra::kStubOutLength) {
     handle_exception(port);
-  } else if (port == ra::kPortSyscall) {
+  } else if (port == ra::kPortSyscall && regs().rip == ra::va(ra::kSyscallStub) + ra::kStubOutLength) {
     handle_syscall();
-  } else {
+  } else if (port == ra::kPortUnexpectedVector && from_vmm_cs &&
+             regs().rip == ra::va(ra::kUnexpectedStub) + ra::kStubOutLength) {
     ++stats_.other;
-    throw GuestFault(fmt::format("unexpected interrupt vector (port {:#x}) at rip {:#x}", port, regs().rip));
+    throw GuestFault("interrupt on a vector the guest cannot use (software int or a stray event)");
+  } else {
+    handle_guest_port_io(port);
   }
   // Every handled exit resumes the guest at CPL3 with registers we set.
   kvm_.mark_regs_dirty();
   kvm_.mark_sregs_dirty();
+}
+
+void Vcpu::handle_guest_port_io(uint16_t port) {
+  const char* what = kvm_.run()->io.direction == KVM_EXIT_IO_OUT ? "out" : "in";
+  if (in_kernel_mode()) {
+    ++stats_.other;
+    throw GuestFault(fmt::format("privileged instruction '{}' (port {:#x}) in guest kernel near rip {:#x}", what,
+                                 port, regs().rip));
+  }
+  // In user mode, as on hardware: a #GP for the guest kernel to handle.
+  ++stats_.exceptions[13];
+  // The exit reports rip after the instruction: imm8 forms are 2 bytes, dx forms 1.
+  uint64_t insn_length = 1;
+  if (address_space().translate(regs().rip - 2, Access::kRead).ok()) {
+    uint8_t opcode = address_space().read<uint8_t>(regs().rip - 2);
+    if (opcode >= 0xe4 && opcode <= 0xe7) insn_length = 2;
+  }
+  InterruptedContext ctx{regs().rip - insn_length, TG_USER_CS, virtual_rflags(regs().rflags), regs().rsp,
+                         TG_USER_DS, regs().rcx, regs().r11};
+  const TrapTableEntry& trap = state_.traps[13];
+  if (trap.handler == 0) kill_for_exception(13, ctx, 0);
+  bounce(trap.handler, ctx, uint64_t{0}, trap.flags & TG_TRAPF_MASK_EVENTS, "general protection fault (#GP)");
 }
 
 void Vcpu::handle_syscall() {

@@ -81,12 +81,14 @@ class Vcpu {
 
  private:
   void set_boot_registers(const BootLayout& layout);
-  void set_msrs_and_cpuid();
+  void set_syscall_msrs();
+  void set_cpuid();
   void init_time_record();
   void handle_exit();
   void handle_io_exit(uint16_t port);
   void handle_exception(unsigned vector);
   void handle_syscall();
+  void handle_guest_port_io(uint16_t port);
   void handle_hypercall();
   void bounce_user_syscall();
   InterruptedContext context_from_cpl0_frame(unsigned vector, std::optional<uint64_t>& error_code);

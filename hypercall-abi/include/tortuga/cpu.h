@@ -20,15 +20,18 @@
 #include "types.h"
 
 /*
- * The VMM's reserved range: PML4 slot 256, 0xffff800000000000 up to
- * 0xffff807fffffffff. The VMM fills slot 256 of every top-level page table
- * the guest uses; the guest can neither map anything there nor read it.
- * Linux leaves this hole free (it was Xen's), so the kernel's own layout
- * is unchanged.
+ * The reserved range: PML4 slots 256 to 271, 0xffff800000000000 up to
+ * 0xffff87ffffffffff, the hole Linux leaves for a hypervisor (it was Xen's).
+ * The guest may map nothing there. The VMM fills slot TG_RESERVED_L4_SLOT
+ * of every top-level page table the guest uses with its CPL0 area; slot 256
+ * stays empty because some KVM hosts (PVM) keep it for themselves.
  */
 #define TG_RESERVED_VA_START 0xffff800000000000ULL
-#define TG_RESERVED_VA_END 0xffff808000000000ULL /* exclusive */
-#define TG_RESERVED_L4_SLOT 256
+#define TG_RESERVED_VA_END 0xffff880000000000ULL /* exclusive */
+#define TG_RESERVED_L4_FIRST 256
+#define TG_RESERVED_L4_LAST 271
+#define TG_RESERVED_L4_SLOT 257
+#define TG_RESERVED_AREA_VA 0xffff808000000000ULL
 
 /*
  * Selectors as the guest sees them in bounce, syscall and iret frames.

@@ -93,6 +93,7 @@ TG_ABI_ASSERT_SIZE(struct tg_gnttab_query_size, 16);
  * readonly grant mapped writable, or unknown flag bits in the entry);
  * -EPERM (frame outside the granting domain's RAM, or a page table);
  * -EINVAL (host_addr unaligned, reserved or without L1; unknown flags);
+ * -EBUSY (the L1 entry for host_addr is already present);
  * -ENOSPC (no free handle, TG_GNTTAB_MAX_MAPS per domain).
  */
 struct tg_gnttab_map_grant_ref {

@@ -25,8 +25,8 @@
 
 /*
  * The context a vCPU starts with (TG_VCPUOP_initialise). The vCPU starts
- * in kernel mode with events masked (upcall_mask = 1). Every field the
- * guest does not use must be 0. Base pointers are gfns of pinned L4
+ * in kernel mode; its events are masked (upcall_mask = 1) unless rflags has
+ * TG_RFLAGS_IF. flags and _reserved must be 0; unused callbacks are 0. Base pointers are gfns of pinned L4
  * tables; user_l4_gfn 0 means the kernel table is used in user mode too.
  */
 struct tg_vcpu_guest_context {
@@ -47,7 +47,7 @@ struct tg_vcpu_guest_context {
 		uint64_t address; /* 0 = not registered */
 		uint64_t flags;   /* TG_CALLBACKF_* */
 	} callbacks[TG_NR_CALLBACKS]; /* indexed by TG_CALLBACK_* */
-	uint8_t _reserved[232];
+	uint8_t _reserved[240];
 };
 TG_ABI_ASSERT_SIZE(struct tg_vcpu_guest_context, 512);
 
@@ -78,14 +78,13 @@ TG_ABI_ASSERT_SIZE(struct tg_vcpu_singleshot_timer, 16);
 #define TG_TIMER_MAX_AHEAD_NS (365ULL * 24 * 3600 * 1000000000ULL)
 
 /*
- * CPUID: leaf 0x40000000 returns eax = TG_CPUID_LEAF_MAX and the signature
- * "TortugaPVVMM" in ebx, ecx, edx (4 ASCII bytes each, little endian);
- * leaf 0x40000001 returns eax = TG_ABI_VERSION, ebx = ecx = edx = 0.
+ * CPUID (TG_CPUID_LEAF_BASE and TG_CPUID_SIGNATURE are in cpu.h): leaf
+ * 0x40000000 returns eax = TG_CPUID_LEAF_MAX and the signature in ebx, ecx,
+ * edx (4 ASCII bytes each, little endian); leaf 0x40000001 returns
+ * eax = TG_ABI_VERSION, ebx = ecx = edx = 0.
  */
-#define TG_CPUID_LEAF_BASE 0x40000000U
 #define TG_CPUID_LEAF_VERSION 0x40000001U
 #define TG_CPUID_LEAF_MAX 0x40000001U
-#define TG_CPUID_SIGNATURE "TortugaPVVMM"
 #define TG_CPUID_SIGNATURE_EBX 0x74726f54U /* "Tort" */
 #define TG_CPUID_SIGNATURE_ECX 0x50616775U /* "ugaP" */
 #define TG_CPUID_SIGNATURE_EDX 0x4d4d5656U /* "VVMM" */

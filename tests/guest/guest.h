@@ -1,0 +1,90 @@
+/*
+ * The Tortuga test guest: a freestanding kernel that runs at CPL3 under
+ * tortuga-vmm and drives the ABI. Shared declarations.
+ */
+#ifndef TEST_GUEST_H
+#define TEST_GUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <tortuga/tortuga.h>
+
+#define VECTOR_SYSCALL 0x100
+#define VECTOR_FAILSAFE 0x101
+
+/* Test syscalls made by the guest's user-mode code. */
+#define SYS_NOP 0
+#define SYS_DOUBLE 1
+#define SYS_WRITE 2
+#define SYS_EXIT 3
+#define SYS_CHECK 4
+#define SYS_GS_READ_KERNEL 5
+
+/* All registers at a trap, as trap_common in entry.S pushes them. */
+struct trap_regs {
+	uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
+	uint64_t rdi, rsi, rbp, rdx, rcx, rbx, rax;
+	uint64_t vector, error_code;
+	uint64_t rip, cs, rflags, rsp, ss;
+};
+
+struct jump_buf {
+	uint64_t rbx, rbp, r12, r13, r14, r15, rsp, rip;
+};
+
+extern uint8_t hypercall_page[4096];
+int tg_setjmp(struct jump_buf *jb);
+__attribute__((noreturn)) void tg_longjmp(struct jump_buf *jb, int value);
+__attribute__((noreturn)) void iret_to_regs(struct trap_regs *regs);
+void trap_entry_0(void), trap_entry_1(void), trap_entry_3(void), trap_entry_6(void);
+void trap_entry_13(void), trap_entry_14(void);
+void syscall_entry(void), failsafe_entry(void);
+
+/* Hypercalls through the hypercall page. */
+static inline long hypercall5(unsigned nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4)
+{
+	register uint64_t r10 __asm__("r10") = a3;
+	register uint64_t r8 __asm__("r8") = a4;
+	long ret;
+	__asm__ volatile("call *%[slot]"
+			 : "=a"(ret), "+D"(a0), "+S"(a1), "+d"(a2), "+r"(r10), "+r"(r8)
+			 : [slot] "r"(hypercall_page + nr * TG_HYPERCALL_SLOT_SIZE)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+#define hypercall0(nr) hypercall5(nr, 0, 0, 0, 0, 0)
+#define hypercall1(nr, a) hypercall5(nr, (uint64_t)(a), 0, 0, 0, 0)
+#define hypercall2(nr, a, b) hypercall5(nr, (uint64_t)(a), (uint64_t)(b), 0, 0, 0)
+#define hypercall3(nr, a, b, c) hypercall5(nr, (uint64_t)(a), (uint64_t)(b), (uint64_t)(c), 0, 0)
+
+__attribute__((noreturn)) void shutdown(unsigned reason);
+
+/* Console output (lib.c). */
+void put_str(const char *s);
+void put_dec(uint64_t v);
+void put_hex(uint64_t v);
+void put_line(const char *s);
+size_t str_len(const char *s);
+bool str_eq(const char *a, const char *b);
+const char *cmdline_value(const char *cmdline, const char *key, char *buf, size_t len);
+uint64_t parse_dec(const char *s);
+void mem_set(void *p, int c, size_t n);
+
+/* Time from the pvclock record of vCPU 0 (lib.c). */
+uint64_t system_time_ns(void);
+
+/* Results (main.c). */
+void check(bool ok, const char *what);
+
+/* User-mode programs (user.c), entered with iret. */
+void user_selftest(void);
+void user_bench_syscall(void);
+void user_bench_exception(void);
+extern uint64_t user_bench_iterations;
+
+#define UNMAPPED_USER_ADDRESS 0x0000100000000000ULL
+#define UNMAPPED_KERNEL_ADDRESS 0xffffffffc0000000ULL
+
+#endif

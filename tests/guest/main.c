@@ -1,0 +1,360 @@
+/*
+ * The Tortuga test guest kernel. It boots at CPL3 in kernel mode, checks
+ * its start of day, installs its trap table and callbacks, runs user-mode
+ * code through iret, takes and handles faults in both modes, and shuts down
+ * with poweroff when every check passed, crash otherwise.
+ *
+ * The command line selects what to run:
+ *   (nothing)            the self test
+ *   scenario=NAME        one misbehaviour the VMM must kill (see scenarios[])
+ *   bench=KIND n=N       N operations of KIND (hypercall, syscall, exception)
+ */
+#include "guest.h"
+
+_Static_assert(TG_HC_iret == 5, "HC_IRET in entry.S");
+_Static_assert(TG_HYPERCALL_SLOT_SIZE == 32, "SLOT_SIZE in entry.S");
+_Static_assert(sizeof(struct trap_regs) == 22 * 8, "trap_common in entry.S");
+
+#define SYS_EXPECT 6
+#define KERNEL_GS_MAGIC 0x6b65726e656c4753ULL
+#define USER_GS_MAGIC 0x7573657247530000ULL
+
+struct tg_shared_info *shared_info;
+static const struct tg_start_info *start_info;
+static unsigned passed, failed;
+
+static uint8_t kernel_stack[16384] __attribute__((aligned(16)));
+static uint8_t user_stack[16384] __attribute__((aligned(16)));
+static uint64_t kernel_gs_area[2] = {KERNEL_GS_MAGIC};
+static uint64_t user_gs_area[2] = {USER_GS_MAGIC};
+static struct jump_buf user_return, failsafe_return;
+static uint64_t failsafe_reason;
+static bool bench_fixups;
+
+static struct {
+	bool armed;
+	uint64_t vector, cr2, error;
+	unsigned seen;
+} expected;
+
+void check(bool ok, const char *what)
+{
+	put_str(ok ? "ok - " : "not ok - ");
+	put_line(what);
+	if (ok)
+		passed++;
+	else
+		failed++;
+}
+
+static void arm(uint64_t vector, uint64_t cr2, uint64_t error)
+{
+	expected.armed = true;
+	expected.vector = vector;
+	expected.cr2 = cr2;
+	expected.error = error;
+}
+
+static __attribute__((noreturn)) void unexpected_trap(const struct trap_regs *r, const char *why)
+{
+	put_str("test guest: unexpected trap (");
+	put_str(why);
+	put_str("): vector ");
+	put_dec(r->vector);
+	put_str(" error ");
+	put_hex(r->error_code);
+	put_str(" rip ");
+	put_hex(r->rip);
+	put_str(" cs ");
+	put_hex(r->cs);
+	put_str(" cr2 ");
+	put_hex(shared_info->vcpu_info[0].cr2);
+	put_str("\n");
+	shutdown(TG_SHUTDOWN_crash);
+}
+
+/* A deliberate fault: check it is the one armed, then resume at r12. */
+static void handle_expected_fault(struct trap_regs *r)
+{
+	bool user = (r->cs & 3) == 3;
+	if (!expected.armed || r->vector != expected.vector)
+		unexpected_trap(r, "not the fault armed");
+	if (user ? (r->cs != TG_USER_CS || r->ss != TG_USER_DS) : (r->cs != TG_KERNEL_CS || r->ss != TG_KERNEL_DS))
+		unexpected_trap(r, "wrong selectors in the bounce frame");
+	if (r->error_code != expected.error)
+		unexpected_trap(r, "wrong error code");
+	if (r->vector == 14 && shared_info->vcpu_info[0].cr2 != expected.cr2)
+		unexpected_trap(r, "wrong cr2");
+	if (((uint64_t)&r->ss + 8) % 16 != 0)
+		unexpected_trap(r, "bounce frame not 16-byte aligned");
+	expected.armed = false;
+	expected.seen++;
+	r->rip = r->r12;
+}
+
+static uint64_t read_gs0(void)
+{
+	uint64_t v;
+	__asm__ volatile("mov %%gs:0, %0" : "=r"(v));
+	return v;
+}
+
+static void handle_syscall(struct trap_regs *r)
+{
+	switch (r->rax) {
+	case SYS_NOP:
+		r->rax = 0;
+		break;
+	case SYS_DOUBLE:
+		r->rax = r->rdi * 2;
+		break;
+	case SYS_WRITE:
+		put_str((const char *)r->rdi);
+		r->rax = 0;
+		break;
+	case SYS_CHECK:
+		check(r->rdi != 0, (const char *)r->rsi);
+		r->rax = 0;
+		break;
+	case SYS_GS_READ_KERNEL:
+		r->rax = read_gs0();
+		break;
+	case SYS_EXPECT:
+		arm(r->rdi, r->rsi, r->rdx);
+		r->rax = 0;
+		break;
+	case SYS_EXIT:
+		tg_longjmp(&user_return, 1);
+	default:
+		r->rax = (uint64_t)-TG_ENOSYS;
+	}
+	if (r->rcx != r->rip || r->cs != TG_USER_CS)
+		unexpected_trap(r, "syscall frame does not match the SYSCALL registers");
+}
+
+void trap_dispatch(struct trap_regs *r)
+{
+	if (r->vector == VECTOR_SYSCALL) {
+		handle_syscall(r);
+	} else if (r->vector == VECTOR_FAILSAFE) {
+		failsafe_reason = r->error_code;
+		tg_longjmp(&failsafe_return, 1);
+	} else if (bench_fixups && r->vector == 6) {
+		r->rip = r->r12;
+	} else {
+		handle_expected_fault(r);
+	}
+}
+
+static long install_handlers(void)
+{
+	static const struct tg_trap_info traps[] = {
+		{.vector = 0, .handler = (uint64_t)trap_entry_0},
+		{.vector = 1, .handler = (uint64_t)trap_entry_1},
+		{.vector = 3, .handler = (uint64_t)trap_entry_3},
+		{.vector = 6, .handler = (uint64_t)trap_entry_6},
+		{.vector = 13, .handler = (uint64_t)trap_entry_13},
+		{.vector = 14, .flags = TG_TRAPF_MASK_EVENTS, .handler = (uint64_t)trap_entry_14},
+		{.handler = 0},
+	};
+	long rc = hypercall1(TG_HC_set_trap_table, traps);
+	rc |= hypercall3(TG_HC_set_callbacks, TG_CALLBACK_SYSCALL, syscall_entry, TG_CALLBACKF_MASK_EVENTS);
+	rc |= hypercall3(TG_HC_set_callbacks, TG_CALLBACK_FAILSAFE, failsafe_entry, TG_CALLBACKF_MASK_EVENTS);
+	rc |= hypercall2(TG_HC_stack_switch, TG_KERNEL_DS, kernel_stack + sizeof(kernel_stack));
+	return rc;
+}
+
+/* Enters fn in user mode; returns when it makes SYS_EXIT. */
+static void run_user(void (*fn)(void))
+{
+	static struct trap_regs ctx;
+	mem_set(&ctx, 0, sizeof(ctx));
+	ctx.rip = (uint64_t)fn;
+	ctx.cs = TG_USER_CS;
+	ctx.ss = TG_USER_DS;
+	ctx.rflags = TG_RFLAGS_IF | 2;
+	ctx.rsp = (uint64_t)(user_stack + sizeof(user_stack)) - 8; /* as after a call */
+	if (tg_setjmp(&user_return) == 0)
+		iret_to_regs(&ctx);
+}
+
+static void check_start_info(void)
+{
+	const struct tg_start_info *si = start_info;
+	bool magic = true;
+	for (size_t i = 0; i < sizeof(TG_START_INFO_MAGIC); i++)
+		magic = magic && si->magic[i] == TG_START_INFO_MAGIC[i];
+	check(magic, "start info carries the magic");
+	check(si->abi_version == TG_ABI_VERSION, "start info ABI version is 1.0");
+	check(si->nr_pages > 0 && si->nr_memmap == 1 && si->memmap[0].size == si->nr_pages * TG_PAGE_SIZE,
+	      "memory map describes all guest RAM");
+	check(si->first_free_gpa <= si->boot_map_end && si->boot_map_end <= si->nr_pages * TG_PAGE_SIZE,
+	      "bootstrap mapping lies inside guest RAM");
+	check(si->shared_info_va == si->virt_base + si->shared_info_gpa, "shared info is mapped at virt_base + gpa");
+	const uint64_t *l4 = (const uint64_t *)si->pt_base;
+	check(si->nr_pt_frames >= 4 && (l4[TG_RESERVED_L4_SLOT] & 1), "bootstrap L4 holds the VMM's reserved slot");
+	check(shared_info->vcpu_info[0].upcall_mask == 1, "events are masked at boot");
+	put_str("cmdline: ");
+	put_line(si->cmdline);
+}
+
+static void check_hypercalls(void)
+{
+	check(hypercall2(TG_HC_version, TG_VERSION_abi, 0) == TG_ABI_VERSION, "version hypercall returns the ABI version");
+	struct tg_feature_info f = {.submap_idx = 0};
+	check(hypercall2(TG_HC_version, TG_VERSION_features, &f) == 0 && (f.submap & TG_FEAT_CORE_CPU) &&
+		      (f.submap & TG_FEAT_CONSOLE_IO),
+	      "features word 0 offers the core CPU and console");
+	char name[64];
+	check(hypercall2(TG_HC_version, TG_VERSION_vmm_name, name) == 0 && name[0] == 't', "the VMM names itself");
+	check(hypercall2(TG_HC_sched_op, TG_SCHEDOP_yield, 0) == 0, "sched_op yield");
+	check(hypercall0(99) == -TG_ENOSYS, "unknown hypercall number: -ENOSYS");
+	check(hypercall2(TG_HC_sched_op, 77, 0) == -TG_EINVAL, "unknown sched_op: -EINVAL");
+	check(hypercall2(TG_HC_sched_op, TG_SCHEDOP_shutdown, 99) == -TG_EINVAL, "unknown shutdown reason: -EINVAL");
+	check(hypercall3(TG_HC_set_callbacks, 17, syscall_entry, 0) == -TG_EINVAL, "unknown callback type: -EINVAL");
+	static const struct tg_trap_info bad_vector[] = {{.vector = 40, .handler = (uint64_t)trap_entry_0}, {.handler = 0}};
+	check(hypercall1(TG_HC_set_trap_table, bad_vector) == -TG_EINVAL, "trap table with vector 40: -EINVAL");
+	check(hypercall2(TG_HC_stack_switch, TG_USER_DS, kernel_stack) == -TG_EINVAL, "stack_switch with a user SS: -EINVAL");
+	check(hypercall2(TG_HC_set_segment_base, TG_SEGBASE_FS, 0x0000800000000000ULL) == -TG_EINVAL,
+	      "non-canonical segment base: -EINVAL");
+	check(hypercall3(TG_HC_console_io, TG_CONSOLEIO_WRITE, TG_CONSOLE_IO_MAX + 1, name) == -TG_EINVAL,
+	      "oversized console write: -EINVAL");
+	char in[16];
+	check(hypercall3(TG_HC_console_io, TG_CONSOLEIO_READ, sizeof(in), in) >= 0, "console read does not block");
+}
+
+static void check_time(void)
+{
+	if (start_info->tsc_khz == 0) {
+		put_line("skip - the host reports no TSC frequency");
+		return;
+	}
+	uint64_t t0 = system_time_ns();
+	hypercall2(TG_HC_sched_op, TG_SCHEDOP_yield, 0);
+	uint64_t t1 = system_time_ns();
+	check(t0 > 0 && t1 >= t0, "pvclock system time advances");
+}
+
+static void check_kernel_fault(void)
+{
+	arm(14, UNMAPPED_KERNEL_ADDRESS, 0x4); /* CPL3 read of a non-present page */
+	__asm__ volatile("lea 1f(%%rip), %%r12\n\tmovb (%0), %%al\n1:" ::"r"(UNMAPPED_KERNEL_ADDRESS) : "r12", "rax", "memory");
+	check(expected.seen == 1 && !expected.armed, "kernel-mode page fault bounced to its handler and fixed up");
+	check(shared_info->vcpu_info[0].upcall_mask == 1, "a handler with TG_TRAPF_MASK_EVENTS masks events");
+}
+
+static void check_failsafe(void)
+{
+	if (tg_setjmp(&failsafe_return) == 0) {
+		static struct trap_regs bad;
+		mem_set(&bad, 0, sizeof(bad));
+		bad.rip = (uint64_t)check_failsafe;
+		bad.cs = 0x99;
+		bad.ss = TG_KERNEL_DS;
+		bad.rsp = (uint64_t)(kernel_stack + sizeof(kernel_stack));
+		iret_to_regs(&bad);
+	}
+	check(failsafe_reason == TG_FAILSAFE_BAD_SELECTOR, "iret with a bad selector enters the failsafe callback");
+}
+
+static void selftest(void)
+{
+	check_start_info();
+	check_hypercalls();
+	check_time();
+	check(install_handlers() == 0, "trap table, syscall and failsafe callbacks and kernel stack installed");
+	check_kernel_fault();
+	check(hypercall2(TG_HC_set_segment_base, TG_SEGBASE_GS_KERNEL, kernel_gs_area) == 0 &&
+		      hypercall2(TG_HC_set_segment_base, TG_SEGBASE_GS_USER, user_gs_area) == 0 &&
+		      read_gs0() == KERNEL_GS_MAGIC,
+	      "set_segment_base sets the kernel GS base");
+	unsigned before = expected.seen;
+	run_user(user_selftest);
+	check(expected.seen - before == 4, "four user-mode faults were bounced to the kernel");
+	check(read_gs0() == KERNEL_GS_MAGIC, "back in kernel mode on the kernel GS base");
+	check_failsafe();
+}
+
+/* Misbehaviours the VMM must stop with one clear line. */
+static void scenario(const char *name)
+{
+	if (!str_eq(name, "wild-jump") && !str_eq(name, "bad-handler"))
+		install_handlers();
+	put_str("scenario ");
+	put_line(name);
+	if (str_eq(name, "priv-cli"))
+		__asm__ volatile("cli");
+	else if (str_eq(name, "priv-hlt"))
+		__asm__ volatile("hlt");
+	else if (str_eq(name, "priv-cr3"))
+		__asm__ volatile("mov %0, %%cr3" ::"r"(0UL));
+	else if (str_eq(name, "priv-out"))
+		__asm__ volatile("outb %%al, $0x80" ::"a"(0));
+	else if (str_eq(name, "wild-jump"))
+		((void (*)(void))UNMAPPED_KERNEL_ADDRESS)();
+	else if (str_eq(name, "bad-pointer"))
+		hypercall3(TG_HC_console_io, TG_CONSOLEIO_WRITE, 16, 0xdead0000UL);
+	else if (str_eq(name, "bad-handler")) {
+		static const struct tg_trap_info outside[] = {{.vector = 14, .handler = 0x1000}, {.handler = 0}};
+		hypercall1(TG_HC_set_trap_table, outside);
+	} else if (str_eq(name, "bad-kernel-stack")) {
+		hypercall2(TG_HC_stack_switch, TG_KERNEL_DS, UNMAPPED_KERNEL_ADDRESS);
+		run_user(user_selftest);
+	} else if (str_eq(name, "crash"))
+		shutdown(TG_SHUTDOWN_crash);
+	else if (str_eq(name, "reboot"))
+		shutdown(TG_SHUTDOWN_reboot);
+	else if (str_eq(name, "spin"))
+		for (;;)
+			__asm__ volatile("pause");
+	put_line("scenario: the VMM let the guest carry on");
+	shutdown(TG_SHUTDOWN_poweroff);
+}
+
+static void bench(const char *kind, uint64_t n)
+{
+	install_handlers();
+	uint64_t t0 = system_time_ns();
+	if (str_eq(kind, "hypercall")) {
+		for (uint64_t i = 0; i < n; i++)
+			hypercall2(TG_HC_version, TG_VERSION_abi, 0);
+	} else if (str_eq(kind, "syscall")) {
+		user_bench_iterations = n;
+		run_user(user_bench_syscall);
+	} else if (str_eq(kind, "exception")) {
+		user_bench_iterations = n;
+		bench_fixups = true;
+		run_user(user_bench_exception);
+	}
+	uint64_t t1 = system_time_ns();
+	put_str("bench ");
+	put_str(kind);
+	put_str(" ops=");
+	put_dec(n);
+	put_str(" ns=");
+	put_dec(t1 - t0);
+	put_str("\n");
+}
+
+void guest_main(const struct tg_start_info *si)
+{
+	start_info = si;
+	shared_info = (struct tg_shared_info *)si->shared_info_va;
+	put_line("tortuga test guest: hello from CPL3");
+	char value[64];
+	if (cmdline_value(si->cmdline, "scenario", value, sizeof(value)))
+		scenario(value);
+	if (cmdline_value(si->cmdline, "bench", value, sizeof(value))) {
+		char n[24] = "0";
+		cmdline_value(si->cmdline, "n", n, sizeof(n));
+		bench(value, parse_dec(n));
+		shutdown(TG_SHUTDOWN_poweroff);
+	}
+	selftest();
+	put_str("tortuga test guest: ");
+	put_dec(passed);
+	put_str(" passed, ");
+	put_dec(failed);
+	put_str(" failed\n");
+	shutdown(failed == 0 ? TG_SHUTDOWN_poweroff : TG_SHUTDOWN_crash);
+}

@@ -1,0 +1,71 @@
+/*
+ * The test guest's user-mode programs. They run in guest user mode (CPL3,
+ * like the kernel, but in the VMM's user mode: a SYSCALL here is bounced to
+ * the kernel's syscall callback, not taken as a hypercall).
+ */
+#include "guest.h"
+
+#define SYS_EXPECT 6
+#define KERNEL_GS_MAGIC 0x6b65726e656c4753ULL
+#define USER_GS_MAGIC 0x7573657247530000ULL
+
+uint64_t user_bench_iterations;
+
+static inline long usys(long nr, uint64_t a0, uint64_t a1, uint64_t a2)
+{
+	long ret;
+	__asm__ volatile("syscall"
+			 : "=a"(ret), "+D"(a0), "+S"(a1), "+d"(a2)
+			 : "a"(nr)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+
+static void ucheck(bool ok, const char *what)
+{
+	usys(SYS_CHECK, ok, (uint64_t)what, 0);
+}
+
+/* Arms the kernel for one deliberate fault: vector, cr2, error code. */
+static void expect(uint64_t vector, uint64_t cr2, uint64_t error)
+{
+	usys(SYS_EXPECT, vector, cr2, error);
+}
+
+void user_selftest(void)
+{
+	ucheck(usys(SYS_DOUBLE, 21, 0, 0) == 42, "user->kernel->user syscall round trip returns the kernel's result");
+
+	uint64_t gs;
+	__asm__ volatile("mov %%gs:0, %0" : "=r"(gs));
+	ucheck(gs == USER_GS_MAGIC, "user mode runs on the user GS base");
+	ucheck((uint64_t)usys(SYS_GS_READ_KERNEL, 0, 0, 0) == KERNEL_GS_MAGIC,
+	       "a syscall bounce switches to the kernel GS base");
+
+	/* Each fault resumes at the label whose address is in r12. */
+	expect(14, UNMAPPED_USER_ADDRESS, 0x6); /* user, write, not present */
+	__asm__ volatile("lea 1f(%%rip), %%r12\n\tmovb $1, (%0)\n1:" ::"r"(UNMAPPED_USER_ADDRESS) : "r12", "memory");
+	expect(13, 0, 0);
+	__asm__ volatile("lea 1f(%%rip), %%r12\n\thlt\n1:" ::: "r12");
+	expect(6, 0, 0);
+	__asm__ volatile("lea 1f(%%rip), %%r12\n\tud2\n1:" ::: "r12");
+	expect(0, 0, 0);
+	__asm__ volatile("lea 1f(%%rip), %%r12\n\txor %%edx, %%edx\n\txor %%ecx, %%ecx\n\tdiv %%ecx\n1:" ::: "r12", "rax", "rcx", "rdx");
+	ucheck(true, "user mode survives #PF, #GP, #UD and #DE bounced to the kernel");
+
+	usys(SYS_EXIT, 0, 0, 0);
+}
+
+void user_bench_syscall(void)
+{
+	for (uint64_t i = 0; i < user_bench_iterations; i++)
+		usys(SYS_NOP, 0, 0, 0);
+	usys(SYS_EXIT, 0, 0, 0);
+}
+
+void user_bench_exception(void)
+{
+	for (uint64_t i = 0; i < user_bench_iterations; i++)
+		__asm__ volatile("lea 1f(%%rip), %%r12\n\tud2\n1:" ::: "r12");
+	usys(SYS_EXIT, 0, 0, 0);
+}
