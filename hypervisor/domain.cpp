@@ -30,8 +30,8 @@ std::vector<uint8_t> read_initramfs(const std::string& path) {
 }
 
 void validate(const DomainConfig& c) {
-  if (c.memory_mib < 2 || c.memory_mib > kMaxMemoryMib) {
-    throw KernelImageError(fmt::format("memory must be between 2 and {} MiB, not {}", kMaxMemoryMib, c.memory_mib));
+  if (c.memory_mib < 1 || c.memory_mib > kMaxMemoryMib) {
+    throw KernelImageError(fmt::format("memory must be between 1 and {} MiB, not {}", kMaxMemoryMib, c.memory_mib));
   }
   if (c.vcpus != 1) {
     // Several vCPUs need vcpu_op and IPIs (TG_FEAT_SMP), which come with

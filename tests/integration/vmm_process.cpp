@@ -1,0 +1,67 @@
+#include "vmm_process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <stdexcept>
+
+namespace tortuga::testing {
+
+std::string vmm_path() { return TORTUGA_VMM_PATH; }
+std::string test_guest_path() { return TORTUGA_TEST_GUEST_PATH; }
+
+VmmRun run_vmm(const std::vector<std::string>& args, const std::string& wait_for, int signal_after_output) {
+  int out[2], err[2];
+  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+  pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork");
+  if (pid == 0) {
+    int null = open("/dev/null", O_RDONLY);
+    dup2(null, STDIN_FILENO);
+    dup2(out[1], STDOUT_FILENO);
+    dup2(err[1], STDERR_FILENO);
+    std::vector<char*> argv;
+    std::string path = vmm_path();
+    argv.push_back(path.data());
+    std::vector<std::string> copy = args;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(path.c_str(), argv.data());
+    _exit(127);
+  }
+  close(out[1]);
+  close(err[1]);
+  VmmRun run;
+  bool signalled = false;
+  std::array<pollfd, 2> fds{{{out[0], POLLIN, 0}, {err[0], POLLIN, 0}}};
+  int open_fds = 2;
+  while (open_fds > 0) {
+    if (poll(fds.data(), fds.size(), -1) < 0) break;
+    for (size_t i = 0; i < fds.size(); ++i) {
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP))) continue;
+      char buf[4096];
+      ssize_t n = read(fds[i].fd, buf, sizeof buf);
+      if (n <= 0) {
+        close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+        continue;
+      }
+      (i == 0 ? run.console : run.messages).append(buf, static_cast<size_t>(n));
+    }
+    if (signal_after_output && !signalled && run.console.find(wait_for) != std::string::npos) {
+      kill(pid, signal_after_output);
+      signalled = true;
+    }
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+}  // namespace tortuga::testing
