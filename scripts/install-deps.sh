@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages Tortuga needs to build and test.
 # Does nothing when they are all present, so `make` can call it every time.
+#   scripts/install-deps.sh          what `make`, `make run` and `make test` need
+#   scripts/install-deps.sh fuzz     also clang and libFuzzer, for `make fuzz`
 set -euo pipefail
 
 packages=(
@@ -8,6 +10,9 @@ packages=(
   libgtest-dev libgmock-dev googletest
   libspdlog-dev libfmt-dev libcli11-dev
 )
+if [[ "${1:-}" == "fuzz" ]]; then
+  packages+=(clang libclang-rt-14-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

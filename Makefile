@@ -1,0 +1,43 @@
+# Tortuga: the user's interface. Every target installs what is missing first.
+#   make run     build everything and boot the default domain (console on stdout)
+#   make test    build everything and run every test (unit, guest, fuzz replays)
+#   make bench   print exit costs (never fails on a number)
+#   make fuzz    build the libFuzzer targets with clang and run each for a while
+
+BUILD_DIR ?= build
+FUZZ_BUILD_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 30
+JOBS ?= $(shell nproc)
+CMAKE_BUILD_TYPE ?= RelWithDebInfo
+
+.PHONY: all deps build run test bench fuzz clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(CMAKE_BUILD_TYPE)
+	cmake --build $(BUILD_DIR) -j$(JOBS)
+
+# The default domain: the test guest, 32 MiB, one vCPU.
+run: build
+	$(BUILD_DIR)/hypervisor/tortuga-vmm $(BUILD_DIR)/tests/guest/tortuga-test-guest \
+	  --name default --memory 32 --stats
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 300 -j$(JOBS)
+
+bench: build
+	$(BUILD_DIR)/tests/bench/tortuga-bench --guest $(BUILD_DIR)/tests/guest/tortuga-test-guest
+
+fuzz:
+	@scripts/install-deps.sh fuzz
+	cmake -S . -B $(FUZZ_BUILD_DIR) -DTORTUGA_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
+	cmake --build $(FUZZ_BUILD_DIR) -j$(JOBS)
+	tests/fuzz/run-fuzzers.sh $(FUZZ_BUILD_DIR) $(FUZZ_SECONDS)
+
+clean:
+	rm -rf $(BUILD_DIR) $(FUZZ_BUILD_DIR)

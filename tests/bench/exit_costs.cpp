@@ -1,0 +1,146 @@
+// tortuga-bench: what each guest operation costs, in exits and time, next to
+// a bare-KVM exit round trip measured in the same run. Prints a table; never
+// fails on a number (`make bench`).
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstring>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "domain.h"
+#include "host_mapping.h"
+#include "kvm.h"
+
+namespace {
+
+using namespace tortuga;
+using Clock = std::chrono::steady_clock;
+
+struct Row {
+  std::string operation;
+  double us_per_op;
+  double exits_per_op;
+};
+
+// Bare KVM: KVM_RUN that returns at once (immediate_exit), no guest code.
+Row bare_empty_run(uint64_t n) {
+  Kvm kvm;
+  KvmVm vm(kvm);
+  KvmVcpu vcpu = vm.create_vcpu(0);
+  vcpu.run()->immediate_exit = 1;
+  auto t0 = Clock::now();
+  for (uint64_t i = 0; i < n; ++i) vcpu.enter();
+  double us = std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
+  return {"bare KVM: empty KVM_RUN (immediate_exit)", us / n, 0};
+}
+
+// Bare KVM: a CPL3 loop whose every store goes to guest-physical memory with
+// no memslot, so each iteration exits to user space and comes back.
+Row bare_mmio_exit(uint64_t n) {
+  Kvm kvm;
+  KvmVm vm(kvm);
+  constexpr uint64_t kMem = 2 << 20, kCode = 0x100000, kMmioGpa = 0x40000000;
+  HostMapping mem = HostMapping::anonymous(kMem);
+  vm.set_memory_region(0, 0, mem.data(), kMem);
+  auto* pml4 = reinterpret_cast<uint64_t*>(mem.data() + 0x1000);
+  auto* pdpt = reinterpret_cast<uint64_t*>(mem.data() + 0x2000);
+  auto* pd = reinterpret_cast<uint64_t*>(mem.data() + 0x3000);
+  pml4[0] = 0x2000 | 7;
+  pdpt[0] = 0x3000 | 7;
+  pd[0] = 0x0 | 0x87;        // 2 MiB user page: code and tables
+  pd[1] = kMmioGpa | 0x87;   // VA 2 MiB -> unbacked GPA
+  const uint8_t code[] = {0x48, 0x89, 0x04, 0x25, 0x00, 0x00, 0x20, 0x00,  // mov %rax, 0x200000
+                          0xeb, 0xf6};                                       // jmp back
+  std::memcpy(mem.data() + kCode, code, sizeof code);
+  KvmVcpu vcpu = vm.create_vcpu(0);
+  kvm_sregs s = vcpu.get_sregs();
+  kvm_segment cs{};
+  cs.limit = 0xffffffff; cs.selector = 0x33; cs.present = 1; cs.type = 11; cs.dpl = 3; cs.s = 1; cs.l = 1; cs.g = 1;
+  kvm_segment ds{};
+  ds.limit = 0xffffffff; ds.selector = 0x2b; ds.present = 1; ds.type = 3; ds.dpl = 3; ds.s = 1; ds.db = 1; ds.g = 1;
+  s.cs = cs;
+  s.ds = s.es = s.fs = s.gs = s.ss = ds;
+  s.cr3 = 0x1000; s.cr4 = 0x20; s.cr0 = 0x80000011; s.efer = 0x500;
+  vcpu.set_sregs(s);
+  kvm_regs r{};
+  r.rip = kCode;
+  r.rflags = 2;
+  vcpu.set_regs(r);
+  uint64_t exits = 0;
+  auto t0 = Clock::now();
+  while (exits < n) {
+    vcpu.enter();
+    if (vcpu.run()->exit_reason != KVM_EXIT_MMIO) throw std::runtime_error("bare MMIO loop: unexpected exit");
+    ++exits;
+  }
+  double us = std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
+  return {"bare KVM: CPL3 MMIO store exit to the VMM", us / n, 1};
+}
+
+struct GuestRun {
+  ExitStats stats;
+  uint64_t guest_ns = 0;
+};
+
+GuestRun run_test_guest(const std::string& guest, const std::string& kind, uint64_t n) {
+  std::string console;
+  Console capture([&](std::span<const uint8_t> b) { console.append(b.begin(), b.end()); }, -1);
+  DomainConfig config;
+  config.name = "bench";
+  config.kernel = guest;
+  config.cmdline = fmt::format("bench={} n={}", kind, n);
+  Domain domain(config, capture);
+  DomainResult result = domain.run();
+  if (result.exit != DomainExit::kPoweroff) throw std::runtime_error(fmt::format("bench guest: {}", result.reason));
+  auto at = console.find(" ns=");
+  if (at == std::string::npos) throw std::runtime_error("bench guest printed no timing: " + console);
+  return {domain.stats(), std::stoull(console.substr(at + 4))};
+}
+
+// Exits per operation from the difference between n operations and none,
+// so the fixed cost of booting and entering user mode cancels out.
+Row guest_operation(const std::string& guest, const std::string& kind, const std::string& label, uint64_t n) {
+  GuestRun none = run_test_guest(guest, kind, 0);
+  GuestRun many = run_test_guest(guest, kind, n);
+  double exits = static_cast<double>(many.stats.exits - none.stats.exits) / static_cast<double>(n);
+  double us = static_cast<double>(many.guest_ns - none.guest_ns) / 1000.0 / static_cast<double>(n);
+  return {label, us, exits};
+}
+
+std::string host_kind() {
+  struct stat st {};
+  return ::stat("/sys/module/kvm_pvm", &st) == 0 ? "PVM-backed KVM (software, CPL0 emulated)" : "KVM";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"tortuga-bench: exit costs of the Tortuga ABI"};
+  std::string guest;
+  uint64_t n = 20000;
+  app.add_option("--guest", guest, "the test guest kernel")->required()->check(CLI::ExistingFile);
+  app.add_option("-n,--iterations", n, "operations per measurement")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  if (n == 0) n = 1;
+
+  std::vector<Row> rows;
+  try {
+    rows.push_back(bare_empty_run(n));
+    rows.push_back(bare_mmio_exit(n));
+    rows.push_back(guest_operation(guest, "hypercall", "hypercall round trip (version)", n));
+    rows.push_back(guest_operation(guest, "syscall", "syscall bounce user->kernel->user", n));
+    rows.push_back(guest_operation(guest, "exception", "exception bounce (#UD in user mode, fixed up)", n));
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "tortuga-bench: {}\n", e.what());
+    return 1;
+  }
+  fmt::print("Tortuga exit costs on {}, {} operations each\n\n", host_kind(), n);
+  fmt::print("{:<48}{:>14}{:>12}\n", "operation", "us/op", "exits/op");
+  for (const Row& r : rows) fmt::print("{:<48}{:>14.2f}{:>12.2f}\n", r.operation, r.us_per_op, r.exits_per_op);
+  fmt::print("\nGuest operations are timed inside the guest with its pvclock; exits come from\n"
+             "the VMM's counters, as (exits of n operations - exits of none) / n.\n");
+  return 0;
+}
