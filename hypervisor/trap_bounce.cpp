@@ -104,6 +104,12 @@ void Vcpu::handle_exception(unsigned vector) {
       throw GuestFault(fmt::format("privileged instruction '{}' in guest kernel at rip {:#x}", *name, ctx.rip));
     }
   }
+  if (vector == 14) {
+    // The hardware reports every fault as a user access (both modes run at
+    // CPL3); the guest sees the U/S bit of its virtual mode.
+    constexpr uint64_t kUserAccess = 1ULL << 2;
+    if (in_kernel_mode()) *error_code &= ~kUserAccess;
+  }
   const TrapTableEntry& trap = state_.traps[vector];
   if (trap.handler == 0) kill_for_exception(vector, ctx, error_code.value_or(0));
   if (vector == 14) info().cr2 = sregs().cr2;
@@ -123,7 +129,14 @@ void Vcpu::kill_for_exception(unsigned vector, const InterruptedContext& ctx, ui
 void Vcpu::bounce_user_syscall() {
   uint64_t handler = state_.callback[TG_CALLBACK_SYSCALL];
   if (handler == 0) {
-    throw GuestFault(fmt::format("user-mode SYSCALL at rip {:#x} with no syscall callback registered", regs().rcx));
+    // No syscall callback: the instruction is invalid, as with EFER.SCE clear.
+    constexpr uint64_t kSyscallLength = 2;
+    InterruptedContext ud{regs().rcx - kSyscallLength, TG_USER_CS, virtual_rflags(regs().r11), regs().rsp,
+                          TG_USER_DS, regs().rcx, regs().r11};
+    const TrapTableEntry& trap = state_.traps[6];
+    if (trap.handler == 0) kill_for_exception(6, ud, 0);
+    bounce(trap.handler, ud, std::nullopt, trap.flags & TG_TRAPF_MASK_EVENTS, exception_name(6));
+    return;
   }
   // SYSCALL left the return address in rcx and RFLAGS in r11.
   InterruptedContext ctx{regs().rcx, TG_USER_CS, virtual_rflags(regs().r11), regs().rsp, TG_USER_DS,
@@ -135,6 +148,9 @@ void Vcpu::bounce_user_syscall() {
 void Vcpu::bounce(uint64_t handler, const InterruptedContext& ctx, std::optional<uint64_t> extra,
                   bool mask_events, const char* what, std::optional<uint64_t> kernel_stack) {
   bool from_user = !in_kernel_mode();
+  // Checked at delivery too: the guest may have unmapped it since.
+  Translation code = kernel_address_space().translate(handler, Access::kRead);
+  if (!code.ok()) throw GuestFault(fmt::format("cannot deliver {}: handler {:#x} is {}", what, handler, code.error));
   uint64_t sp = from_user ? state_.kernel_sp : kernel_stack.value_or(ctx.rsp);
   if (from_user && sp == 0) {
     throw GuestFault(fmt::format("cannot deliver {} from user mode: no kernel stack (stack_switch was never called)", what));

@@ -237,7 +237,7 @@ static void check_time(void)
 
 static void check_kernel_fault(void)
 {
-	arm(14, UNMAPPED_KERNEL_ADDRESS, 0x4); /* CPL3 read of a non-present page */
+	arm(14, UNMAPPED_KERNEL_ADDRESS, 0x0); /* kernel-mode read of a non-present page */
 	__asm__ volatile("lea 1f(%%rip), %%r12\n\tmovb (%0), %%al\n1:" ::"r"(UNMAPPED_KERNEL_ADDRESS) : "r12", "rax", "memory");
 	check(expected.seen == 1 && !expected.armed, "kernel-mode page fault bounced to its handler and fixed up");
 	check(shared_info->vcpu_info[0].upcall_mask == 1, "a handler with TG_TRAPF_MASK_EVENTS masks events");

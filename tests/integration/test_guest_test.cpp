@@ -75,7 +75,7 @@ INSTANTIATE_TEST_SUITE_P(
         Misbehaviour{"priv-cr3", kKilled, "privileged instruction 'mov to cr3' in guest kernel at rip"},
         Misbehaviour{"priv-out", kKilled, "privileged instruction 'out'"},
         Misbehaviour{"wild-jump", kKilled,
-                     "page fault at 0xffffffffc0000000 (error 0x14) in guest kernel mode at rip 0xffffffffc0000000, "
+                     "page fault at 0xffffffffc0000000 (error 0x10) in guest kernel mode at rip 0xffffffffc0000000, "
                      "no handler registered"},
         Misbehaviour{"bad-pointer", kKilled, "hypercall console_io: bad guest pointer 0xdead0000 (not mapped)"},
         Misbehaviour{"bad-handler", kKilled, "set_trap_table: handler for vector 14 0x1000 is outside guest memory"},

@@ -48,7 +48,7 @@
 
 /* RFLAGS bits that the guest may set through iret; the rest are forced. */
 #define TG_RFLAGS_IF (1ULL << 9)
-#define TG_RFLAGS_USER_MASK 0x0000000000254dd5ULL /* CF PF AF ZF SF TF DF OF AC ID + IF */
+#define TG_RFLAGS_USER_MASK 0x0000000000240fd5ULL /* CF PF AF ZF SF TF IF DF OF AC ID */
 
 /*
  * Trap table entry, for TG_HC_set_trap_table. The table is an array ended
