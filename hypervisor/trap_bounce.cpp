@@ -87,10 +87,44 @@ InterruptedContext Vcpu::context_from_cpl0_frame(unsigned vector, std::optional<
   return ctx;
 }
 
+// Software interrupts never enter a gate, and hosts differ in what they
+// raise for them (#GP on hardware, #UD on PVM). Rewrites the exception to
+// what ABI.md specifies on every host; returns false when it is not one.
+bool Vcpu::rewrite_software_interrupt(unsigned& vector, InterruptedContext& ctx, std::optional<uint64_t>& error) {
+  if (vector != 6 && vector != 13) return false;
+  GuestAddressSpace as = address_space();
+  if (!as.translate(ctx.rip, Access::kRead).ok()) return false;
+  uint8_t op = as.read<uint8_t>(ctx.rip);
+  uint8_t n = 0;
+  if (op == 0xcd) {
+    if (!as.translate(ctx.rip + 1, Access::kRead).ok()) return false;
+    n = as.read<uint8_t>(ctx.rip + 1);
+  }
+  if (op == 0xcc || (op == 0xcd && n == 3)) {  // int3, int $3: #BP after the instruction
+    vector = 3;
+    ctx.rip += op == 0xcc ? 1 : 2;
+    error.reset();
+  } else if (op == 0xf1) {  // int1
+    vector = 1;
+    ctx.rip += 1;
+    error.reset();
+  } else if (op == 0xcd) {
+    if (in_kernel_mode()) {
+      throw GuestFault(fmt::format("privileged instruction 'int ${:#x}' in guest kernel at rip {:#x}", n, ctx.rip));
+    }
+    vector = 13;  // what hardware raises for a DPL-0 gate
+    error = (uint64_t{n} << 3) | 2;
+  } else {
+    return false;
+  }
+  return true;
+}
+
 void Vcpu::handle_exception(unsigned vector) {
   ++stats_.exceptions[vector];
   std::optional<uint64_t> error_code;
   InterruptedContext ctx = context_from_cpl0_frame(vector, error_code);
+  rewrite_software_interrupt(vector, ctx, error_code);
   if (in_kernel_mode() && vector == 13) {
     // A guest kernel runs at CPL3, so its privileged instructions fault
     // here. They are bugs in the port, never something to emulate.

@@ -87,6 +87,7 @@ class Vcpu {
   void handle_exit();
   void handle_io_exit(uint16_t port);
   void handle_exception(unsigned vector);
+  bool rewrite_software_interrupt(unsigned& vector, InterruptedContext& ctx, std::optional<uint64_t>& error);
   void handle_syscall();
   void handle_guest_port_io(uint16_t port);
   void handle_hypercall();

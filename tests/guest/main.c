@@ -270,7 +270,7 @@ static void selftest(void)
 	      "set_segment_base sets the kernel GS base");
 	unsigned before = expected.seen;
 	run_user(user_selftest);
-	check(expected.seen - before == 4, "four user-mode faults were bounced to the kernel");
+	check(expected.seen - before == 6, "six user-mode faults were bounced to the kernel");
 	check(read_gs0() == KERNEL_GS_MAGIC, "back in kernel mode on the kernel GS base");
 	check_failsafe();
 }

@@ -51,7 +51,11 @@ void user_selftest(void)
 	__asm__ volatile("lea 1f(%%rip), %%r12\n\tud2\n1:" ::: "r12");
 	expect(0, 0, 0);
 	__asm__ volatile("lea 1f(%%rip), %%r12\n\txor %%edx, %%edx\n\txor %%ecx, %%ecx\n\tdiv %%ecx\n1:" ::: "r12", "rax", "rcx", "rdx");
-	ucheck(true, "user mode survives #PF, #GP, #UD and #DE bounced to the kernel");
+	expect(3, 0, 0);
+	__asm__ volatile("lea 1f(%%rip), %%r12\n\tint3\n1:" ::: "r12");
+	expect(13, 0, (0x80 << 3) | 2);
+	__asm__ volatile("lea 1f(%%rip), %%r12\n\tint $0x80\n1:" ::: "r12");
+	ucheck(true, "user mode survives #PF, #GP, #UD, #DE, int3 and int $0x80 bounced to the kernel");
 
 	usys(SYS_EXIT, 0, 0, 0);
 }
