@@ -17,7 +17,9 @@ uint64_t rejection(const tg_iret_frame& f) {
   if (f.flags != 0) return TG_FAILSAFE_BAD_FLAGS;
   if (!pte::is_canonical(f.rip) || reserved_area::contains_va(f.rip)) return TG_FAILSAFE_BAD_RIP;
   bool kernel = f.cs == TG_KERNEL_CS && f.ss == TG_KERNEL_DS;
-  bool user = (f.cs == TG_USER_CS || f.cs == TG_USER32_CS) && f.ss == TG_USER_DS;
+  // Compatibility mode (TG_USER32_CS) is reserved in v1: there is no 32-bit
+  // syscall callback, so user code must never get there.
+  bool user = f.cs == TG_USER_CS && f.ss == TG_USER_DS;
   if (!kernel && !user) return TG_FAILSAFE_BAD_SELECTOR;
   return 0;
 }
@@ -48,7 +50,7 @@ int64_t iret(Vcpu& vcpu, const Args&) {
   r.rflags = Vcpu::sanitize_rflags(f.rflags);
   __atomic_store_n(&vcpu.info().upcall_mask, (f.rflags & TG_RFLAGS_IF) ? 0 : 1, __ATOMIC_RELEASE);
   if (f.cs & 3) {
-    vcpu.switch_to_user_mode(f.cs == TG_USER32_CS);
+    vcpu.switch_to_user_mode(false);
   } else {
     vcpu.load_kernel_segments();
   }
