@@ -26,6 +26,21 @@ uint64_t tables_at_level(uint64_t start, uint64_t end, unsigned shift) {
   return ((end - 1) >> shift) - (start >> shift) + 1;
 }
 
+// The kernel chooses virt_base, so the boot mapping [virt_base, virt_base +
+// map_end) is hostile input: it must be one canonical range that neither
+// wraps around nor touches the VMM's reserved range (whose L4 slot the
+// page-table builder must never descend into: its tables are not RAM).
+void check_boot_mapping(uint64_t virt_base, uint64_t map_end) {
+  uint64_t last = virt_base + map_end - 1;
+  bool ok = map_end > 0 && last >= virt_base && pte::is_canonical(virt_base) && pte::is_canonical(last) &&
+            (virt_base >> 63) == (last >> 63) && (last < TG_RESERVED_VA_START || virt_base >= TG_RESERVED_VA_END);
+  if (!ok) {
+    throw KernelImageError(fmt::format("virtual base {:#x} cannot map the boot layout ({} KiB): the range must be "
+                                       "canonical, must not wrap and must stay out of {:#x}-{:#x}",
+                                       virt_base, map_end >> 10, TG_RESERVED_VA_START, TG_RESERVED_VA_END - 1));
+  }
+}
+
 void load_segments(const GuestMemory& memory, const KernelImage& kernel) {
   for (const auto& s : kernel.segments) {
     uint8_t* dst = memory.ram(s.vaddr - kernel.virt_base, s.memsz);
@@ -150,6 +165,7 @@ BootLayout build_domain(const GuestMemory& memory, const KernelImage& kernel, co
   for (;;) {
     stack_end = b.page_tables_gpa + (frames + kBootStackPages) * kPage;
     b.boot_map_end = std::min(align_up(stack_end + kBootPadding, kBootMapAlign), memory.ram_size() & ~(kPage - 1));
+    check_boot_mapping(b.virt_base, b.boot_map_end);
     uint64_t need = page_table_frames_for(b.virt_base, b.boot_map_end);
     if (need <= frames) break;
     frames = need;

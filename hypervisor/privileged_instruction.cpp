@@ -25,8 +25,17 @@ std::optional<std::string> two_byte(std::span<const uint8_t> c) {
       if (reg == 3) return "ltr";
       return std::nullopt;
     case 0x01:
-      if (c.size() > 1 && c[1] == 0xf8) return "swapgs";
-      if (c.size() > 1 && (c[1] == 0xc8 || c[1] == 0xc9)) return c[1] == 0xc8 ? "monitor" : "mwait";
+      if (c.size() > 1 && c[1] >= 0xc0) {  // register forms are distinct instructions
+        switch (c[1]) {
+          case 0xf8: return "swapgs";
+          case 0xc8: return "monitor";
+          case 0xc9: return "mwait";
+          case 0xd1: return "xsetbv";
+          case 0xca: return "clac";
+          case 0xcb: return "stac";
+          default: return std::nullopt;  // xgetbv, rdtscp, rdpkru, ...
+        }
+      }
       if (reg == 2) return "lgdt";
       if (reg == 3) return "lidt";
       if (reg == 6) return "lmsw";
