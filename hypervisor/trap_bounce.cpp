@@ -144,9 +144,13 @@ void Vcpu::handle_exception(unsigned vector) {
     constexpr uint64_t kUserAccess = 1ULL << 2;
     if (in_kernel_mode()) *error_code &= ~kUserAccess;
   }
+  if (vector == 14) info().cr2 = sregs().cr2;
+  deliver_exception(vector, ctx, error_code);
+}
+
+void Vcpu::deliver_exception(unsigned vector, const InterruptedContext& ctx, std::optional<uint64_t> error_code) {
   const TrapTableEntry& trap = state_.traps[vector];
   if (trap.handler == 0) kill_for_exception(vector, ctx, error_code.value_or(0));
-  if (vector == 14) info().cr2 = sregs().cr2;
   bounce(trap.handler, ctx, error_code, trap.flags & TG_TRAPF_MASK_EVENTS, exception_name(vector));
 }
 
@@ -167,9 +171,7 @@ void Vcpu::bounce_user_syscall() {
     constexpr uint64_t kSyscallLength = 2;
     InterruptedContext ud{regs().rcx - kSyscallLength, TG_USER_CS, virtual_rflags(regs().r11), regs().rsp,
                           TG_USER_DS, regs().rcx, regs().r11};
-    const TrapTableEntry& trap = state_.traps[6];
-    if (trap.handler == 0) kill_for_exception(6, ud, 0);
-    bounce(trap.handler, ud, std::nullopt, trap.flags & TG_TRAPF_MASK_EVENTS, exception_name(6));
+    deliver_exception(6, ud, std::nullopt);
     return;
   }
   // SYSCALL left the return address in rcx and RFLAGS in r11.

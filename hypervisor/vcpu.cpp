@@ -247,9 +247,7 @@ void Vcpu::handle_guest_port_io(uint16_t port) {
   }
   InterruptedContext ctx{regs().rip - insn_length, TG_USER_CS, virtual_rflags(regs().rflags), regs().rsp,
                          TG_USER_DS, regs().rcx, regs().r11};
-  const TrapTableEntry& trap = state_.traps[13];
-  if (trap.handler == 0) kill_for_exception(13, ctx, 0);
-  bounce(trap.handler, ctx, uint64_t{0}, trap.flags & TG_TRAPF_MASK_EVENTS, "general protection fault (#GP)");
+  deliver_exception(13, ctx, uint64_t{0});
 }
 
 void Vcpu::handle_syscall() {

@@ -94,6 +94,9 @@ class Vcpu {
   void bounce_user_syscall();
   InterruptedContext context_from_cpl0_frame(unsigned vector, std::optional<uint64_t>& error_code);
   uint64_t virtual_rflags(uint64_t real_rflags);
+  // Bounces an exception to the guest's handler for it, or kills the
+  // domain when there is none.
+  void deliver_exception(unsigned vector, const InterruptedContext& ctx, std::optional<uint64_t> error_code);
   [[noreturn]] void kill_for_exception(unsigned vector, const InterruptedContext& ctx, uint64_t error_code);
 
   Domain& domain_;
