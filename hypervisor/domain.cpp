@@ -47,6 +47,7 @@ Domain::Domain(const DomainConfig& config, Console& console)
   created_ns_ = monotonic_ns();
   memory_ = std::make_unique<GuestMemory>(config.memory_mib << 20, reserved_area::kGpa, reserved_area::kSize);
   reserved_area::build(*memory_, config.vcpus);
+  mmu_ = std::make_unique<PvMmu>(*memory_, config.vcpus);
   vm_.set_memory_region(kRamSlot, 0, memory_->ram_base(), memory_->ram_size());
   vm_.set_memory_region(kReservedSlot, memory_->reserved_gpa(), memory_->reserved_base(), memory_->reserved_size());
   for (uint32_t id = 0; id < config.vcpus; ++id) {
@@ -55,10 +56,24 @@ Domain::Domain(const DomainConfig& config, Console& console)
   tsc_khz_ = vcpus_[0]->tsc_khz();
   BootParams params{config.cmdline, read_initramfs(config.initramfs), config.vcpus, tsc_khz_};
   layout_ = build_domain(*memory_, kernel_, params);
+  adopt_boot_memory();
   vcpus_[0]->boot(layout_);
 }
 
 Domain::~Domain() = default;
+
+// The builder wrote the bootstrap tables directly (nothing has run yet);
+// from here on the PV MMU owns them: the shared pages are the VMM's, and
+// the bootstrap L4 is pinned, which types and counts every table under it.
+void Domain::adopt_boot_memory() {
+  for (uint64_t gpa : {layout_.shared_info_gpa, layout_.console_ring_gpa, layout_.store_ring_gpa}) {
+    mmu_->set_vmm_frame(gpa >> 12);
+  }
+  ApplyProgram program;
+  mmu_->adopt_boot_tables(layout_.page_tables_gpa >> 12, program);
+  program.apply_to(*memory_);
+  mmu_->applied();
+}
 
 tg_shared_info& Domain::shared_info() { return *memory_->ram_object<tg_shared_info>(layout_.shared_info_gpa); }
 

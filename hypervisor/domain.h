@@ -17,6 +17,7 @@
 #include "guest_memory.h"
 #include "kernel_image.h"
 #include "kvm.h"
+#include "pv_mmu.h"
 #include "vcpu.h"
 
 namespace tortuga {
@@ -69,6 +70,7 @@ class Domain {
 
   const DomainConfig& config() const { return config_; }
   const GuestMemory& memory() const { return *memory_; }
+  PvMmu& mmu() const { return *mmu_; }
   Console& console() { return console_; }
   const BootLayout& layout() const { return layout_; }
   tg_shared_info& shared_info();
@@ -79,6 +81,7 @@ class Domain {
 
  private:
   void stop(DomainExit exit, const std::string& reason);
+  void adopt_boot_memory();
 
   DomainConfig config_;
   Console& console_;
@@ -86,6 +89,7 @@ class Domain {
   Kvm kvm_;
   KvmVm vm_;
   std::unique_ptr<GuestMemory> memory_;
+  std::unique_ptr<PvMmu> mmu_;
   BootLayout layout_;
   uint64_t tsc_khz_ = 0;
   uint64_t created_ns_ = 0;

@@ -20,6 +20,12 @@ void ExitStats::add(const ExitStats& o) {
   for (unsigned i = 0; i < TG_NR_EXCEPTION_VECTORS; ++i) exceptions[i] += o.exceptions[i];
   syscall_bounces += o.syscall_bounces;
   other += o.other;
+  mmu_requests += o.mmu_requests;
+  multicall_entries += o.multicall_entries;
+  apply_routines += o.apply_routines;
+  apply_exits += o.apply_exits;
+  applied_entries += o.applied_entries;
+  tlb_flushes += o.tlb_flushes;
 }
 
 uint64_t ExitStats::hypercall_total() const {
@@ -38,6 +44,12 @@ std::string ExitStats::format() const {
   row("syscall bounce", syscall_bounces);
   for (unsigned v = 0; v < TG_NR_EXCEPTION_VECTORS; ++v) row(fmt::format("exception vector {}", v), exceptions[v]);
   row("other", other);
+  row("mmu requests", mmu_requests);
+  row("multicall entries", multicall_entries);
+  row("apply routines", apply_routines);
+  row("apply routine exits", apply_exits);
+  row("page-table entries applied", applied_entries);
+  row("TLB flushes", tlb_flushes);
   row("kicks (not guest exits)", kicks);
   return out;
 }

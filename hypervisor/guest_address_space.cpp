@@ -14,8 +14,8 @@ Translation GuestAddressSpace::translate(uint64_t va, Access access) const {
   if (reserved_area::contains_va(va)) return {0, "address in the VMM's reserved range"};
   uint64_t table = cr3_ & pte::kFrameMask;
   for (unsigned level = 4; level >= 1; --level) {
-    const auto* entry = memory_.ram_object<uint64_t>(table + 8 * pte::index(va, level));
-    if (entry == nullptr) return {0, "page table outside guest RAM"};
+    auto entry = read_entry(memory_, pending_, table + 8 * pte::index(va, level));
+    if (!entry) return {0, "page table outside guest RAM"};
     uint64_t e = *entry;
     if (!(e & pte::kPresent)) return {0, "not mapped"};
     if (!(e & pte::kUser)) return {0, "not accessible to the guest"};

@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "guest_memory.h"
+#include "pending_writes.h"
 
 namespace tortuga {
 
@@ -22,7 +23,10 @@ struct Translation {
 
 class GuestAddressSpace {
  public:
-  GuestAddressSpace(const GuestMemory& memory, uint64_t cr3) : memory_(memory), cr3_(cr3) {}
+  // pending: page-table writes validated but not yet applied, which the
+  // walk must see (they are what the guest will run on).
+  GuestAddressSpace(const GuestMemory& memory, uint64_t cr3, const PendingWrites* pending = nullptr)
+      : memory_(memory), cr3_(cr3), pending_(pending) {}
 
   Translation translate(uint64_t va, Access access) const;
 
@@ -40,6 +44,7 @@ class GuestAddressSpace {
  private:
   const GuestMemory& memory_;
   uint64_t cr3_;
+  const PendingWrites* pending_;
 };
 
 }  // namespace tortuga

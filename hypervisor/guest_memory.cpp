@@ -1,5 +1,9 @@
 #include "guest_memory.h"
 
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -16,6 +20,17 @@ GuestMemory::GuestMemory(uint64_t ram_size, uint64_t reserved_gpa, uint64_t rese
   }
   ram_ = HostMapping::anonymous(ram_size);
   reserved_ = HostMapping::anonymous(reserved_size);
+}
+
+void GuestMemory::discard(uint64_t gpa, uint64_t len) const {
+  if (gpa % 4096 != 0 || len % 4096 != 0 || !ram_contains(gpa, len)) {
+    throw std::invalid_argument(fmt::format("discard of {:#x}+{:#x} is not whole pages of RAM", gpa, len));
+  }
+  // The RAM is a shared anonymous mapping (KVM and the VMM both see it), so
+  // only MADV_REMOVE frees its backing; MADV_DONTNEED would keep it.
+  if (::madvise(ram_.data() + gpa, len, MADV_REMOVE) != 0) {
+    throw std::runtime_error(fmt::format("madvise(MADV_REMOVE) of guest memory: {}", std::strerror(errno)));
+  }
 }
 
 }  // namespace tortuga

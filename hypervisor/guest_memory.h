@@ -34,6 +34,10 @@ class GuestMemory {
     return ram_contains(gpa, len) ? ram_.data() + gpa : nullptr;
   }
 
+  // Gives the host memory behind [gpa, gpa + len) back to the host; the
+  // range reads as zeros afterwards. Page aligned, inside RAM.
+  void discard(uint64_t gpa, uint64_t len) const;
+
   // Typed access to a VMM-owned object at an offset in the reserved area.
   template <typename T>
   T* reserved(uint64_t offset) const {

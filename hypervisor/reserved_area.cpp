@@ -24,6 +24,24 @@ void build_page_tables(const GuestMemory& m) {
   constexpr uint64_t kTable = pte::kPresent | pte::kWritable | pte::kUser;
   (*l3)[0] = (kGpa + kL2) | kTable;
   (*l2)[0] = (kGpa + kL1) | kTable;
+  // The apply routines: supervisor, executable, 2 MiB pages.
+  for (uint64_t offset = kApplyBase; offset < kRamMapTables; offset += 2ULL << 20) {
+    (*l2)[offset >> 21] = (kGpa + offset) | pte::kPresent | pte::kWritable | pte::kLarge | pte::kGlobal;
+  }
+  // The RAM map: 1 GiB of guest RAM per L2, 2 MiB pages, supervisor-only,
+  // never executable. It never changes, so it is global.
+  uint64_t gib = (m.ram_size() + (1ULL << 30) - 1) >> 30;
+  for (uint64_t g = 0; g < gib; ++g) {
+    uint64_t table = kRamMapTables + g * 4096;
+    auto* ram_l2 = m.reserved<uint64_t[512]>(table);
+    std::memset(ram_l2, 0, 4096);
+    for (uint64_t i = 0; i < 512; ++i) {
+      uint64_t gpa = (g << 30) + (i << 21);
+      if (gpa >= m.ram_size()) break;
+      (*ram_l2)[i] = gpa | pte::kPresent | pte::kWritable | pte::kLarge | pte::kGlobal | pte::kNoExecute;
+    }
+    (*l3)[1 + g] = (kGpa + table) | kTable;
+  }
   // Leaves are supervisor-only, so CPL3 code cannot touch the area, except
   // the SYSCALL stub page: read-only, and executable at CPL3.
   for (uint64_t i = 0; i < kSize / 4096; ++i) {

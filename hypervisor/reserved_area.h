@@ -11,6 +11,11 @@
 //            KVM it runs at CPL0 (SMEP is off). Either way its `out` exits.
 //   +0x10000 + vcpu * 0x8000: GDT (+0), TSS (+0x800), VirtualCpuState
 //            (+0x1000), CPL0 stack (+0x4000 .. +0x8000)
+//   +2 MiB + vcpu * 256 KiB: the vCPU's page-table apply routine (code, then
+//            the values it copies; apply_program.h), in 2 MiB pages
+//   +10 MiB  the L2 tables of the RAM map
+//   VA +1 GiB: the RAM map: all guest RAM, supervisor-only, in 2 MiB pages,
+//            through which the apply routine writes page-table entries
 //
 // A guest exception or SYSCALL enters a stub at CPL0 through the IDT or
 // LSTAR; the stub's one `out` leaves KVM_RUN with the port naming the
@@ -22,16 +27,18 @@
 #include <tortuga/cpu.h>
 #include <tortuga/shared_info.h>
 
+#include "apply_program.h"
 #include "guest_memory.h"
 #include "vcpu_state.h"
 
 namespace tortuga::reserved_area {
 
 constexpr uint64_t kGpa = 0x40'0000'0000ULL;  // 256 GiB: above any guest RAM we allow
-constexpr uint64_t kSize = 2ULL << 20;
+constexpr uint64_t kSize = 12ULL << 20;
 constexpr uint64_t kVa = TG_RESERVED_AREA_VA;
 
 constexpr uint64_t kL3 = 0x0000, kL2 = 0x1000, kL1 = 0x2000;
+constexpr uint64_t kSmallPagesEnd = 2ULL << 20;  // what kL1 maps
 constexpr uint64_t kIdt = 0x3000;
 constexpr uint64_t kStubs = 0x4000;
 constexpr uint64_t kStubStride = 4;
@@ -50,11 +57,25 @@ constexpr uint64_t kStackTopOffset = 0x8000;
 constexpr uint32_t kTssIoBitmapOffset = 104, kTssIoBitmapBytes = 6;
 constexpr uint32_t kTssLimit = kTssIoBitmapOffset + kTssIoBitmapBytes - 1;
 static_assert(sizeof(VirtualCpuState) <= 0x3000);
-static_assert(kVcpuBase + TG_MAX_VCPUS * kVcpuStride <= kSize);
+static_assert(kVcpuBase + TG_MAX_VCPUS * kVcpuStride <= kSmallPagesEnd);
+
+constexpr uint64_t kApplyBase = 2ULL << 20, kApplyStride = 256ULL << 10;
+constexpr uint64_t kApplyValuesOffset = 192ULL << 10;  // code before, values after
+constexpr uint64_t kRamMapTables = 10ULL << 20;
+constexpr uint64_t kRamMapVa = TG_RESERVED_AREA_VA + (1ULL << 30);
+constexpr uint64_t kMaxRamGib = 256;
+static_assert(kApplyBase + TG_MAX_VCPUS * kApplyStride <= kRamMapTables);
+static_assert(kRamMapTables + kMaxRamGib * 4096 <= kSize);
+static_assert(ApplyProgram::kMaxCodeBytes <= kApplyValuesOffset);
+static_assert(ApplyProgram::kCapacity * 8 <= kApplyStride - kApplyValuesOffset);
+constexpr uint64_t apply_code_offset(uint32_t vcpu) { return kApplyBase + vcpu * kApplyStride; }
+constexpr uint64_t apply_values_offset(uint32_t vcpu) { return apply_code_offset(vcpu) + kApplyValuesOffset; }
 
 // Port numbers of the stubs' `out`: 0..31 are exception vectors.
 constexpr uint16_t kPortUnexpectedVector = 0x20;
 constexpr uint16_t kPortSyscall = 0x21;
+// The `out` that ends an apply routine the VMM waits for (ApplyProgram::Ending).
+constexpr uint16_t kPortApplyDone = 0x22;
 
 // Hardware selectors. The guest never sees these: frames carry the
 // virtual selectors of <tortuga/cpu.h>.
@@ -79,8 +100,8 @@ constexpr bool contains_va(uint64_t va) { return va >= TG_RESERVED_VA_START && v
 
 constexpr uint64_t exception_stub(unsigned vector) { return kStubs + vector * kStubStride; }
 
-// Writes the area's page tables, IDT, stubs, and the GDT and TSS of every
-// vCPU. Idempotent.
+// Writes the area's page tables (with the RAM map of all guest RAM), IDT,
+// stubs, and the GDT and TSS of every vCPU. Idempotent.
 void build(const GuestMemory& memory, uint32_t nr_vcpus);
 
 // The value the VMM puts in slot TG_RESERVED_L4_SLOT of every guest L4.

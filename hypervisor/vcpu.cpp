@@ -48,11 +48,11 @@ tg_vcpu_info& Vcpu::info() { return domain_.shared_info().vcpu_info[id_]; }
 
 GuestAddressSpace Vcpu::address_space() const {
   uint64_t cr3 = (!state_.kernel_mode && state_.user_cr3) ? state_.user_cr3 : state_.kernel_cr3;
-  return GuestAddressSpace(domain_.memory(), cr3);
+  return GuestAddressSpace(domain_.memory(), cr3, &domain_.mmu().pending());
 }
 
 GuestAddressSpace Vcpu::kernel_address_space() const {
-  return GuestAddressSpace(domain_.memory(), state_.kernel_cr3);
+  return GuestAddressSpace(domain_.memory(), state_.kernel_cr3, &domain_.mmu().pending());
 }
 
 void Vcpu::boot(const BootLayout& layout) {
@@ -169,6 +169,7 @@ void Vcpu::run() {
         continue;
       }
       ++stats_.exits;
+      note_apply_routine_progress();
       handle_exit();
     } catch (const GuestFault& fault) {
       domain_.kill(fmt::format("vcpu {}: {}", id_, fault.what()));
@@ -225,6 +226,7 @@ void Vcpu::handle_io_exit(uint16_t port) {
   } else {
     handle_guest_port_io(port);
   }
+  if (!apply_program_.empty()) resume_through_apply_routine();
   // Every handled exit resumes the guest at CPL3 with registers we set.
   kvm_.mark_regs_dirty();
   kvm_.mark_sregs_dirty();

@@ -14,6 +14,7 @@
 
 #include <tortuga/shared_info.h>
 
+#include "apply_program.h"
 #include "exit_stats.h"
 #include "guest_address_space.h"
 #include "kvm.h"
@@ -79,8 +80,26 @@ class Vcpu {
   // Sleeps until an event is pending for this vCPU or the domain stops.
   void block_until_event();
 
+  // Page-table writes and flushes validated during this exit. They are
+  // applied by a CPL0 routine inside the guest (page_table_apply.cpp) on
+  // the way back to the guest, at no extra exit.
+  ApplyProgram& apply_program() { return apply_program_; }
+  // Runs the pending program now and waits for it (one exit): when it is
+  // full, or before the VMM needs guest RAM to hold the new entries.
+  void apply_page_table_writes_now();
+  // Makes sure the program can take `ops` more writes.
+  void ensure_apply_room(size_t ops) {
+    if (apply_program_.room() < ops) apply_page_table_writes_now();
+  }
+  // NEW_BASEPTR / NEW_USER_BASEPTR: gpa of a pinned L4 (user: 0 = none).
+  void set_kernel_page_table(uint64_t gpa);
+  void set_user_page_table(uint64_t gpa);
+
  private:
   void set_boot_registers(const BootLayout& layout);
+  void resume_through_apply_routine();
+  void note_apply_routine_progress();
+  ApplyProgram::Layout apply_layout() const;
   void set_syscall_msrs();
   void set_cpuid();
   void init_time_record();
@@ -104,6 +123,8 @@ class Vcpu {
   KvmVcpu kvm_;
   VirtualCpuState& state_;
   ExitStats stats_;
+  ApplyProgram apply_program_;
+  bool apply_in_flight_ = false;  // a routine was entered and may not have finished
   std::atomic<pthread_t> thread_{};
   std::mutex wake_mutex_;
   std::condition_variable wake_cv_;

@@ -24,8 +24,13 @@ constexpr std::array<Entry, TG_NR_HYPERCALLS> make_table() {
   t[TG_HC_stack_switch] = {stack_switch, true};
   t[TG_HC_set_segment_base] = {set_segment_base, true};
   t[TG_HC_version] = {version, true};
-  // The memory, event, grant, timer and vCPU hypercalls answer -ENOSYS
-  // until their features are offered (offered_features()).
+  t[TG_HC_mmu_update] = {mmu_update, true};
+  t[TG_HC_mmuext_op] = {mmuext_op, true};
+  t[TG_HC_update_va_mapping] = {update_va_mapping, true};
+  t[TG_HC_multicall] = {multicall, true};
+  t[TG_HC_memory_op] = {memory_op, true};
+  // The event, grant, timer and vCPU hypercalls answer -ENOSYS until their
+  // features are offered (offered_features()).
   return t;
 }
 
@@ -61,6 +66,10 @@ void Vcpu::handle_hypercall() {
 }
 
 namespace hypercalls {
+
+const Entry* find_hypercall(uint64_t nr) {
+  return nr < kTable.size() && kTable[nr].handler != nullptr ? &kTable[nr] : nullptr;
+}
 
 void require_guest_code_address(Vcpu& vcpu, uint64_t va, const char* what) {
   Translation t = vcpu.kernel_address_space().translate(va, Access::kRead);

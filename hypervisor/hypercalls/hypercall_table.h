@@ -29,6 +29,14 @@ int64_t iret(Vcpu& vcpu, const Args& args);
 int64_t stack_switch(Vcpu& vcpu, const Args& args);
 int64_t set_segment_base(Vcpu& vcpu, const Args& args);
 int64_t version(Vcpu& vcpu, const Args& args);
+int64_t mmu_update(Vcpu& vcpu, const Args& args);
+int64_t mmuext_op(Vcpu& vcpu, const Args& args);
+int64_t update_va_mapping(Vcpu& vcpu, const Args& args);
+int64_t multicall(Vcpu& vcpu, const Args& args);
+int64_t memory_op(Vcpu& vcpu, const Args& args);
+
+// The table entry for a hypercall number, or nullptr when there is none.
+const Entry* find_hypercall(uint64_t nr);
 
 // The feature bits (word 0) this VMM offers; see TG_VERSION_features.
 uint32_t offered_features();

@@ -83,7 +83,7 @@ TEST_F(ReservedAreaTest, AreaTablesChainToTheL1) {
 
 TEST_F(ReservedAreaTest, OnlyTheSyscallStubPageIsUserAccessibleAndItIsReadOnly) {
   const unsigned stub_index = ra::kSyscallStub / 4096;
-  for (unsigned i = 0; i < ra::kSize / 4096; ++i) {
+  for (unsigned i = 0; i < ra::kSmallPagesEnd / 4096; ++i) {
     SCOPED_TRACE(i);
     uint64_t e = u64(ra::kL1 + 8 * i);
     EXPECT_TRUE(e & pte::kPresent);
@@ -96,6 +96,37 @@ TEST_F(ReservedAreaTest, OnlyTheSyscallStubPageIsUserAccessibleAndItIsReadOnly) 
       EXPECT_TRUE(e & pte::kWritable);
     }
   }
+}
+
+TEST_F(ReservedAreaTest, ApplyRoutinesAreSupervisorOnlyLargePages) {
+  for (uint64_t offset = ra::kApplyBase; offset < ra::kRamMapTables; offset += 2ULL << 20) {
+    SCOPED_TRACE(offset);
+    uint64_t e = u64(ra::kL2 + 8 * (offset >> 21));
+    EXPECT_EQ(e & pte::kFrameMask, ra::kGpa + offset);
+    EXPECT_TRUE((e & pte::kPresent) && (e & pte::kWritable) && (e & pte::kLarge));
+    EXPECT_FALSE(e & pte::kUser);
+    EXPECT_FALSE(e & pte::kNoExecute);
+  }
+  EXPECT_LE(ra::apply_values_offset(TG_MAX_VCPUS - 1) + ApplyProgram::kCapacity * 8, ra::kRamMapTables);
+}
+
+TEST_F(ReservedAreaTest, RamMapCoversGuestRamSupervisorOnlyAndNeverExecutable) {
+  uint64_t l3_ram = u64(ra::kL3 + 8);
+  ASSERT_TRUE(l3_ram & pte::kPresent);
+  EXPECT_EQ(l3_ram & pte::kFrameMask, ra::kGpa + ra::kRamMapTables);
+  EXPECT_EQ(u64(ra::kL3 + 16), 0u) << "no second GiB for a small domain";
+  uint64_t mapped = 0;
+  for (unsigned i = 0; i < 512; ++i) {
+    uint64_t e = u64(ra::kRamMapTables + 8 * i);
+    if (!(e & pte::kPresent)) continue;
+    SCOPED_TRACE(i);
+    EXPECT_EQ(e & pte::kFrameMask, uint64_t{i} << 21);
+    EXPECT_TRUE((e & pte::kWritable) && (e & pte::kLarge) && (e & pte::kNoExecute));
+    EXPECT_FALSE(e & pte::kUser);
+    mapped += 2ULL << 20;
+  }
+  EXPECT_GE(mapped, memory.ram_size());
+  EXPECT_LT(mapped, memory.ram_size() + (2ULL << 20));
 }
 
 TEST_F(ReservedAreaTest, GdtSlotsMatchTheSelectors) {

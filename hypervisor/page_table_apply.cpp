@@ -1,0 +1,128 @@
+// Running a vCPU's ApplyProgram: the CPL0 routine in the VMM's reserved
+// area that performs validated page-table writes and TLB flushes in the
+// guest's own context, where KVM's shadow MMU and dirty logging see them
+// (PLATFORM.md; ABI.md 8.6).
+//
+// Normally the routine is entered on the way back from the exit that
+// validated the writes and ends with iretq into the guest: the writes cost
+// no exit of their own. When the VMM must wait for them (a full program,
+// or RAM about to be released), it runs the routine to an `out` instead.
+#include <fmt/format.h>
+
+#include "descriptors.h"
+#include "domain.h"
+#include "guest_fault.h"
+#include "reserved_area.h"
+#include "vcpu.h"
+
+namespace tortuga {
+namespace {
+
+namespace ra = reserved_area;
+
+constexpr uint64_t kRoutineRflags = 0x2;  // IF clear: nothing interrupts it
+
+}  // namespace
+
+ApplyProgram::Layout Vcpu::apply_layout() const {
+  return {ra::va(ra::apply_code_offset(id_)), ra::va(ra::apply_values_offset(id_)), ra::kRamMapVa};
+}
+
+void Vcpu::resume_through_apply_routine() {
+  const GuestMemory& m = domain_.memory();
+  kvm_regs& r = regs();
+  kvm_sregs& s = sregs();
+  auto* code = m.reserved<uint8_t[ApplyProgram::kMaxCodeBytes]>(ra::apply_code_offset(id_));
+  auto* values = m.reserved<uint64_t[ApplyProgram::kCapacity]>(ra::apply_values_offset(id_));
+  apply_program_.encode(*code, *values, apply_layout(), ApplyProgram::Ending::kIretToGuest,
+                        {r.rax, r.rcx, r.rsi, r.rdi}, 0);
+  // The frame iretq pops: where the guest was about to resume.
+  uint64_t frame_offset = ra::vcpu_offset(id_) + ra::kStackTopOffset - 5 * 8;
+  auto* frame = m.reserved<uint64_t[5]>(frame_offset);
+  (*frame)[0] = r.rip;
+  (*frame)[1] = s.cs.selector;
+  (*frame)[2] = r.rflags;
+  (*frame)[3] = r.rsp;
+  (*frame)[4] = s.ss.selector;
+  r.rip = ra::va(ra::apply_code_offset(id_));
+  r.rsp = ra::va(frame_offset);
+  r.rflags = kRoutineRflags;
+  s.cs = code64_segment(ra::kVmmCs, 0);
+  s.ss = data_segment(ra::kVmmDs, 0);
+  ++stats_.apply_routines;
+  stats_.applied_entries += apply_program_.store_count();
+  if (apply_program_.flushes_tlb()) ++stats_.tlb_flushes;
+  apply_program_.clear();
+  apply_in_flight_ = true;
+}
+
+// Called at every exit: once the vCPU is out of the routine, the writes it
+// was carrying are in guest RAM and no longer pending.
+void Vcpu::note_apply_routine_progress() {
+  if (!apply_in_flight_) return;
+  uint64_t code = ra::va(ra::apply_code_offset(id_));
+  bool inside = sregs().cs.selector == ra::kVmmCs && regs().rip >= code && regs().rip < code + ra::kApplyValuesOffset;
+  if (inside) return;  // only a fault in the routine exits here; the exit handler reports it
+  apply_in_flight_ = false;
+  domain_.mmu().applied();
+}
+
+void Vcpu::apply_page_table_writes_now() {
+  if (apply_program_.empty()) return;
+  const GuestMemory& m = domain_.memory();
+  kvm_regs saved_regs = regs();
+  kvm_sregs saved_sregs = sregs();
+  auto* code = m.reserved<uint8_t[ApplyProgram::kMaxCodeBytes]>(ra::apply_code_offset(id_));
+  auto* values = m.reserved<uint64_t[ApplyProgram::kCapacity]>(ra::apply_values_offset(id_));
+  auto encoded = apply_program_.encode(*code, *values, apply_layout(), ApplyProgram::Ending::kExitToVmm, {},
+                                       ra::kPortApplyDone);
+  regs().rip = ra::va(ra::apply_code_offset(id_));
+  regs().rsp = ra::va(ra::vcpu_offset(id_) + ra::kStackTopOffset);
+  regs().rflags = kRoutineRflags;
+  sregs().cs = code64_segment(ra::kVmmCs, 0);
+  sregs().ss = data_segment(ra::kVmmDs, 0);
+  kvm_.mark_regs_dirty();
+  kvm_.mark_sregs_dirty();
+  for (;;) {
+    if (!kvm_.enter()) {  // a kick: the routine carries on where it was
+      kvm_.run()->immediate_exit = 0;
+      ++stats_.kicks;
+      if (domain_.stopping()) throw GuestFault("domain stopped while applying page-table writes");
+      continue;
+    }
+    ++stats_.exits;
+    break;
+  }
+  kvm_run* run = kvm_.run();
+  if (run->exit_reason != KVM_EXIT_IO || run->io.port != ra::kPortApplyDone || regs().rip != encoded.exit_rip) {
+    throw GuestFault(fmt::format("the page-table apply routine stopped (exit {}, rip {:#x})", run->exit_reason,
+                                 regs().rip));
+  }
+  ++stats_.apply_routines;
+  ++stats_.apply_exits;
+  stats_.applied_entries += apply_program_.store_count();
+  if (apply_program_.flushes_tlb()) ++stats_.tlb_flushes;
+  apply_program_.clear();
+  domain_.mmu().applied();
+  regs() = saved_regs;
+  sregs() = saved_sregs;
+  kvm_.mark_regs_dirty();
+  kvm_.mark_sregs_dirty();
+}
+
+void Vcpu::set_kernel_page_table(uint64_t gpa) {
+  if (gpa == state_.kernel_cr3) {
+    // Reloading the same CR3 changes nothing KVM sees, but the ABI promises
+    // a flush: let the routine do a real one.
+    domain_.mmu().full_flush_requested(apply_program_);
+  }
+  state_.kernel_cr3 = gpa;
+  if (in_kernel_mode()) sregs().cr3 = gpa;
+}
+
+void Vcpu::set_user_page_table(uint64_t gpa) {
+  state_.user_cr3 = gpa;
+  if (!in_kernel_mode()) sregs().cr3 = gpa ? gpa : state_.kernel_cr3;
+}
+
+}  // namespace tortuga
