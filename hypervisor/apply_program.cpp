@@ -27,6 +27,7 @@ class Emitter {
   }
   void rep_movsq() { bytes({0xf3, 0x48, 0xa5}); }
   void reload_cr3() { bytes({0x0f, 0x20, 0xd8, 0x0f, 0x22, 0xd8}); }  // mov %cr3,%rax; mov %rax,%cr3
+  void load_cr3_from_rax() { bytes({0x0f, 0x22, 0xd8}); }             // mov %rax,%cr3
   void invlpg_rax() { bytes({0x0f, 0x01, 0x38}); }                    // invlpg (%rax)
   void iretq() { bytes({0x48, 0xcf}); }
   void out_al(uint8_t port) { bytes({0xe6, port}); }
@@ -90,7 +91,10 @@ ApplyProgram::Encoded ApplyProgram::encode(uint8_t* code, uint64_t* values, cons
     }
     i += run;
   }
-  if (flush_tlb_) {
+  if (restore.cr3 != 0) {
+    e.movabs_imm(kRax, restore.cr3);
+    e.load_cr3_from_rax();
+  } else if (flush_tlb_) {
     e.reload_cr3();
   } else {
     for (uint64_t va : invlpgs_) {

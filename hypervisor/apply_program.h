@@ -54,6 +54,11 @@ class ApplyProgram {
   enum class Ending { kIretToGuest, kExitToVmm };
   struct GuestRegisters {
     uint64_t rax, rcx, rsi, rdi;
+    // Nonzero: the page table to load before returning (a NEW_BASEPTR of
+    // this batch). The routine runs on the table the guest exited from,
+    // because a new L4's VMM slot may be among the writes it applies. The
+    // load flushes the TLB, so no other flush is emitted then.
+    uint64_t cr3 = 0;
   };
   struct Encoded {
     size_t code_bytes = 0;

@@ -34,8 +34,9 @@ void Vcpu::resume_through_apply_routine() {
   kvm_sregs& s = sregs();
   auto* code = m.reserved<uint8_t[ApplyProgram::kMaxCodeBytes]>(ra::apply_code_offset(id_));
   auto* values = m.reserved<uint64_t[ApplyProgram::kCapacity]>(ra::apply_values_offset(id_));
+  uint64_t target_cr3 = s.cr3;
   apply_program_.encode(*code, *values, apply_layout(), ApplyProgram::Ending::kIretToGuest,
-                        {r.rax, r.rcx, r.rsi, r.rdi}, 0);
+                        {r.rax, r.rcx, r.rsi, r.rdi, target_cr3 != exit_cr3_ ? target_cr3 : 0}, 0);
   // The frame iretq pops: where the guest was about to resume.
   uint64_t frame_offset = ra::vcpu_offset(id_) + ra::kStackTopOffset - 5 * 8;
   auto* frame = m.reserved<uint64_t[5]>(frame_offset);
@@ -49,6 +50,7 @@ void Vcpu::resume_through_apply_routine() {
   r.rflags = kRoutineRflags;
   s.cs = code64_segment(ra::kVmmCs, 0);
   s.ss = data_segment(ra::kVmmDs, 0);
+  s.cr3 = exit_cr3_;
   ++stats_.apply_routines;
   stats_.applied_entries += apply_program_.store_count();
   if (apply_program_.flushes_tlb()) ++stats_.tlb_flushes;
@@ -81,6 +83,7 @@ void Vcpu::apply_page_table_writes_now() {
   regs().rflags = kRoutineRflags;
   sregs().cs = code64_segment(ra::kVmmCs, 0);
   sregs().ss = data_segment(ra::kVmmDs, 0);
+  sregs().cr3 = exit_cr3_;  // a page table this exit made may lack the VMM's slot until the routine runs
   kvm_.mark_regs_dirty();
   kvm_.mark_sregs_dirty();
   for (;;) {

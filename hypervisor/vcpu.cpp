@@ -170,6 +170,7 @@ void Vcpu::run() {
       }
       ++stats_.exits;
       note_apply_routine_progress();
+      exit_cr3_ = sregs().cr3;
       handle_exit();
     } catch (const GuestFault& fault) {
       domain_.kill(fmt::format("vcpu {}: {}", id_, fault.what()));

@@ -125,6 +125,7 @@ class Vcpu {
   ExitStats stats_;
   ApplyProgram apply_program_;
   bool apply_in_flight_ = false;  // a routine was entered and may not have finished
+  uint64_t exit_cr3_ = 0;         // the page table the guest exited from: it maps the routine
   std::atomic<pthread_t> thread_{};
   std::mutex wake_mutex_;
   std::condition_variable wake_cv_;

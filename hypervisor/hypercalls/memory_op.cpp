@@ -71,7 +71,7 @@ int64_t memory_op(Vcpu& vcpu, const Args& args) {
     case TG_MEMOP_memory_map:
       return memory_map(vcpu, args.a1);
     default:
-      return -TG_EINVAL;
+      return -TG_ENOSYS;
   }
 }
 

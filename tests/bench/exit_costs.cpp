@@ -3,6 +3,7 @@
 // fails on a number (`make bench`).
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -110,6 +111,48 @@ Row guest_operation(const std::string& guest, const std::string& kind, const std
   return {label, us, exits};
 }
 
+// The PV MMU: map and touch 4 MiB (1024 pages), one hypercall per page
+// versus one batch of 1024, and what one more entry in a batch costs.
+struct MapRow {
+  std::string method;
+  double ms_per_4mib, exits_per_4mib, hypercalls_per_4mib, applies_per_4mib;
+};
+
+MapRow map_and_touch(const std::string& guest, const std::string& kind, const std::string& label, uint64_t n) {
+  GuestRun none = run_test_guest(guest, kind, 0);
+  GuestRun many = run_test_guest(guest, kind, n);
+  auto per_op = [&](uint64_t a, uint64_t b) { return static_cast<double>(a - b) / static_cast<double>(n); };
+  return {label, per_op(many.guest_ns, none.guest_ns) / 1e6, per_op(many.stats.exits, none.stats.exits),
+          per_op(many.stats.hypercall_total(), none.stats.hypercall_total()),
+          per_op(many.stats.apply_routines, none.stats.apply_routines)};
+}
+
+void print_map_table(const std::vector<MapRow>& rows, const Row& single, const Row& batch) {
+  fmt::print("
+PV MMU: map and touch 4 MiB (1024 pages), then unmap in one batch
+
+");
+  fmt::print("{:<36}{:>12}{:>12}{:>14}{:>14}
+", "method", "ms/4 MiB", "exits", "hypercalls", "CPL0 applies");
+  for (const MapRow& r : rows) {
+    fmt::print("{:<36}{:>12.2f}{:>12.1f}{:>14.1f}{:>14.1f}
+", r.method, r.ms_per_4mib, r.exits_per_4mib,
+               r.hypercalls_per_4mib, r.applies_per_4mib);
+  }
+  if (rows.size() == 2 && rows[1].ms_per_4mib > 0) {
+    fmt::print("batched is {:.1f}x faster, with {:.0f}x fewer exits
+", rows[0].ms_per_4mib / rows[1].ms_per_4mib,
+               rows[0].exits_per_4mib / std::max(rows[1].exits_per_4mib, 1.0));
+  }
+  fmt::print("
+{:<48}{:>14.2f}{:>12.2f}
+", single.operation, single.us_per_op, single.exits_per_op);
+  fmt::print("{:<48}{:>14.2f}{:>12.2f}
+", batch.operation, batch.us_per_op, batch.exits_per_op);
+  fmt::print("cost per applied entry in a batch: {:.2f} us (in-guest CPL0 routine, emulated on PVM)\n",
+             (batch.us_per_op - single.us_per_op) / 1023.0);
+}
+
 std::string host_kind() {
   struct stat st {};
   return ::stat("/sys/module/kvm_pvm", &st) == 0 ? "PVM-backed KVM (software, CPL0 emulated)" : "KVM";
@@ -120,14 +163,23 @@ std::string host_kind() {
 int main(int argc, char** argv) {
   CLI::App app{"tortuga-bench: exit costs of the Tortuga ABI"};
   std::string guest;
-  uint64_t n = 20000;
+  uint64_t n = 20000, map_n = 8;
   app.add_option("--guest", guest, "the test guest kernel")->required()->check(CLI::ExistingFile);
   app.add_option("-n,--iterations", n, "operations per measurement")->capture_default_str();
+  app.add_option("--map-iterations", map_n, "4 MiB map-and-touch rounds per PV MMU measurement")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (n == 0) n = 1;
+  if (map_n == 0) map_n = 1;
 
   std::vector<Row> rows;
+  std::vector<MapRow> map_rows;
+  Row single_update, batch_update;
   try {
+    map_rows.push_back(map_and_touch(guest, "map-unbatched", "unbatched: 1 update_va_mapping/page", map_n));
+    map_rows.push_back(map_and_touch(guest, "map-batched", "batched: 1 mmu_update of 1024", map_n));
+    uint64_t batches = std::max<uint64_t>(n / 100, 20);
+    single_update = guest_operation(guest, "mmu-single", "mmu_update of 1 entry", batches);
+    batch_update = guest_operation(guest, "mmu-entries", "mmu_update of 1024 entries", batches);
     rows.push_back(bare_empty_run(n));
     rows.push_back(bare_mmio_exit(n));
     rows.push_back(guest_operation(guest, "hypercall", "hypercall round trip (version)", n));
@@ -140,6 +192,7 @@ int main(int argc, char** argv) {
   fmt::print("Tortuga exit costs on {}, {} operations each\n\n", host_kind(), n);
   fmt::print("{:<48}{:>14}{:>12}\n", "operation", "us/op", "exits/op");
   for (const Row& r : rows) fmt::print("{:<48}{:>14.2f}{:>12.2f}\n", r.operation, r.us_per_op, r.exits_per_op);
+  print_map_table(map_rows, single_update, batch_update);
   fmt::print("\nGuest operations are timed inside the guest with its pvclock; exits come from\n"
              "the VMM's counters, as (exits of n operations - exits of none) / n.\n");
   return 0;
