@@ -25,7 +25,7 @@ int64_t console_io(Vcpu& vcpu, const Args& args) {
       return static_cast<int64_t>(n);
     }
     default:
-      return -TG_EINVAL;
+      return -TG_ENOSYS;  // unknown sub-operation (ABI.md 1.4)
   }
 }
 

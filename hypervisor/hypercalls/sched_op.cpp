@@ -27,7 +27,7 @@ int64_t sched_op(Vcpu& vcpu, const Args& args) {
       // Polling names event channel ports; it is offered with TG_FEAT_EVENTS.
       return -TG_ENOSYS;
     default:
-      return -TG_EINVAL;
+      return -TG_ENOSYS;  // unknown sub-operation (ABI.md 1.4)
   }
 }
 

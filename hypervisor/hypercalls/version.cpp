@@ -29,7 +29,7 @@ int64_t version(Vcpu& vcpu, const Args& args) {
       return 0;
     }
     default:
-      return -TG_EINVAL;
+      return -TG_ENOSYS;  // unknown sub-operation (ABI.md 1.4)
   }
 }
 

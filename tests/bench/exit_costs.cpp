@@ -128,27 +128,18 @@ MapRow map_and_touch(const std::string& guest, const std::string& kind, const st
 }
 
 void print_map_table(const std::vector<MapRow>& rows, const Row& single, const Row& batch) {
-  fmt::print("
-PV MMU: map and touch 4 MiB (1024 pages), then unmap in one batch
-
-");
-  fmt::print("{:<36}{:>12}{:>12}{:>14}{:>14}
-", "method", "ms/4 MiB", "exits", "hypercalls", "CPL0 applies");
+  fmt::print("\nPV MMU: map and touch 4 MiB (1024 pages), then unmap in one batch\n\n");
+  fmt::print("{:<36}{:>12}{:>12}{:>14}{:>14}\n", "method", "ms/4 MiB", "exits", "hypercalls", "CPL0 applies");
   for (const MapRow& r : rows) {
-    fmt::print("{:<36}{:>12.2f}{:>12.1f}{:>14.1f}{:>14.1f}
-", r.method, r.ms_per_4mib, r.exits_per_4mib,
+    fmt::print("{:<36}{:>12.2f}{:>12.1f}{:>14.1f}{:>14.1f}\n", r.method, r.ms_per_4mib, r.exits_per_4mib,
                r.hypercalls_per_4mib, r.applies_per_4mib);
   }
   if (rows.size() == 2 && rows[1].ms_per_4mib > 0) {
-    fmt::print("batched is {:.1f}x faster, with {:.0f}x fewer exits
-", rows[0].ms_per_4mib / rows[1].ms_per_4mib,
+    fmt::print("batched is {:.1f}x faster, with {:.0f}x fewer exits\n", rows[0].ms_per_4mib / rows[1].ms_per_4mib,
                rows[0].exits_per_4mib / std::max(rows[1].exits_per_4mib, 1.0));
   }
-  fmt::print("
-{:<48}{:>14.2f}{:>12.2f}
-", single.operation, single.us_per_op, single.exits_per_op);
-  fmt::print("{:<48}{:>14.2f}{:>12.2f}
-", batch.operation, batch.us_per_op, batch.exits_per_op);
+  fmt::print("\n{:<48}{:>14.2f}{:>12.2f}\n", single.operation, single.us_per_op, single.exits_per_op);
+  fmt::print("{:<48}{:>14.2f}{:>12.2f}\n", batch.operation, batch.us_per_op, batch.exits_per_op);
   fmt::print("cost per applied entry in a batch: {:.2f} us (in-guest CPL0 routine, emulated on PVM)\n",
              (batch.us_per_op - single.us_per_op) / 1023.0);
 }

@@ -21,6 +21,7 @@
 #define SYS_EXIT 3
 #define SYS_CHECK 4
 #define SYS_GS_READ_KERNEL 5
+#define SYS_EXPECT 6
 
 /* All registers at a trap, as trap_common in entry.S pushes them. */
 struct trap_regs {
@@ -77,6 +78,42 @@ uint64_t system_time_ns(void);
 
 /* Results (main.c). */
 void check(bool ok, const char *what);
+
+/* Deliberate faults (main.c): arm one, then count those seen. */
+void expect_fault(uint64_t vector, uint64_t cr2, uint64_t error);
+unsigned expected_faults_seen(void);
+
+/*
+ * Called for a #PF that no expect_fault() armed, before it counts as an
+ * unexpected trap; returns true when it handled the fault.
+ */
+extern bool (*page_fault_hook)(struct trap_regs *r);
+
+/* Enters user mode at rip with rsp and rdi = arg; returns at SYS_EXIT. */
+void run_user_at(uint64_t rip, uint64_t rsp, uint64_t arg);
+
+/* The memory suite (mm.c): self test, and the bench=map-*, mmu-* kinds. */
+void mm_selftest(const struct tg_start_info *si);
+bool mm_bench_kind(const char *kind);
+bool mm_bench_prepare(const struct tg_start_info *si, const char *kind);
+void mm_bench_run(const char *kind, uint64_t n);
+
+/*
+ * User programs of the memory suite (mm_user.c), in the pages
+ * [user_text_start, user_text_end) that user page tables map read-only at
+ * the same VAs. Their data pages are at MM_USER_DATA_VA, their stack below
+ * MM_USER_STACK_TOP.
+ */
+extern char user_text_start[], user_text_end[];
+void user_mm_basic(uint64_t kernel_va);
+void user_fork_touch(void);
+void user_cow_parent(void);
+void user_cow_child(void);
+#define MM_USER_DATA_VA 0x400000ULL
+#define MM_USER_STACK_TOP 0x600000ULL
+#define MM_USER_NDATA 4
+#define MM_PATTERN_A(page, word) (0xa5a5000000000000ULL ^ ((uint64_t)(page) << 32) ^ (uint64_t)(word))
+#define MM_PATTERN_B(page, word) (0x5b5b000000000000ULL ^ ((uint64_t)(page) << 32) ^ (uint64_t)(word))
 
 /* User-mode programs (user.c), entered with iret. */
 void user_selftest(void);

@@ -7,7 +7,9 @@
  * The command line selects what to run:
  *   (nothing)            the self test
  *   scenario=NAME        one misbehaviour the VMM must kill (see scenarios[])
- *   bench=KIND n=N       N operations of KIND (hypercall, syscall, exception)
+ *   bench=KIND n=N       N operations of KIND (hypercall, syscall, exception,
+ *                        and mm.c's map-unbatched, map-batched, mmu-entries,
+ *                        mmu-single)
  */
 #include "guest.h"
 
@@ -15,7 +17,6 @@ _Static_assert(TG_HC_iret == 5, "HC_IRET in entry.S");
 _Static_assert(TG_HYPERCALL_SLOT_SIZE == 32, "SLOT_SIZE in entry.S");
 _Static_assert(sizeof(struct trap_regs) == 22 * 8, "trap_common in entry.S");
 
-#define SYS_EXPECT 6
 #define KERNEL_GS_MAGIC 0x6b65726e656c4753ULL
 #define USER_GS_MAGIC 0x7573657247530000ULL
 
@@ -54,6 +55,18 @@ static void arm(uint64_t vector, uint64_t cr2, uint64_t error)
 	expected.cr2 = cr2;
 	expected.error = error;
 }
+
+void expect_fault(uint64_t vector, uint64_t cr2, uint64_t error)
+{
+	arm(vector, cr2, error);
+}
+
+unsigned expected_faults_seen(void)
+{
+	return expected.seen;
+}
+
+bool (*page_fault_hook)(struct trap_regs *r);
 
 static __attribute__((noreturn)) void unexpected_trap(const struct trap_regs *r, const char *why)
 {
@@ -141,6 +154,8 @@ void trap_dispatch(struct trap_regs *r)
 		tg_longjmp(&failsafe_return, 1);
 	} else if (bench_fixups && r->vector == 6) {
 		r->rip = r->r12;
+	} else if (r->vector == 14 && !expected.armed && page_fault_hook && page_fault_hook(r)) {
+		/* demand paging or copy-on-write (mm.c) */
 	} else {
 		handle_expected_fault(r);
 	}
@@ -164,18 +179,25 @@ static long install_handlers(void)
 	return rc;
 }
 
-/* Enters fn in user mode; returns when it makes SYS_EXIT. */
-static void run_user(void (*fn)(void))
+/* Enters user mode at rip with rsp and rdi = arg; returns at SYS_EXIT. */
+void run_user_at(uint64_t rip, uint64_t rsp, uint64_t arg)
 {
 	static struct trap_regs ctx;
 	mem_set(&ctx, 0, sizeof(ctx));
-	ctx.rip = (uint64_t)fn;
+	ctx.rip = rip;
+	ctx.rdi = arg;
 	ctx.cs = TG_USER_CS;
 	ctx.ss = TG_USER_DS;
 	ctx.rflags = TG_RFLAGS_IF | 2;
-	ctx.rsp = (uint64_t)(user_stack + sizeof(user_stack)) - 8; /* as after a call */
+	ctx.rsp = rsp;
 	if (tg_setjmp(&user_return) == 0)
 		iret_to_regs(&ctx);
+}
+
+/* Enters fn in user mode on the kernel page table; returns when it makes SYS_EXIT. */
+static void run_user(void (*fn)(void))
+{
+	run_user_at((uint64_t)fn, (uint64_t)(user_stack + sizeof(user_stack)) - 8 /* as after a call */, 0);
 }
 
 static void check_start_info(void)
@@ -209,7 +231,9 @@ static void check_hypercalls(void)
 	check(hypercall2(TG_HC_version, TG_VERSION_vmm_name, name) == 0 && name[0] == 't', "the VMM names itself");
 	check(hypercall2(TG_HC_sched_op, TG_SCHEDOP_yield, 0) == 0, "sched_op yield");
 	check(hypercall0(99) == -TG_ENOSYS, "unknown hypercall number: -ENOSYS");
-	check(hypercall2(TG_HC_sched_op, 77, 0) == -TG_EINVAL, "unknown sched_op: -EINVAL");
+	check(hypercall2(TG_HC_sched_op, 77, 0) == -TG_ENOSYS, "unknown sched_op: -ENOSYS");
+	check(hypercall2(TG_HC_version, 77, 0) == -TG_ENOSYS, "unknown version cmd: -ENOSYS");
+	check(hypercall3(TG_HC_console_io, 77, 0, 0) == -TG_ENOSYS, "unknown console_io cmd: -ENOSYS");
 	check(hypercall2(TG_HC_sched_op, TG_SCHEDOP_shutdown, 99) == -TG_EINVAL, "unknown shutdown reason: -EINVAL");
 	check(hypercall3(TG_HC_set_callbacks, 17, syscall_entry, 0) == -TG_EINVAL, "unknown callback type: -EINVAL");
 	static const struct tg_trap_info bad_vector[] = {{.vector = 40, .handler = (uint64_t)trap_entry_0}, {.handler = 0}};
@@ -245,14 +269,20 @@ static void check_kernel_fault(void)
 
 static void check_failsafe(void)
 {
+	/*
+	 * iret_to_regs() runs on the frame itself, and the failsafe callback
+	 * comes on that stack: keep the frame at the top of a stack of its own,
+	 * so that what is pushed below it lands in that stack, not in .bss.
+	 */
+	static uint8_t failsafe_stack[4096] __attribute__((aligned(16)));
 	if (tg_setjmp(&failsafe_return) == 0) {
-		static struct trap_regs bad;
-		mem_set(&bad, 0, sizeof(bad));
-		bad.rip = (uint64_t)check_failsafe;
-		bad.cs = 0x99;
-		bad.ss = TG_KERNEL_DS;
-		bad.rsp = (uint64_t)(kernel_stack + sizeof(kernel_stack));
-		iret_to_regs(&bad);
+		struct trap_regs *bad = (struct trap_regs *)(failsafe_stack + sizeof(failsafe_stack) - sizeof(*bad));
+		mem_set(bad, 0, sizeof(*bad));
+		bad->rip = (uint64_t)check_failsafe;
+		bad->cs = 0x99;
+		bad->ss = TG_KERNEL_DS;
+		bad->rsp = (uint64_t)(kernel_stack + sizeof(kernel_stack));
+		iret_to_regs(bad);
 	}
 	check(failsafe_reason == TG_FAILSAFE_BAD_SELECTOR, "iret with a bad selector enters the failsafe callback");
 }
@@ -273,6 +303,7 @@ static void selftest(void)
 	check(expected.seen - before == 6, "six user-mode faults were bounced to the kernel");
 	check(read_gs0() == KERNEL_GS_MAGIC, "back in kernel mode on the kernel GS base");
 	check_failsafe();
+	mm_selftest(start_info);
 }
 
 /* Misbehaviours the VMM must stop with one clear line. */
@@ -314,6 +345,13 @@ static void scenario(const char *name)
 static void bench(const char *kind, uint64_t n)
 {
 	install_handlers();
+	bool mm = mm_bench_kind(kind);
+	if (mm && !mm_bench_prepare(start_info, kind)) {
+		put_str("bench ");
+		put_str(kind);
+		put_line(": setting up the memory failed");
+		shutdown(TG_SHUTDOWN_crash);
+	}
 	uint64_t t0 = system_time_ns();
 	if (str_eq(kind, "hypercall")) {
 		for (uint64_t i = 0; i < n; i++)
@@ -325,6 +363,8 @@ static void bench(const char *kind, uint64_t n)
 		user_bench_iterations = n;
 		bench_fixups = true;
 		run_user(user_bench_exception);
+	} else if (mm) {
+		mm_bench_run(kind, n);
 	}
 	uint64_t t1 = system_time_ns();
 	put_str("bench ");

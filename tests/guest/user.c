@@ -5,7 +5,6 @@
  */
 #include "guest.h"
 
-#define SYS_EXPECT 6
 #define KERNEL_GS_MAGIC 0x6b65726e656c4753ULL
 #define USER_GS_MAGIC 0x7573657247530000ULL
 

@@ -49,6 +49,108 @@ TEST(TestGuest, StatsCountHypercallsAndBounces) {
   EXPECT_THAT(run.messages, HasSubstr("exception vector 14"));
 }
 
+// The memory suite (tests/guest/mm.c) runs as part of the self test: the PV
+// MMU, multicall and memory reservation of ABI.md 8, 13 and 14.
+TEST(TestGuest, MemorySuiteMapsBatchesForksAndBalloons) {
+  VmmRun run = run_guest("", {"--memory", "32", "--stats"});
+  for (const char* line : {
+           "ok - features word 0 offers the PV MMU, multicall and ballooning",
+           "ok - the kernel's direct map is extended over all of RAM with batched mmu_update",
+           "ok - every frame of RAM is reachable at virt_base + gpa",
+           "ok - a user program reads the data page its own page table maps",
+           "ok - the kernel's memory is not mapped in the user page table",
+           "ok - user base pointer back to 0, the L4 unpinned, its tables writable again",
+           "ok - unbatched demand paging: 1024 page faults, one update_va_mapping each",
+           "ok - batched demand paging: one page fault, one mmu_update of 1024 requests",
+           "ok - fork: the whole copy cost one hypercall",
+           "ok - CLEAR_BITS writes each entry's previous value (P, RW, frame) back into val",
+           "ok - copy-on-write: one write fault (P|W|U) per page, each resolved",
+           "ok - the child sees the data as it was at the fork",
+           "ok - increase_reservation brings the four frames back",
+           "ok - and hold zeroes",
+           "ok - the memory suite gave back every frame it took",
+       }) {
+    EXPECT_THAT(run.console, HasSubstr(line));
+  }
+  EXPECT_THAT(run.console, Not(HasSubstr("not ok")));
+  EXPECT_THAT(run.console, Not(HasSubstr("memory suite skipped")));
+  for (const char* counter : {"hypercall mmu_update", "hypercall mmuext_op", "hypercall update_va_mapping",
+                              "hypercall multicall", "hypercall memory_op"}) {
+    EXPECT_THAT(run.messages, HasSubstr(counter));
+  }
+  EXPECT_EQ(run.exit_code, kPoweroff) << run.console << run.messages;
+}
+
+TEST(TestGuest, InvalidPageTableUpdatesGetTheirErrorsAndTheGuestRunsOn) {
+  VmmRun run = run_guest("", {"--memory", "32"});
+  for (const char* line : {
+           "ok - writable mapping of a pinned L1: -EPERM",
+           "ok - mapping a frame outside the domain (gfn >= nr_pages): -EPERM",
+           "ok - mmu_update of L4 slot 257 (the VMM's), even with its own value: -EPERM",
+           "ok - update_va_mapping of a VA in the reserved range: -EINVAL",
+           "ok - unpin of the L4 that is the kernel base pointer: -EBUSY",
+           "ok - pin as an L1 of a frame one of whose entries maps it writable: -EPERM",
+           "ok - an L2 entry pointing at a frame typed L2: -EINVAL",
+           "ok - an L4 entry pointing at a frame typed L1: -EINVAL",
+           "ok - pin of a frame that is mapped writable: -EBUSY",
+           "ok - pin of the shared info page (VMM type): -EBUSY",
+           "ok - pin of an L2 holding an entry with PS: -EINVAL",
+           "ok - pin of an already pinned L1: -EEXIST",
+           "ok - unpin of a frame that is not pinned: -EINVAL",
+           "ok - NEW_BASEPTR to an ordinary frame: -EINVAL",
+           "ok - mmu_update into the shared info page: -EPERM",
+           "ok - mmu_update request type 3: -EINVAL",
+           "ok - mmu_update of 4097 requests: -E2BIG",
+           "ok - unknown mmuext_op command: -ENOSYS",
+           "ok - update_va_mapping where the L4 entry is empty: -ENOENT",
+           "ok - TLB_FLUSH_MULTI naming a vCPU the domain does not have: -ESRCH",
+           "ok - and reports 3 requests done",
+           "ok - an iret entry in a multicall: -EINVAL",
+           "ok - mapping a released frame writable: -EPERM",
+           "ok - after every refused update the guest runs on, its tables as they were",
+       }) {
+    EXPECT_THAT(run.console, HasSubstr(line));
+  }
+  EXPECT_THAT(run.console, Not(HasSubstr("not ok")));
+  EXPECT_EQ(run.exit_code, kPoweroff) << run.console << run.messages;
+}
+
+// 300 MiB: the direct map grows in several rounds, later L1s taken from
+// frames an earlier round mapped.
+TEST(TestGuest, MemorySuiteOnALargerDomain) {
+  VmmRun run = run_guest("", {"--memory", "300"});
+  EXPECT_THAT(run.console, HasSubstr("ok - the kernel's direct map is extended over all of RAM with batched mmu_update"));
+  EXPECT_THAT(run.console, HasSubstr("ok - every frame of RAM is reachable at virt_base + gpa"));
+  EXPECT_THAT(run.console, HasSubstr("ok - current_reservation: every RAM frame is populated"));
+  EXPECT_THAT(run.console, Not(HasSubstr("not ok")));
+  EXPECT_EQ(run.exit_code, kPoweroff) << run.console << run.messages;
+}
+
+TEST(TestGuest, MemorySuiteSkipsOnATinyDomain) {
+  VmmRun run = run_guest("", {"--memory", "4"});
+  EXPECT_THAT(run.console, HasSubstr("# memory suite skipped: it needs at least 8 MiB of RAM"));
+  EXPECT_THAT(run.console, Not(HasSubstr("not ok")));
+  EXPECT_EQ(run.exit_code, kPoweroff) << run.console << run.messages;
+}
+
+class MemoryBench : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(MemoryBench, RunsAndPrintsItsTiming) {
+  std::string kind = GetParam();
+  VmmRun run = run_guest("bench=" + kind + " n=3", {"--stats"});
+  EXPECT_EQ(run.exit_code, kPoweroff) << run.console << run.messages;
+  EXPECT_THAT(run.console, HasSubstr("bench " + kind + " ops=3 ns="));
+  EXPECT_THAT(run.messages, HasSubstr("hypercall mmu_update"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Kinds, MemoryBench,
+                         ::testing::Values("map-unbatched", "map-batched", "mmu-entries", "mmu-single"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
+
 struct Misbehaviour {
   const char* scenario;
   int exit_code;
