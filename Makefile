@@ -1,12 +1,14 @@
 # Tortuga: the user's interface. Every target installs what is missing first.
 #   make run     build everything and boot the default domain (console on stdout)
-#   make test    build everything and run every test (unit, guest, fuzz replays)
+#   make test    build everything and run every test (unit, guest, fuzz replays), then
+#                each libFuzzer target briefly (CI_FUZZ_SECONDS each)
 #   make bench   print exit costs (never fails on a number)
 #   make fuzz    build the libFuzzer targets with clang and run each for a while
 
 BUILD_DIR ?= build
 FUZZ_BUILD_DIR ?= build-fuzz
 FUZZ_SECONDS ?= 30
+CI_FUZZ_SECONDS ?= 10
 JOBS ?= $(shell nproc)
 CMAKE_BUILD_TYPE ?= RelWithDebInfo
 
@@ -28,6 +30,7 @@ run: build
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 300 -j$(JOBS)
+	$(MAKE) fuzz FUZZ_SECONDS=$(CI_FUZZ_SECONDS)
 
 bench: build
 	$(BUILD_DIR)/tests/bench/tortuga-bench --guest $(BUILD_DIR)/tests/guest/tortuga-test-guest
@@ -36,7 +39,7 @@ fuzz:
 	@scripts/install-deps.sh fuzz
 	cmake -S . -B $(FUZZ_BUILD_DIR) -DTORTUGA_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
-	cmake --build $(FUZZ_BUILD_DIR) -j$(JOBS)
+	cmake --build $(FUZZ_BUILD_DIR) -j$(JOBS) --target fuzzers
 	tests/fuzz/run-fuzzers.sh $(FUZZ_BUILD_DIR) $(FUZZ_SECONDS)
 
 clean:

@@ -1,5 +1,6 @@
 #include "apply_program.h"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -49,14 +50,24 @@ constexpr uint8_t kRax = 0, kRcx = 1, kRsi = 6, kRdi = 7;
 
 }  // namespace
 
-void ApplyProgram::store(uint64_t gpa, uint64_t value) {
-  if (room() == 0) throw std::logic_error("page-table apply program is full");
-  stores_.push_back({gpa, value});
-}
+void ApplyProgram::store(uint64_t gpa, uint64_t value) { stores_.push_back({gpa, value}); }
 
 void ApplyProgram::invlpg(uint64_t va) {
-  if (room() == 0) throw std::logic_error("page-table apply program is full");
+  if (flush_tlb_) return;
+  if (invlpgs_.size() == kMaxInvlpgs) {
+    invlpgs_.clear();
+    flush_tlb_ = true;
+    return;
+  }
   invlpgs_.push_back(va);
+}
+
+ApplyProgram ApplyProgram::take_front(size_t n) {
+  ApplyProgram front;
+  n = std::min(n, stores_.size());
+  front.stores_.assign(stores_.begin(), stores_.begin() + static_cast<std::ptrdiff_t>(n));
+  stores_.erase(stores_.begin(), stores_.begin() + static_cast<std::ptrdiff_t>(n));
+  return front;
 }
 
 void ApplyProgram::clear() {
@@ -72,6 +83,7 @@ void ApplyProgram::clear() {
 // touches the VMM's own mappings, so no flush is needed between writes.
 ApplyProgram::Encoded ApplyProgram::encode(uint8_t* code, uint64_t* values, const Layout& layout, Ending ending,
                                            const GuestRegisters& restore, uint8_t exit_port) const {
+  if (!fits()) throw std::logic_error("page-table apply program too long for one routine");
   Emitter e(code);
   Encoded result;
   bool used_string_registers = false;

@@ -21,10 +21,14 @@ namespace tortuga {
 
 class ApplyProgram {
  public:
-  // Writes plus INVLPGs one program may hold before the VMM must run it.
+  // Writes one routine can carry. A program may hold more (pinning a big
+  // tree rewrites many entries); the VMM then runs it in chunks of this
+  // many with take_front(), each but the last costing an exit.
   static constexpr size_t kCapacity = 6144;
-  // Code bytes the largest program can need (see encode()).
-  static constexpr size_t kMaxCodeBytes = kCapacity * 20 + 128;
+  // INVLPGs beyond this many become one full flush, which is cheaper.
+  static constexpr size_t kMaxInvlpgs = 64;
+  // Code bytes the largest routine can need (see encode()).
+  static constexpr size_t kMaxCodeBytes = kCapacity * 20 + kMaxInvlpgs * 13 + 128;
 
   struct Store {
     uint64_t gpa;  // 8-byte aligned entry in guest RAM
@@ -36,7 +40,11 @@ class ApplyProgram {
   void flush_tlb() { flush_tlb_ = true; }
 
   bool empty() const { return stores_.empty() && invlpgs_.empty() && !flush_tlb_; }
-  size_t room() const { return kCapacity - stores_.size() - invlpgs_.size(); }
+  // True when one routine can carry the whole program.
+  bool fits() const { return stores_.size() <= kCapacity; }
+  size_t room() const { return fits() ? kCapacity - stores_.size() : 0; }
+  // Moves the first n writes (no TLB work) into a program of their own.
+  ApplyProgram take_front(size_t n);
   size_t store_count() const { return stores_.size(); }
   bool flushes_tlb() const { return flush_tlb_; }
   const std::vector<Store>& stores() const { return stores_; }
@@ -66,7 +74,7 @@ class ApplyProgram {
     uint64_t exit_rip = 0;  // kExitToVmm: rip right after the final `out`
   };
   // Writes the routine into code (at least kMaxCodeBytes) and the values of
-  // its runs into values (at least kCapacity).
+  // its runs into values (at least kCapacity). The program must fit().
   Encoded encode(uint8_t* code, uint64_t* values, const Layout& layout, Ending ending,
                  const GuestRegisters& restore, uint8_t exit_port) const;
 

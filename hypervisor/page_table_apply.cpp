@@ -7,6 +7,8 @@
 // validated the writes and ends with iretq into the guest: the writes cost
 // no exit of their own. When the VMM must wait for them (a full program,
 // or RAM about to be released), it runs the routine to an `out` instead.
+#include <utility>
+
 #include <fmt/format.h>
 
 #include "descriptors.h"
@@ -29,6 +31,7 @@ ApplyProgram::Layout Vcpu::apply_layout() const {
 }
 
 void Vcpu::resume_through_apply_routine() {
+  while (!apply_program_.fits()) run_apply_routine_and_wait(apply_program_.take_front(ApplyProgram::kCapacity));
   const GuestMemory& m = domain_.memory();
   kvm_regs& r = regs();
   kvm_sregs& s = sregs();
@@ -70,14 +73,25 @@ void Vcpu::note_apply_routine_progress() {
 }
 
 void Vcpu::apply_page_table_writes_now() {
-  if (apply_program_.empty()) return;
+  while (!apply_program_.empty()) {
+    if (apply_program_.fits()) {
+      run_apply_routine_and_wait(std::exchange(apply_program_, {}));
+    } else {
+      run_apply_routine_and_wait(apply_program_.take_front(ApplyProgram::kCapacity));
+    }
+  }
+  domain_.mmu().applied();
+}
+
+// Runs one routine to its final `out` and puts the vCPU back as it was.
+void Vcpu::run_apply_routine_and_wait(const ApplyProgram& program) {
   const GuestMemory& m = domain_.memory();
   kvm_regs saved_regs = regs();
   kvm_sregs saved_sregs = sregs();
   auto* code = m.reserved<uint8_t[ApplyProgram::kMaxCodeBytes]>(ra::apply_code_offset(id_));
   auto* values = m.reserved<uint64_t[ApplyProgram::kCapacity]>(ra::apply_values_offset(id_));
-  auto encoded = apply_program_.encode(*code, *values, apply_layout(), ApplyProgram::Ending::kExitToVmm, {},
-                                       ra::kPortApplyDone);
+  auto encoded =
+      program.encode(*code, *values, apply_layout(), ApplyProgram::Ending::kExitToVmm, {}, ra::kPortApplyDone);
   regs().rip = ra::va(ra::apply_code_offset(id_));
   regs().rsp = ra::va(ra::vcpu_offset(id_) + ra::kStackTopOffset);
   regs().rflags = kRoutineRflags;
@@ -103,10 +117,8 @@ void Vcpu::apply_page_table_writes_now() {
   }
   ++stats_.apply_routines;
   ++stats_.apply_exits;
-  stats_.applied_entries += apply_program_.store_count();
-  if (apply_program_.flushes_tlb()) ++stats_.tlb_flushes;
-  apply_program_.clear();
-  domain_.mmu().applied();
+  stats_.applied_entries += program.store_count();
+  if (program.flushes_tlb()) ++stats_.tlb_flushes;
   regs() = saved_regs;
   sregs() = saved_sregs;
   kvm_.mark_regs_dirty();

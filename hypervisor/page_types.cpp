@@ -34,10 +34,13 @@ int FrameTable::get_type(uint64_t gfn, unsigned level) {
   if (f.writable_dropped_epoch == epoch_ || f.table_dropped_epoch == epoch_) flush_needed_ = true;
   f.type = table_type(level);  // so that its entries cannot map it writable
   f.validating = true;
+  ++typing_depth_;
   int err = validate_table(gfn, level);
+  --typing_depth_;
   f.validating = false;
   if (err != 0) {
     f.type = PageType::kWritable;
+    if (typing_depth_ == 0) rewrites_.clear();  // the whole typing failed: nothing to write
     return err;
   }
   f.type_refs = 1;
@@ -57,12 +60,14 @@ void FrameTable::put_type(uint64_t gfn) {
 int FrameTable::validate_table(uint64_t gfn, unsigned level) {
   for (unsigned i = 0; i < TG_PT_ENTRIES; ++i) {
     if (level == 4 && is_reserved_l4_slot(i)) continue;
-    uint64_t entry = reader_.read_entry((gfn << 12) + 8 * i);
+    uint64_t at = (gfn << 12) + 8 * i;
+    uint64_t entry = reader_.read_entry(at);
     if (!(entry & TG_PTE_P)) continue;
     if (int err = get_entry_refs(entry, level); err != 0) {
       put_table_entries(gfn, level, i);  // all or nothing
       return err;
     }
+    if (stored_form(entry) != entry) rewrites_.emplace_back(at, stored_form(entry));
   }
   return 0;
 }

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include <tortuga/cpu.h>
@@ -53,6 +54,13 @@ class EntryReader {
   virtual uint64_t read_entry(uint64_t gpa) const = 0;
 };
 
+// What the VMM stores for a present entry: US set (guest kernel and user
+// both run at CPL3 and are kept apart by page tables, not by US), G clear
+// (no kernel translation may survive the switch to a user page table).
+constexpr uint64_t stored_form(uint64_t entry) {
+  return (entry & TG_PTE_P) ? (entry | TG_PTE_US) & ~TG_PTE_G : entry;
+}
+
 // True for the L4 slots the VMM owns (256-271): never validated, never counted.
 constexpr bool is_reserved_l4_slot(unsigned index) {
   return index >= TG_RESERVED_L4_FIRST && index <= TG_RESERVED_L4_LAST;
@@ -88,6 +96,13 @@ class FrameTable {
   // or be mapped writable, until a full flush has run: flush_needed() says
   // the VMM must put one in the batch (before the guest runs again).
   bool flush_needed() const { return flush_needed_; }
+  // Entries of tables typed by the last successful get_type that must be
+  // rewritten in their stored form (stored_form() differs from what the
+  // guest wrote while the frame was ordinary memory). The caller writes
+  // them; they are discarded when the typing fails (all or nothing).
+  std::vector<std::pair<uint64_t, uint64_t>> take_rewrites() { return std::exchange(rewrites_, {}); }
+  // A paging-structure cache may still walk gfn as the table it was.
+  bool table_maybe_cached(uint64_t gfn) const { return frames_.at(gfn).table_dropped_epoch == epoch_; }
   // A TLB may still hold a mapping of gfn, or walk through it.
   bool maybe_cached(uint64_t gfn) const {
     const FrameInfo& f = frames_.at(gfn);
@@ -105,6 +120,8 @@ class FrameTable {
   void put_table_entries(uint64_t gfn, unsigned level, unsigned upto);
 
   std::vector<FrameInfo> frames_;
+  std::vector<std::pair<uint64_t, uint64_t>> rewrites_;  // (entry gpa, stored form)
+  unsigned typing_depth_ = 0;
   const EntryReader& reader_;
   uint32_t epoch_ = 1;
   bool flush_needed_ = false;

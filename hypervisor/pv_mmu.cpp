@@ -17,13 +17,6 @@ constexpr uint64_t kAccessedDirty = TG_PTE_A | TG_PTE_D;
 
 uint64_t entry_gfn(uint64_t entry) { return (entry & TG_PTE_FRAME) >> 12; }
 
-// What the VMM stores for a present entry: US set (kernel and user both run
-// at CPL3 and are kept apart by page tables), G clear (no kernel
-// translation may survive the switch to a user page table).
-uint64_t stored_form(uint64_t entry) {
-  return (entry & TG_PTE_P) ? (entry | TG_PTE_US) & ~TG_PTE_G : entry;
-}
-
 }  // namespace
 
 PvMmu::PvMmu(const GuestMemory& memory, uint32_t nr_vcpus)
@@ -51,6 +44,10 @@ void PvMmu::full_flush_requested(ApplyProgram& program) {
 
 void PvMmu::flush_if_needed(ApplyProgram& program) {
   if (frames_.flush_needed()) full_flush_requested(program);
+}
+
+void PvMmu::write_rewrites(ApplyProgram& program) {
+  for (auto [gpa, value] : frames_.take_rewrites()) write_entry(gpa, value, program);
 }
 
 void PvMmu::set_vmm_frame(uint64_t gfn) {
@@ -82,6 +79,9 @@ int PvMmu::update(uint64_t ptr, uint64_t val, ApplyProgram& program, uint64_t* p
   if (previous != nullptr) *previous = old;
 
   if (!is_table(f.type)) {  // not a page table the CPU can use: written as is
+    // ...unless a paging-structure cache may still walk it as the table it
+    // was: then flush before the guest runs on.
+    if (frames_.table_maybe_cached(gfn)) full_flush_requested(program);
     write_entry(gpa, next, program);
     return 0;
   }
@@ -94,6 +94,7 @@ int PvMmu::update(uint64_t ptr, uint64_t val, ApplyProgram& program, uint64_t* p
     if (int err = frames_.get_entry_refs(stored, level); err != 0) return err;
   }
   if (old & TG_PTE_P) frames_.put_entry_refs(old, level);
+  write_rewrites(program);
   write_entry(gpa, stored, program);
   flush_if_needed(program);
   return 0;
@@ -122,6 +123,7 @@ int PvMmu::pin(uint64_t gfn, unsigned level, ApplyProgram& program) {
   if (frames_.at(gfn).pinned) return -TG_EEXIST;
   if (int err = frames_.get_type(gfn, level); err != 0) return err;
   frames_.at(gfn).pinned = true;  // the pin holds the reference just taken
+  write_rewrites(program);
   if (level == 4) install_reserved_slots(gfn, program);
   flush_if_needed(program);
   return 0;

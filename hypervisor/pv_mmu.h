@@ -74,6 +74,7 @@ class PvMmu : private EntryReader {
   uint64_t read_entry(uint64_t gpa) const override;
   void write_entry(uint64_t gpa, uint64_t value, ApplyProgram& program);
   void flush_if_needed(ApplyProgram& program);
+  void write_rewrites(ApplyProgram& program);
   void install_reserved_slots(uint64_t l4_gfn, ApplyProgram& program);
 
   const GuestMemory& memory_;

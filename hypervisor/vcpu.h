@@ -98,6 +98,7 @@ class Vcpu {
  private:
   void set_boot_registers(const BootLayout& layout);
   void resume_through_apply_routine();
+  void run_apply_routine_and_wait(const ApplyProgram& program);
   void note_apply_routine_progress();
   ApplyProgram::Layout apply_layout() const;
   void set_syscall_msrs();

@@ -9,8 +9,10 @@
 
 namespace tortuga::hypercalls {
 
-// The most writes one request or op can add to the apply program (pinning
-// an L4 installs the 16 reserved slots).
+// Room kept in the apply program before each request, so that a batch's
+// writes normally fit one routine. A request can add more (typing a tree
+// may rewrite entries to their stored form); the vCPU then applies the
+// program in chunks.
 constexpr size_t kMaxWritesPerRequest = 32;
 
 int64_t mmu_update(Vcpu& vcpu, const Args& args) {
