@@ -11,36 +11,15 @@
  * functions), without block partitioning (no .text.unlikely parts) and
  * without loop-to-memset conversion (no calls out of this section).
  */
-#include "guest.h"
+#include "user_syscall.h"
 
 #define USER_TEXT __attribute__((section(".text.user")))
-#define USER_INLINE static inline __attribute__((always_inline))
 
 __asm__(".pushsection .text.user, \"ax\", @progbits\n"
 	".balign 4096\n"
 	".globl user_text_start\n"
 	"user_text_start:\n"
 	".popsection");
-
-USER_INLINE long usys(long nr, uint64_t a0, uint64_t a1, uint64_t a2)
-{
-	long ret;
-	__asm__ volatile("syscall"
-			 : "=a"(ret), "+D"(a0), "+S"(a1), "+d"(a2)
-			 : "a"(nr)
-			 : "rcx", "r11", "memory");
-	return ret;
-}
-
-USER_INLINE void ucheck(bool ok, const char *what)
-{
-	usys(SYS_CHECK, ok, (uint64_t)what, 0);
-}
-
-USER_INLINE void uexpect(uint64_t vector, uint64_t cr2, uint64_t error)
-{
-	usys(SYS_EXPECT, vector, cr2, error);
-}
 
 USER_INLINE __attribute__((noreturn)) void uexit(void)
 {

@@ -3,33 +3,12 @@
  * like the kernel, but in the VMM's user mode: a SYSCALL here is bounced to
  * the kernel's syscall callback, not taken as a hypercall).
  */
-#include "guest.h"
+#include "user_syscall.h"
 
 #define KERNEL_GS_MAGIC 0x6b65726e656c4753ULL
 #define USER_GS_MAGIC 0x7573657247530000ULL
 
 uint64_t user_bench_iterations;
-
-static inline long usys(long nr, uint64_t a0, uint64_t a1, uint64_t a2)
-{
-	long ret;
-	__asm__ volatile("syscall"
-			 : "=a"(ret), "+D"(a0), "+S"(a1), "+d"(a2)
-			 : "a"(nr)
-			 : "rcx", "r11", "memory");
-	return ret;
-}
-
-static void ucheck(bool ok, const char *what)
-{
-	usys(SYS_CHECK, ok, (uint64_t)what, 0);
-}
-
-/* Arms the kernel for one deliberate fault: vector, cr2, error code. */
-static void expect(uint64_t vector, uint64_t cr2, uint64_t error)
-{
-	usys(SYS_EXPECT, vector, cr2, error);
-}
 
 void user_selftest(void)
 {
@@ -42,17 +21,17 @@ void user_selftest(void)
 	       "a syscall bounce switches to the kernel GS base");
 
 	/* Each fault resumes at the label whose address is in r12. */
-	expect(14, UNMAPPED_USER_ADDRESS, 0x6); /* user, write, not present */
+	uexpect(14, UNMAPPED_USER_ADDRESS, 0x6); /* user, write, not present */
 	__asm__ volatile("lea 1f(%%rip), %%r12\n\tmovb $1, (%0)\n1:" ::"r"(UNMAPPED_USER_ADDRESS) : "r12", "memory");
-	expect(13, 0, 0);
+	uexpect(13, 0, 0);
 	__asm__ volatile("lea 1f(%%rip), %%r12\n\thlt\n1:" ::: "r12");
-	expect(6, 0, 0);
+	uexpect(6, 0, 0);
 	__asm__ volatile("lea 1f(%%rip), %%r12\n\tud2\n1:" ::: "r12");
-	expect(0, 0, 0);
+	uexpect(0, 0, 0);
 	__asm__ volatile("lea 1f(%%rip), %%r12\n\txor %%edx, %%edx\n\txor %%ecx, %%ecx\n\tdiv %%ecx\n1:" ::: "r12", "rax", "rcx", "rdx");
-	expect(3, 0, 0);
+	uexpect(3, 0, 0);
 	__asm__ volatile("lea 1f(%%rip), %%r12\n\tint3\n1:" ::: "r12");
-	expect(13, 0, (0x80 << 3) | 2);
+	uexpect(13, 0, (0x80 << 3) | 2);
 	__asm__ volatile("lea 1f(%%rip), %%r12\n\tint $0x80\n1:" ::: "r12");
 	ucheck(true, "user mode survives #PF, #GP, #UD, #DE, int3 and int $0x80 bounced to the kernel");
 
