@@ -6,6 +6,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <tortuga/event_channel.h>
 #include <tortuga/hypercall.h>
 
 #include "reserved_area.h"
@@ -57,10 +58,13 @@ Domain::Domain(const DomainConfig& config, Console& console)
   BootParams params{config.cmdline, read_initramfs(config.initramfs), config.vcpus, tsc_khz_};
   layout_ = build_domain(*memory_, kernel_, params);
   adopt_boot_memory();
+  start_clocks_and_events();
   vcpus_[0]->boot(layout_);
 }
 
-Domain::~Domain() = default;
+Domain::~Domain() {
+  timers_.reset();  // its thread raises events on the vCPUs: stop it first
+}
 
 // The builder wrote the bootstrap tables directly (nothing has run yet);
 // from here on the PV MMU owns them: the shared pages are the VMM's, and
@@ -73,6 +77,29 @@ void Domain::adopt_boot_memory() {
   mmu_->adopt_boot_tables(layout_.page_tables_gpa >> 12, program);
   program.apply_to(*memory_);
   mmu_->applied();
+}
+
+// The wall clock at system time 0, the event channels, and the timers that
+// raise VIRQ_TIMER.
+void Domain::start_clocks_and_events() {
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  uint64_t realtime_ns = static_cast<uint64_t>(now.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(now.tv_nsec);
+  uint64_t at_zero = realtime_ns - system_time_ns();
+  tg_wall_clock& wc = shared_info().wc;
+  wc.version += 1;
+  __atomic_thread_fence(__ATOMIC_RELEASE);
+  wc.sec = at_zero / 1'000'000'000ULL;
+  wc.nsec = static_cast<uint32_t>(at_zero % 1'000'000'000ULL);
+  __atomic_thread_fence(__ATOMIC_RELEASE);
+  wc.version += 1;
+
+  events_ = std::make_unique<EventChannels>(shared_info(), config_.vcpus, [this](uint32_t v, bool unmasked) {
+    vcpus_.at(v)->notify_event(unmasked);
+  });
+  timers_ = std::make_unique<VcpuTimers>(config_.vcpus, created_ns_, [this](uint32_t v) {
+    events_->raise_virq(v, TG_VIRQ_TIMER);
+  });
 }
 
 tg_shared_info& Domain::shared_info() { return *memory_->ram_object<tg_shared_info>(layout_.shared_info_gpa); }

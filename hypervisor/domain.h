@@ -16,8 +16,10 @@
 #include "exit_stats.h"
 #include "guest_memory.h"
 #include "kernel_image.h"
+#include "event_channels.h"
 #include "kvm.h"
 #include "pv_mmu.h"
+#include "timers.h"
 #include "vcpu.h"
 
 namespace tortuga {
@@ -71,6 +73,9 @@ class Domain {
   const DomainConfig& config() const { return config_; }
   const GuestMemory& memory() const { return *memory_; }
   PvMmu& mmu() const { return *mmu_; }
+  EventChannels& events() { return *events_; }
+  VcpuTimers& timers() { return *timers_; }
+  Vcpu& vcpu(uint32_t id) { return *vcpus_.at(id); }
   Console& console() { return console_; }
   const BootLayout& layout() const { return layout_; }
   tg_shared_info& shared_info();
@@ -82,6 +87,7 @@ class Domain {
  private:
   void stop(DomainExit exit, const std::string& reason);
   void adopt_boot_memory();
+  void start_clocks_and_events();
 
   DomainConfig config_;
   Console& console_;
@@ -90,6 +96,8 @@ class Domain {
   KvmVm vm_;
   std::unique_ptr<GuestMemory> memory_;
   std::unique_ptr<PvMmu> mmu_;
+  std::unique_ptr<EventChannels> events_;
+  std::unique_ptr<VcpuTimers> timers_;
   BootLayout layout_;
   uint64_t tsc_khz_ = 0;
   uint64_t created_ns_ = 0;

@@ -109,7 +109,8 @@ void init_shared_info(const GuestMemory& memory, uint64_t gpa) {
   auto* shared = memory.ram_object<tg_shared_info>(gpa);
   std::memset(shared, 0, sizeof *shared);
   for (auto& v : shared->vcpu_info) v.upcall_mask = 1;  // events masked at boot
-  for (auto& word : shared->evtchn_mask) word = ~0ULL;
+  // Every port unmasked, nothing pending (ABI.md 5.2): upcall_mask is what
+  // holds events back until the kernel is ready.
 }
 
 }  // namespace

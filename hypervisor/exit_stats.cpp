@@ -20,6 +20,8 @@ void ExitStats::add(const ExitStats& o) {
   for (unsigned i = 0; i < TG_NR_EXCEPTION_VECTORS; ++i) exceptions[i] += o.exceptions[i];
   syscall_bounces += o.syscall_bounces;
   other += o.other;
+  upcalls += o.upcalls;
+  blocks += o.blocks;
   mmu_requests += o.mmu_requests;
   multicall_entries += o.multicall_entries;
   apply_routines += o.apply_routines;
@@ -44,6 +46,8 @@ std::string ExitStats::format() const {
   row("syscall bounce", syscall_bounces);
   for (unsigned v = 0; v < TG_NR_EXCEPTION_VECTORS; ++v) row(fmt::format("exception vector {}", v), exceptions[v]);
   row("other", other);
+  row("event upcalls", upcalls);
+  row("blocks and polls", blocks);
   row("mmu requests", mmu_requests);
   row("multicall entries", multicall_entries);
   row("apply routines", apply_routines);

@@ -18,6 +18,8 @@ struct ExitStats {
   uint64_t exceptions[TG_NR_EXCEPTION_VECTORS] = {};
   uint64_t syscall_bounces = 0;   // guest user SYSCALLs bounced to the kernel
   uint64_t other = 0;             // MMIO, shutdown and internal exits
+  uint64_t upcalls = 0;           // event upcalls bounced to the guest
+  uint64_t blocks = 0;            // sched_op block and poll sleeps
   // The PV MMU (ABI.md 8).
   uint64_t mmu_requests = 0;      // mmu_update requests and mmuext ops
   uint64_t multicall_entries = 0; // hypercalls run inside multicalls

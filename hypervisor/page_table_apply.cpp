@@ -38,8 +38,9 @@ void Vcpu::resume_through_apply_routine() {
   auto* code = m.reserved<uint8_t[ApplyProgram::kMaxCodeBytes]>(ra::apply_code_offset(id_));
   auto* values = m.reserved<uint64_t[ApplyProgram::kCapacity]>(ra::apply_values_offset(id_));
   uint64_t target_cr3 = s.cr3;
-  apply_program_.encode(*code, *values, apply_layout(), ApplyProgram::Ending::kIretToGuest,
-                        {r.rax, r.rcx, r.rsi, r.rdi, target_cr3 != exit_cr3_ ? target_cr3 : 0}, 0);
+  auto encoded = apply_program_.encode(*code, *values, apply_layout(), ApplyProgram::Ending::kIretToGuest,
+                                       {r.rax, r.rcx, r.rsi, r.rdi, target_cr3 != exit_cr3_ ? target_cr3 : 0}, 0);
+  apply_end_offset_ = encoded.code_bytes;
   // The frame iretq pops: where the guest was about to resume.
   uint64_t frame_offset = ra::vcpu_offset(id_) + ra::kStackTopOffset - 5 * 8;
   auto* frame = m.reserved<uint64_t[5]>(frame_offset);
@@ -68,6 +69,31 @@ void Vcpu::note_apply_routine_progress() {
   uint64_t code = ra::va(ra::apply_code_offset(id_));
   bool inside = sregs().cs.selector == ra::kVmmCs && regs().rip >= code && regs().rip < code + ra::kApplyValuesOffset;
   if (inside) return;  // only a fault in the routine exits here; the exit handler reports it
+  apply_in_flight_ = false;
+  domain_.mmu().applied();
+}
+
+void Vcpu::make_apply_routine_exit() {
+  uint8_t* ending = domain_.memory().reserved<uint8_t[2]>(ra::apply_code_offset(id_) + apply_end_offset_ - 2)[0];
+  if (ending[0] == 0x48 && ending[1] == 0xcf) {  // iretq -> out %al, $kPortApplyDone
+    ending[0] = 0xe6;
+    ending[1] = static_cast<uint8_t>(ra::kPortApplyDone);
+  }
+}
+
+// The routine stopped at its last instruction instead of iretq: do the
+// iretq here, from the frame it would have popped.
+void Vcpu::finish_apply_routine_in_vmm() {
+  const uint64_t* frame = domain_.memory().reserved<uint64_t[5]>(ra::vcpu_offset(id_) + ra::kStackTopOffset - 5 * 8)[0];
+  regs().rip = frame[0];
+  regs().rflags = frame[2];
+  regs().rsp = frame[3];
+  if (frame[1] == ra::kKernelCs) {
+    load_kernel_segments();
+  } else {
+    sregs().cs = code64_segment(static_cast<uint16_t>(frame[1]), 3);
+    sregs().ss = data_segment(static_cast<uint16_t>(frame[4]), 3);
+  }
   apply_in_flight_ = false;
   domain_.mmu().applied();
 }

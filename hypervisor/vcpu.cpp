@@ -140,8 +140,11 @@ void Vcpu::init_time_record() {
 }
 
 void Vcpu::kick() {
-  kvm_.run()->immediate_exit = 1;
   pthread_t t = thread_.load();
+  // The vCPU's own thread is in the VMM already: whatever it must notice
+  // is checked before it re-enters the guest, at no extra exit.
+  if (t == pthread_self()) return;
+  kvm_.run()->immediate_exit = 1;
   if (t != pthread_t{}) pthread_kill(t, SIGUSR1);
   wake();
 }
@@ -166,6 +169,7 @@ void Vcpu::run() {
       if (!kvm_.enter()) {
         kvm_.run()->immediate_exit = 0;
         ++stats_.kicks;
+        on_kick();
         continue;
       }
       ++stats_.exits;
@@ -220,6 +224,9 @@ void Vcpu::handle_io_exit(uint16_t port) {
     handle_exception(port);
   } else if (port == ra::kPortSyscall && regs().rip == ra::va(ra::kSyscallStub) + ra::kStubOutLength) {
     handle_syscall();
+  } else if (port == ra::kPortApplyDone && from_vmm_cs && apply_in_flight_ &&
+             regs().rip == ra::va(ra::apply_code_offset(id_)) + apply_end_offset_) {
+    finish_apply_routine_in_vmm();
   } else if (port == ra::kPortUnexpectedVector && from_vmm_cs &&
              regs().rip == ra::va(ra::kUnexpectedStub) + ra::kStubOutLength) {
     ++stats_.other;
@@ -227,6 +234,7 @@ void Vcpu::handle_io_exit(uint16_t port) {
   } else {
     handle_guest_port_io(port);
   }
+  deliver_pending_upcall();
   if (!apply_program_.empty()) resume_through_apply_routine();
   // Every handled exit resumes the guest at CPL3 with registers we set.
   kvm_.mark_regs_dirty();

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <vector>
 
 #include <tortuga/shared_info.h>
 
@@ -79,6 +80,15 @@ class Vcpu {
   static uint64_t sanitize_rflags(uint64_t rflags);
   // Sleeps until an event is pending for this vCPU or the domain stops.
   void block_until_event();
+  // Sleeps until one of the ports is pending, system time reaches
+  // deadline_ns (0: never), or the domain stops. True if a port is pending.
+  bool poll_ports(const std::vector<uint32_t>& ports, uint64_t deadline_ns);
+  // An event was raised for this vCPU (upcalls.cpp): kick it if it must
+  // take an upcall, and wake it if it sleeps.
+  void notify_event(bool unmasked);
+  // Bounces to the event callback if an unmasked upcall is pending and
+  // the vCPU is at a guest instruction; true when it did.
+  bool deliver_pending_upcall();
 
   // Page-table writes and flushes validated during this exit. They are
   // applied by a CPL0 routine inside the guest (page_table_apply.cpp) on
@@ -98,6 +108,12 @@ class Vcpu {
  private:
   void set_boot_registers(const BootLayout& layout);
   void resume_through_apply_routine();
+  void on_kick();
+  // Turns the in-flight routine's final iretq into an exit to the VMM, so
+  // that an event can be delivered as soon as it is done.
+  void make_apply_routine_exit();
+  void finish_apply_routine_in_vmm();
+  bool at_guest_instruction();
   void run_apply_routine_and_wait(const ApplyProgram& program);
   void note_apply_routine_progress();
   ApplyProgram::Layout apply_layout() const;
@@ -127,6 +143,7 @@ class Vcpu {
   ApplyProgram apply_program_;
   bool apply_in_flight_ = false;  // a routine was entered and may not have finished
   uint64_t exit_cr3_ = 0;         // the page table the guest exited from: it maps the routine
+  uint64_t apply_end_offset_ = 0; // code bytes of the in-flight routine (its iretq is the last 2)
   std::atomic<pthread_t> thread_{};
   std::mutex wake_mutex_;
   std::condition_variable wake_cv_;

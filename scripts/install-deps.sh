@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
   build-essential cmake make g++ gcc binutils
   libgtest-dev libgmock-dev googletest
-  libspdlog-dev libfmt-dev libcli11-dev
+  libspdlog-dev libfmt-dev libcli11-dev libboost-dev
 )
 if [[ "${1:-}" == "fuzz" ]]; then
   packages+=(clang libclang-rt-14-dev)

@@ -29,8 +29,10 @@ constexpr std::array<Entry, TG_NR_HYPERCALLS> make_table() {
   t[TG_HC_update_va_mapping] = {update_va_mapping, true};
   t[TG_HC_multicall] = {multicall, true};
   t[TG_HC_memory_op] = {memory_op, true};
-  // The event, grant, timer and vCPU hypercalls answer -ENOSYS until their
-  // features are offered (offered_features()).
+  t[TG_HC_event_channel_op] = {event_channel_op, true};
+  t[TG_HC_set_timer_op] = {set_timer_op, true};
+  // The grant and vCPU hypercalls answer -ENOSYS until their features are
+  // offered (offered_features()).
   return t;
 }
 

@@ -34,6 +34,11 @@ int64_t mmuext_op(Vcpu& vcpu, const Args& args);
 int64_t update_va_mapping(Vcpu& vcpu, const Args& args);
 int64_t multicall(Vcpu& vcpu, const Args& args);
 int64_t memory_op(Vcpu& vcpu, const Args& args);
+int64_t event_channel_op(Vcpu& vcpu, const Args& args);
+int64_t set_timer_op(Vcpu& vcpu, const Args& args);
+
+// Arms this vCPU's one-shot timer (set_timer_op and vcpu_op share it).
+int64_t arm_timer(Vcpu& vcpu, uint64_t deadline_ns);
 
 // The table entry for a hypercall number, or nullptr when there is none.
 const Entry* find_hypercall(uint64_t nr);

@@ -1,0 +1,159 @@
+#include "event_channels.h"
+
+#include <atomic>
+
+#include <tortuga/errno.h>
+
+namespace tortuga {
+namespace {
+
+// Atomically sets bit `bit` of word; returns whether it was set before.
+bool test_and_set(uint64_t& word, unsigned bit) {
+  uint64_t mask = 1ULL << bit;
+  return (std::atomic_ref<uint64_t>(word).fetch_or(mask, std::memory_order_acq_rel) & mask) != 0;
+}
+
+bool test(const uint64_t& word, unsigned bit) {
+  return (std::atomic_ref<const uint64_t>(word).load(std::memory_order_acquire) >> bit) & 1;
+}
+
+}  // namespace
+
+EventChannels::EventChannels(tg_shared_info& shared, uint32_t nr_vcpus, Notify notify)
+    : shared_(shared),
+      nr_vcpus_(nr_vcpus),
+      notify_(std::move(notify)),
+      ports_(kNrPorts),
+      virq_ports_(nr_vcpus, std::vector<uint32_t>(TG_NR_VIRQS, 0)) {}
+
+int EventChannels::allocate(uint32_t state, uint32_t vcpu, uint32_t virq, uint32_t* port) {
+  for (uint32_t p = 1; p < kNrPorts; ++p) {
+    if (ports_[p].state != TG_EVTCHNSTAT_closed) continue;
+    ports_[p] = {state, vcpu, virq};
+    // A new port starts with nothing pending; its mask is the guest's.
+    std::atomic_ref<uint64_t>(shared_.evtchn_pending[p / 64]).fetch_and(~(1ULL << (p % 64)));
+    *port = p;
+    return 0;
+  }
+  return -TG_ENOSPC;
+}
+
+int EventChannels::alloc_unbound(uint16_t remote_dom, uint32_t* port) {
+  if (remote_dom != TG_DOMID_VMM) return -TG_ESRCH;
+  std::lock_guard lock(mutex_);
+  return allocate(TG_EVTCHNSTAT_unbound, 0, 0, port);
+}
+
+int EventChannels::bind_virq(uint32_t virq, uint32_t vcpu, uint32_t* port) {
+  if (virq != TG_VIRQ_TIMER && virq != TG_VIRQ_DEBUG && virq != TG_VIRQ_CONSOLE) return -TG_EINVAL;
+  if (vcpu >= nr_vcpus_) return -TG_ESRCH;
+  std::lock_guard lock(mutex_);
+  uint32_t& slot = virq_ports_[TG_VIRQ_IS_PER_VCPU(virq) ? vcpu : 0][virq];
+  if (slot != 0) return -TG_EEXIST;
+  if (int err = allocate(TG_EVTCHNSTAT_virq, vcpu, virq, port); err != 0) return err;
+  slot = *port;
+  return 0;
+}
+
+int EventChannels::bind_ipi(uint32_t vcpu, uint32_t* port) {
+  if (vcpu >= nr_vcpus_) return -TG_ESRCH;
+  std::lock_guard lock(mutex_);
+  return allocate(TG_EVTCHNSTAT_ipi, vcpu, 0, port);
+}
+
+int EventChannels::bind_vcpu(uint32_t port, uint32_t vcpu) {
+  if (!valid_port(port)) return -TG_EINVAL;
+  if (vcpu >= nr_vcpus_) return -TG_ESRCH;
+  std::lock_guard lock(mutex_);
+  Port& p = ports_[port];
+  if (p.state == TG_EVTCHNSTAT_closed) return -TG_ENOENT;
+  if (p.state == TG_EVTCHNSTAT_ipi || (p.state == TG_EVTCHNSTAT_virq && TG_VIRQ_IS_PER_VCPU(p.virq))) {
+    return -TG_EINVAL;
+  }
+  p.vcpu = vcpu;
+  // A pending event follows the port to its new vCPU.
+  if (test(shared_.evtchn_pending[port / 64], port % 64)) deliver_locked(port);
+  return 0;
+}
+
+int EventChannels::send(uint32_t port) {
+  if (!valid_port(port)) return -TG_EINVAL;
+  std::lock_guard lock(mutex_);
+  switch (ports_[port].state) {
+    case TG_EVTCHNSTAT_closed:
+      return -TG_ENOENT;
+    case TG_EVTCHNSTAT_virq:
+      return -TG_EINVAL;
+    case TG_EVTCHNSTAT_ipi:
+      raise_locked(port);
+      return 0;
+    default:  // unbound: nobody listens yet; backend: the backends arrive with issue 7
+      return 0;
+  }
+}
+
+int EventChannels::unmask(uint32_t port) {
+  if (!valid_port(port)) return -TG_EINVAL;
+  std::lock_guard lock(mutex_);
+  if (ports_[port].state == TG_EVTCHNSTAT_closed) return -TG_ENOENT;
+  std::atomic_ref<uint64_t>(shared_.evtchn_mask[port / 64]).fetch_and(~(1ULL << (port % 64)));
+  if (test(shared_.evtchn_pending[port / 64], port % 64)) deliver_locked(port);
+  return 0;
+}
+
+int EventChannels::close(uint32_t port) {
+  if (!valid_port(port)) return -TG_EINVAL;
+  std::lock_guard lock(mutex_);
+  Port& p = ports_[port];
+  if (p.state == TG_EVTCHNSTAT_closed) return -TG_ENOENT;
+  if (p.state == TG_EVTCHNSTAT_virq) virq_ports_[TG_VIRQ_IS_PER_VCPU(p.virq) ? p.vcpu : 0][p.virq] = 0;
+  p = Port{};
+  return 0;
+}
+
+int EventChannels::status(tg_evtchn_status& st) const {
+  if (!valid_port(st.port)) return -TG_EINVAL;
+  std::lock_guard lock(mutex_);
+  const Port& p = ports_[st.port];
+  st.status = p.state;
+  st.vcpu = p.state == TG_EVTCHNSTAT_closed ? 0 : p.vcpu;
+  st.virq = p.state == TG_EVTCHNSTAT_virq ? p.virq : 0;
+  st.remote_dom = (p.state == TG_EVTCHNSTAT_unbound || p.state == TG_EVTCHNSTAT_backend) ? TG_DOMID_VMM : 0;
+  return 0;
+}
+
+void EventChannels::raise_virq(uint32_t vcpu, uint32_t virq) {
+  if (vcpu >= nr_vcpus_ || virq >= TG_NR_VIRQS) return;
+  std::lock_guard lock(mutex_);
+  uint32_t port = virq_ports_[TG_VIRQ_IS_PER_VCPU(virq) ? vcpu : 0][virq];
+  if (port != 0) raise_locked(port);
+}
+
+bool EventChannels::pending(uint32_t port) const {
+  return valid_port(port) && test(shared_.evtchn_pending[port / 64], port % 64);
+}
+
+uint32_t EventChannels::vcpu_of(uint32_t port) const {
+  std::lock_guard lock(mutex_);
+  return valid_port(port) ? ports_[port].vcpu : 0;
+}
+
+void EventChannels::raise_locked(uint32_t port) {
+  if (test_and_set(shared_.evtchn_pending[port / 64], port % 64)) return;  // merged
+  deliver_locked(port);
+}
+
+void EventChannels::deliver_locked(uint32_t port) {
+  uint32_t vcpu = ports_[port].vcpu;
+  tg_vcpu_info& info = shared_.vcpu_info[vcpu];
+  if (test(shared_.evtchn_mask[port / 64], port % 64)) {
+    notify_(vcpu, false);  // only a poll on this port cares
+    return;
+  }
+  test_and_set(info.pending_sel, port / 64);
+  std::atomic_ref<uint8_t>(info.upcall_pending).store(1, std::memory_order_release);
+  bool unmasked = std::atomic_ref<uint8_t>(info.upcall_mask).load(std::memory_order_acquire) == 0;
+  notify_(vcpu, unmasked);
+}
+
+}  // namespace tortuga

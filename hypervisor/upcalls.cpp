@@ -1,0 +1,84 @@
+// Event delivery to a vCPU (ABI.md 2.9, 9.4): kicking a vCPU that runs
+// guest code, waking one that sleeps in block or poll, and bouncing to the
+// guest's event callback when an unmasked upcall is pending. An upcall is
+// folded into whatever exit the vCPU is already in; only a vCPU running
+// guest code with events unmasked costs an exit (the kick).
+#include <chrono>
+
+#include <tortuga/cpu.h>
+
+#include "domain.h"
+#include "reserved_area.h"
+#include "vcpu.h"
+
+namespace tortuga {
+namespace {
+
+namespace ra = reserved_area;
+
+}  // namespace
+
+void Vcpu::notify_event(bool unmasked) {
+  if (unmasked) {
+    kick();
+  } else {
+    wake();  // a poll may be waiting on a masked port
+  }
+}
+
+// KVM_RUN returned because of a kick. The vCPU may be anywhere: in guest
+// code (deliver now), in a VMM stub about to exit (it will exit at once and
+// the upcall is delivered then), or in a page-table apply routine (let it
+// finish into the VMM instead of the guest).
+void Vcpu::on_kick() {
+  if (domain_.stopping()) return;
+  if (apply_in_flight_ && sregs().cs.selector == ra::kVmmCs) {
+    make_apply_routine_exit();
+    return;
+  }
+  if (deliver_pending_upcall()) {
+    kvm_.mark_regs_dirty();
+    kvm_.mark_sregs_dirty();
+  }
+}
+
+bool Vcpu::at_guest_instruction() {
+  return (sregs().cs.selector & 3) == 3 && !ra::contains_va(regs().rip);
+}
+
+bool Vcpu::deliver_pending_upcall() {
+  uint64_t handler = state_.callback[TG_CALLBACK_EVENT];
+  tg_vcpu_info& vi = info();
+  if (handler == 0 || __atomic_load_n(&vi.upcall_pending, __ATOMIC_ACQUIRE) == 0 ||
+      __atomic_load_n(&vi.upcall_mask, __ATOMIC_ACQUIRE) != 0 || !at_guest_instruction()) {
+    return false;
+  }
+  bool user = !in_kernel_mode();
+  uint64_t cs = user ? TG_USER_CS : TG_KERNEL_CS, ss = user ? TG_USER_DS : TG_KERNEL_DS;
+  InterruptedContext ctx{regs().rip, cs, virtual_rflags(regs().rflags), regs().rsp, ss, regs().rcx, regs().r11};
+  ++stats_.upcalls;
+  bounce(handler, ctx, std::nullopt, state_.callback_flags[TG_CALLBACK_EVENT] & TG_CALLBACKF_MASK_EVENTS,
+         "event upcall");
+  return true;
+}
+
+bool Vcpu::poll_ports(const std::vector<uint32_t>& ports, uint64_t deadline_ns) {
+  EventChannels& events = domain_.events();
+  auto any_pending = [&] {
+    for (uint32_t p : ports) {
+      if (events.pending(p)) return true;
+    }
+    return false;
+  };
+  std::unique_lock lock(wake_mutex_);
+  auto done = [&] { return domain_.stopping() || any_pending(); };
+  if (deadline_ns == 0) {
+    wake_cv_.wait(lock, done);
+  } else {
+    int64_t left = static_cast<int64_t>(deadline_ns) - static_cast<int64_t>(domain_.system_time_ns());
+    if (left > 0) wake_cv_.wait_for(lock, std::chrono::nanoseconds(left), done);
+  }
+  return any_pending();
+}
+
+}  // namespace tortuga
