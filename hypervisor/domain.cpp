@@ -34,17 +34,19 @@ void validate(const DomainConfig& c) {
   if (c.memory_mib < 1 || c.memory_mib > kMaxMemoryMib) {
     throw KernelImageError(fmt::format("memory must be between 1 and {} MiB, not {}", kMaxMemoryMib, c.memory_mib));
   }
-  if (c.vcpus != 1) {
-    // Several vCPUs need vcpu_op and IPIs (TG_FEAT_SMP), which come with
-    // event channels.
-    throw KernelImageError(fmt::format("this VMM runs 1 vCPU per domain, not {}", c.vcpus));
+  if (c.vcpus < 1 || c.vcpus > TG_MAX_VCPUS) {
+    throw KernelImageError(fmt::format("vcpus must be between 1 and {}, not {}", TG_MAX_VCPUS, c.vcpus));
   }
 }
 
 }  // namespace
 
 Domain::Domain(const DomainConfig& config, Console& console)
-    : config_(config), console_(console), kernel_((validate(config), load_kernel_image(config.kernel))), vm_(kvm_) {
+    : config_(config),
+      console_(console),
+      kernel_((validate(config), load_kernel_image(config.kernel))),
+      vm_(kvm_),
+      quiesce_(config.vcpus) {
   created_ns_ = monotonic_ns();
   memory_ = std::make_unique<GuestMemory>(config.memory_mib << 20, reserved_area::kGpa, reserved_area::kSize);
   reserved_area::build(*memory_, config.vcpus);
@@ -106,10 +108,29 @@ tg_shared_info& Domain::shared_info() { return *memory_->ram_object<tg_shared_in
 
 uint64_t Domain::system_time_ns() const { return monotonic_ns() - created_ns_; }
 
+// vCPU 0 starts at the entry point; the others when the guest brings them
+// up (vcpu_op). Each runs on its own thread until the domain stops.
 DomainResult Domain::run() {
-  vcpus_[0]->run();
+  vcpus_[0]->start();
+  {
+    std::unique_lock lock(result_mutex_);
+    stopped_cv_.wait(lock, [&] { return stopping_.load(); });
+  }
+  for (auto& v : vcpus_) v->kick();
+  for (auto& v : vcpus_) v->join();
   std::lock_guard lock(result_mutex_);
   return result_;
+}
+
+uint32_t Domain::vcpus_up() const {
+  uint32_t n = 0;
+  for (const auto& v : vcpus_) n += v->is_up() ? 1 : 0;
+  return n;
+}
+
+void Domain::vcpu_stopped() {
+  std::lock_guard lock(result_mutex_);
+  stopped_cv_.notify_all();
 }
 
 void Domain::stop(DomainExit exit, const std::string& reason) {
@@ -118,6 +139,7 @@ void Domain::stop(DomainExit exit, const std::string& reason) {
     if (stopping_.load()) return;
     result_ = {exit, reason};
     stopping_.store(true, std::memory_order_release);
+    stopped_cv_.notify_all();
   }
   for (auto& v : vcpus_) v->kick();
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -19,6 +20,7 @@
 #include "event_channels.h"
 #include "kvm.h"
 #include "pv_mmu.h"
+#include "quiesce.h"
 #include "timers.h"
 #include "vcpu.h"
 
@@ -76,6 +78,10 @@ class Domain {
   EventChannels& events() { return *events_; }
   VcpuTimers& timers() { return *timers_; }
   Vcpu& vcpu(uint32_t id) { return *vcpus_.at(id); }
+  uint32_t vcpus_up() const;
+  Quiesce& quiesce() { return quiesce_; }
+  // A vCPU's thread ended (down, or the domain stops).
+  void vcpu_stopped();
   Console& console() { return console_; }
   const BootLayout& layout() const { return layout_; }
   tg_shared_info& shared_info();
@@ -103,7 +109,9 @@ class Domain {
   uint64_t created_ns_ = 0;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
 
+  Quiesce quiesce_;
   std::atomic<bool> stopping_{false};
+  std::condition_variable stopped_cv_;
   std::mutex result_mutex_;
   DomainResult result_;
 };

@@ -47,6 +47,19 @@ bool Vcpu::at_guest_instruction() {
 }
 
 bool Vcpu::deliver_pending_upcall() {
+  // A virtual NMI goes first and ignores upcall_mask; they do not nest.
+  if (nmi_pending_.load() && !nmi_active_ && at_guest_instruction()) {
+    nmi_pending_.store(false);
+    uint64_t nmi = state_.callback[TG_CALLBACK_NMI];
+    if (nmi != 0) {
+      bool user = !in_kernel_mode();
+      uint64_t cs = user ? TG_USER_CS : TG_KERNEL_CS, ss = user ? TG_USER_DS : TG_KERNEL_DS;
+      InterruptedContext ctx{regs().rip, cs, virtual_rflags(regs().rflags), regs().rsp, ss, regs().rcx, regs().r11};
+      nmi_active_ = true;
+      bounce(nmi, ctx, std::nullopt, state_.callback_flags[TG_CALLBACK_NMI] & TG_CALLBACKF_MASK_EVENTS, "NMI");
+      return true;
+    }
+  }
   uint64_t handler = state_.callback[TG_CALLBACK_EVENT];
   tg_vcpu_info& vi = info();
   if (handler == 0 || __atomic_load_n(&vi.upcall_pending, __ATOMIC_ACQUIRE) == 0 ||
@@ -70,14 +83,20 @@ bool Vcpu::poll_ports(const std::vector<uint32_t>& ports, uint64_t deadline_ns) 
     }
     return false;
   };
-  std::unique_lock lock(wake_mutex_);
-  auto done = [&] { return domain_.stopping() || any_pending(); };
-  if (deadline_ns == 0) {
-    wake_cv_.wait(lock, done);
-  } else {
-    int64_t left = static_cast<int64_t>(deadline_ns) - static_cast<int64_t>(domain_.system_time_ns());
-    if (left > 0) wake_cv_.wait_for(lock, std::chrono::nanoseconds(left), done);
+  enter_runstate(TG_RUNSTATE_blocked);
+  domain_.quiesce().sleeping(id_);
+  {
+    std::unique_lock lock(wake_mutex_);
+    auto done = [&] { return domain_.stopping() || down_requested_.load() || any_pending(); };
+    if (deadline_ns == 0) {
+      wake_cv_.wait(lock, done);
+    } else {
+      int64_t left = static_cast<int64_t>(deadline_ns) - static_cast<int64_t>(domain_.system_time_ns());
+      if (left > 0) wake_cv_.wait_for(lock, std::chrono::nanoseconds(left), done);
+    }
   }
+  domain_.quiesce().awake(id_);
+  enter_runstate(TG_RUNSTATE_running);
   return any_pending();
 }
 

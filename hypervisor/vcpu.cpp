@@ -42,6 +42,7 @@ void install_kick_handler() {
 Vcpu::Vcpu(Domain& domain, uint32_t id, KvmVcpu kvm_vcpu)
     : domain_(domain), id_(id), kvm_(std::move(kvm_vcpu)), state_(ra::vcpu_state(domain.memory(), id)) {
   std::memset(&state_, 0, sizeof state_);
+  runstate_.state = TG_RUNSTATE_offline;
 }
 
 tg_vcpu_info& Vcpu::info() { return domain_.shared_info().vcpu_info[id_]; }
@@ -60,12 +61,58 @@ void Vcpu::boot(const BootLayout& layout) {
   state_.kernel_cr3 = layout.page_tables_gpa;
   state_.kernel_ss = TG_KERNEL_DS;
   set_cpuid();
-  set_boot_registers(layout);
+  set_kernel_entry_registers(state_.kernel_cr3);
+  kvm_regs r{};
+  r.rip = layout.entry;
+  r.rsp = layout.va(layout.stack_top_gpa);
+  r.rsi = layout.va(layout.start_info_gpa);
+  r.rflags = 0x202;
+  kvm_.set_regs(r);
   set_syscall_msrs();
   init_time_record();
+  initialised_ = true;
 }
 
-void Vcpu::set_boot_registers(const BootLayout& layout) {
+void Vcpu::initialise(const tg_vcpu_guest_context& c, const std::vector<TrapTableEntry>& traps) {
+  std::memset(&state_, 0, sizeof state_);
+  state_.kernel_mode = 1;
+  state_.kernel_cr3 = c.kernel_l4_gfn << 12;
+  state_.user_cr3 = c.user_l4_gfn << 12;
+  state_.kernel_ss = TG_KERNEL_DS;
+  state_.kernel_sp = c.kernel_sp;
+  state_.fs_base = c.fs_base;
+  state_.gs_base_kernel = c.gs_base_kernel;
+  state_.gs_base_user = c.gs_base_user;
+  for (unsigned i = 0; i < TG_NR_CALLBACKS; ++i) {
+    state_.callback[i] = c.callbacks[i].address;
+    state_.callback_flags[i] = c.callbacks[i].flags;
+  }
+  for (size_t v = 0; v < traps.size() && v < TG_NR_EXCEPTION_VECTORS; ++v) state_.traps[v] = traps[v];
+  // KVM refuses to change CPUID once a vCPU has run; it never changes here.
+  if (!initialised_) set_cpuid();
+  set_kernel_entry_registers(state_.kernel_cr3);
+  kvm_sregs s = kvm_.get_sregs();
+  s.fs.base = c.fs_base;
+  s.gs.base = c.gs_base_kernel;
+  kvm_.set_sregs(s);
+  kvm_regs r{};
+  r.rax = c.rax, r.rbx = c.rbx, r.rcx = c.rcx, r.rdx = c.rdx, r.rsi = c.rsi, r.rdi = c.rdi, r.rbp = c.rbp;
+  r.rsp = c.rsp, r.r8 = c.r8, r.r9 = c.r9, r.r10 = c.r10, r.r11 = c.r11, r.r12 = c.r12, r.r13 = c.r13;
+  r.r14 = c.r14, r.r15 = c.r15, r.rip = c.rip;
+  r.rflags = sanitize_rflags(c.rflags);
+  kvm_.set_regs(r);
+  // What the sync area held from an earlier life must not override this.
+  kvm_.run()->kvm_dirty_regs = 0;
+  __atomic_store_n(&info().upcall_mask, (c.rflags & TG_RFLAGS_IF) ? 0 : 1, __ATOMIC_RELEASE);
+  set_syscall_msrs();
+  init_time_record();
+  nmi_active_ = false;
+  fresh_ = true;
+  initialised_ = true;
+}
+
+// Kernel mode at CPL3 on this vCPU's GDT, TSS and the VMM's IDT.
+void Vcpu::set_kernel_entry_registers(uint64_t cr3) {
   kvm_sregs s = kvm_.get_sregs();
   s.cs = code64_segment(ra::kKernelCs, 3);
   s.ss = s.ds = s.es = s.fs = s.gs = data_segment(ra::kKernelSs, 3);
@@ -80,15 +127,8 @@ void Vcpu::set_boot_registers(const BootLayout& layout) {
   s.cr0 = kCr0;
   s.cr4 = kCr4;
   s.efer = kEfer;
-  s.cr3 = state_.kernel_cr3;
+  s.cr3 = cr3;
   kvm_.set_sregs(s);
-
-  kvm_regs r{};
-  r.rip = layout.entry;
-  r.rsp = layout.va(layout.stack_top_gpa);
-  r.rsi = layout.va(layout.start_info_gpa);
-  r.rflags = 0x202;
-  kvm_.set_regs(r);
 }
 
 // SYSCALL enters the VMM's stub at CPL0; the VMM decides from the virtual
@@ -155,18 +195,48 @@ void Vcpu::wake() {
 }
 
 void Vcpu::block_until_event() {
-  std::unique_lock lock(wake_mutex_);
-  wake_cv_.wait(lock, [&] {
-    return domain_.stopping() || __atomic_load_n(&info().upcall_pending, __ATOMIC_ACQUIRE) != 0;
-  });
+  enter_runstate(TG_RUNSTATE_blocked);
+  domain_.quiesce().sleeping(id_);
+  {
+    std::unique_lock lock(wake_mutex_);
+    wake_cv_.wait(lock, [&] {
+      return domain_.stopping() || down_requested_.load() ||
+             __atomic_load_n(&info().upcall_pending, __ATOMIC_ACQUIRE) != 0;
+    });
+  }
+  domain_.quiesce().awake(id_);
+  enter_runstate(TG_RUNSTATE_running);
+}
+
+void Vcpu::start() {
+  join();  // the thread of an earlier life, if it was taken down
+  down_requested_.store(false);
+  up_.store(true);
+  domain_.quiesce().set_up(id_, true);
+  enter_runstate(TG_RUNSTATE_running);
+  thread_object_ = std::thread([this] { run(); });
+}
+
+void Vcpu::join() {
+  if (thread_object_.joinable() && thread_object_.get_id() != std::this_thread::get_id()) thread_object_.join();
 }
 
 void Vcpu::run() {
   install_kick_handler();
   thread_.store(pthread_self());
-  while (!domain_.stopping()) {
+  Quiesce& quiesce = domain_.quiesce();
+  while (!domain_.stopping() && !down_requested_.load()) {
     try {
-      if (!kvm_.enter()) {
+      // Safe points: nothing of the guest's is touched here, so another
+      // vCPU may change the page tables meanwhile (quiesce.h).
+      quiesce.safe_point(id_);
+      // A vCPU that has not run since its context was set has no TLB to
+      // flush (and no registers in the sync area yet).
+      if (flush_pending_.exchange(false) && !fresh_) flush_tlb_now();
+      bool exited = kvm_.enter();
+      fresh_ = false;
+      quiesce.safe_point(id_);
+      if (!exited) {
         kvm_.run()->immediate_exit = 0;
         ++stats_.kicks;
         on_kick();
@@ -183,6 +253,39 @@ void Vcpu::run() {
     }
   }
   thread_.store(pthread_t{});
+  enter_runstate(TG_RUNSTATE_offline);
+  up_.store(false);
+  quiesce.set_up(id_, false);
+  domain_.vcpu_stopped();
+}
+
+void Vcpu::flush_tlb_now() {
+  ApplyProgram flush;
+  flush.flush_tlb();
+  exit_cr3_ = sregs().cr3;
+  run_apply_routine_and_wait(flush);
+}
+
+void Vcpu::raise_nmi() {
+  nmi_pending_.store(true);
+  kick();
+}
+
+void Vcpu::enter_runstate(uint32_t state) {
+  std::lock_guard lock(runstate_mutex_);
+  uint64_t now = domain_.system_time_ns();
+  if (runstate_.state_entry_time != 0 || runstate_.state != 0) {
+    runstate_.time[runstate_.state] += now - runstate_.state_entry_time;
+  }
+  runstate_.state = state;
+  runstate_.state_entry_time = now;
+}
+
+tg_vcpu_runstate Vcpu::runstate() {
+  std::lock_guard lock(runstate_mutex_);
+  tg_vcpu_runstate r = runstate_;
+  r.time[r.state] += domain_.system_time_ns() - r.state_entry_time;  // up to now
+  return r;
 }
 
 void Vcpu::handle_exit() {

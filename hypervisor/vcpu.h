@@ -11,9 +11,11 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include <tortuga/shared_info.h>
+#include <tortuga/vcpu.h>
 
 #include "apply_program.h"
 #include "exit_stats.h"
@@ -25,6 +27,10 @@ namespace tortuga {
 
 class Domain;
 struct BootLayout;
+namespace hypercalls {
+struct Entry;
+struct Args;
+}  // namespace hypercalls
 
 // The guest context at the moment of a trap, in guest terms: virtual
 // selectors and the virtual interrupt flag in rflags.
@@ -34,15 +40,32 @@ struct InterruptedContext {
 
 class Vcpu {
  public:
+  // Runs until the domain stops or the vCPU is taken down. A GuestFault
+  // becomes the domain's kill reason.
+  void run();
   Vcpu(Domain& domain, uint32_t id, KvmVcpu kvm_vcpu);
   Vcpu(const Vcpu&) = delete;
   Vcpu& operator=(const Vcpu&) = delete;
 
   // Sets the boot state: kernel mode at the entry point, events masked.
   void boot(const BootLayout& layout);
-  // Runs until the domain stops. Returns normally; a GuestFault becomes
-  // the domain's kill reason.
-  void run();
+  // TG_VCPUOP_initialise: the state a down vCPU starts from. The context
+  // was validated by the caller (hypercalls/vcpu_op.cpp).
+  void initialise(const tg_vcpu_guest_context& ctx, const std::vector<TrapTableEntry>& traps);
+  bool initialised() const { return initialised_; }
+  // Starts the vCPU's thread (TG_VCPUOP_up, and vCPU 0 at boot).
+  void start();
+  // Asks the vCPU's thread to stop at its next exit (TG_VCPUOP_down).
+  void request_down() { down_requested_.store(true); kick(); }
+  // Waits for the vCPU's thread to end.
+  void join();
+  bool is_up() const { return up_.load(); }
+  // The next time this vCPU enters the guest, flush its TLB first.
+  void flush_before_entry() { flush_pending_.store(true); }
+  // TG_VCPUOP_send_nmi.
+  void raise_nmi();
+  void nmi_returned() { nmi_active_ = false; }
+  tg_vcpu_runstate runstate();
   // Makes a running KVM_RUN return soon, from any thread.
   void kick();
   // Wakes a vCPU sleeping in sched_op block.
@@ -107,6 +130,9 @@ class Vcpu {
 
  private:
   void set_boot_registers(const BootLayout& layout);
+  void set_kernel_entry_registers(uint64_t cr3);
+  void flush_tlb_now();
+  void enter_runstate(uint32_t state);
   void resume_through_apply_routine();
   void on_kick();
   // Turns the in-flight routine's final iretq into an exit to the VMM, so
@@ -127,6 +153,7 @@ class Vcpu {
   void handle_syscall();
   void handle_guest_port_io(uint16_t port);
   void handle_hypercall();
+  int64_t call_with_others_stopped(const hypercalls::Entry& entry, const hypercalls::Args& args);
   void bounce_user_syscall();
   InterruptedContext context_from_cpl0_frame(unsigned vector, std::optional<uint64_t>& error_code);
   uint64_t virtual_rflags(uint64_t real_rflags);
@@ -145,6 +172,16 @@ class Vcpu {
   uint64_t exit_cr3_ = 0;         // the page table the guest exited from: it maps the routine
   uint64_t apply_end_offset_ = 0; // code bytes of the in-flight routine (its iretq is the last 2)
   std::atomic<pthread_t> thread_{};
+  std::thread thread_object_;
+  bool initialised_ = false;
+  bool fresh_ = true;  // not run since boot() or initialise()
+  std::atomic<bool> up_{false};
+  std::atomic<bool> down_requested_{false};
+  std::atomic<bool> flush_pending_{false};
+  std::atomic<bool> nmi_pending_{false};
+  bool nmi_active_ = false;  // delivered, until the next iret
+  std::mutex runstate_mutex_;
+  tg_vcpu_runstate runstate_{};
   std::mutex wake_mutex_;
   std::condition_variable wake_cv_;
 };

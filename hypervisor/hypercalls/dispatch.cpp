@@ -5,8 +5,10 @@
 #include <fmt/format.h>
 #include <tortuga/errno.h>
 #include <tortuga/hypercall.h>
+#include <tortuga/memory.h>
 
 #include "../guest_fault.h"
+#include "../domain.h"
 #include "hypercall_table.h"
 
 namespace tortuga {
@@ -31,12 +33,31 @@ constexpr std::array<Entry, TG_NR_HYPERCALLS> make_table() {
   t[TG_HC_memory_op] = {memory_op, true};
   t[TG_HC_event_channel_op] = {event_channel_op, true};
   t[TG_HC_set_timer_op] = {set_timer_op, true};
-  // The grant and vCPU hypercalls answer -ENOSYS until their features are
-  // offered (offered_features()).
+  t[TG_HC_vcpu_op] = {vcpu_op, true};
+  // The grant hypercalls answer -ENOSYS until their feature is offered
+  // (offered_features()).
   return t;
 }
 
 constexpr auto kTable = make_table();
+
+// Calls that read or change page-table state (the frame table, base
+// pointers). With several vCPUs they run in a quiesce section (quiesce.h).
+bool changes_page_tables(uint64_t nr, const Args& a) {
+  switch (nr) {
+    case TG_HC_mmu_update:
+    case TG_HC_mmuext_op:
+    case TG_HC_update_va_mapping:
+    case TG_HC_multicall:
+      return true;
+    case TG_HC_memory_op:
+      return a.a0 == TG_MEMOP_increase_reservation || a.a0 == TG_MEMOP_decrease_reservation;
+    case TG_HC_vcpu_op:
+      return vcpu_op_changes_page_tables(a.a0);
+    default:
+      return false;
+  }
+}
 
 }  // namespace
 
@@ -45,6 +66,26 @@ void Vcpu::return_from_hypercall(int64_t result) {
   regs().rip = regs().rcx;  // SYSCALL saved the return address in rcx...
   regs().rflags = sanitize_rflags(regs().r11);  // ...and RFLAGS in r11
   load_kernel_segments();
+}
+
+// The other vCPUs wait at safe points while this one changes page tables,
+// and the writes are applied before they resume: nothing is pending and no
+// accessed or dirty bit moves meanwhile. They flush their TLBs before they
+// next run if this call flushed. Costs each running vCPU a kick, and this
+// one an exit for the apply routine.
+int64_t Vcpu::call_with_others_stopped(const hypercalls::Entry& entry, const hypercalls::Args& args) {
+  QuiesceSection section(
+      domain_.quiesce(), id_, [&](uint32_t v) { domain_.vcpu(v).kick(); }, [&] { return domain_.stopping(); });
+  if (!section.active()) return -TG_EAGAIN;  // the domain is stopping
+  int64_t result = entry.handler(*this, args);
+  bool flushed = apply_program_.flushes_tlb() || !apply_program_.invlpgs().empty();
+  apply_page_table_writes_now();
+  if (flushed) {
+    for (uint32_t v = 0; v < domain_.config().vcpus; ++v) {
+      if (v != id_) domain_.vcpu(v).flush_before_entry();
+    }
+  }
+  return result;
 }
 
 void Vcpu::handle_hypercall() {
@@ -59,7 +100,11 @@ void Vcpu::handle_hypercall() {
   Args args{regs().rdi, regs().rsi, regs().rdx, regs().r10, regs().r8};
   int64_t result;
   try {
-    result = entry.handler(*this, args);
+    if (domain_.config().vcpus > 1 && changes_page_tables(nr, args)) {
+      result = call_with_others_stopped(entry, args);
+    } else {
+      result = entry.handler(*this, args);
+    }
   } catch (const BadGuestAddress& bad) {
     throw GuestFault(fmt::format("hypercall {}: bad guest pointer {:#x} ({}) at rip {:#x}", hypercall_name(nr),
                                  bad.va(), bad.what(), regs().rcx));

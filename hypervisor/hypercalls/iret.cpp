@@ -41,6 +41,7 @@ int64_t iret(Vcpu& vcpu, const Args&) {
     vcpu.bounce(failsafe, bad, reason, true, "failsafe callback", frame_at + sizeof f);
     return 0;
   }
+  vcpu.nmi_returned();  // virtual NMIs do not nest until the next iret
   kvm_regs& r = vcpu.regs();
   r.rax = f.rax;
   r.rcx = f.rcx;

@@ -1,0 +1,78 @@
+#include "quiesce.h"
+
+#include <chrono>
+
+namespace tortuga {
+
+bool Quiesce::others_quiet(uint32_t self) const {
+  for (uint32_t v = 0; v < state_.size(); ++v) {
+    if (v != self && state_[v].up && !state_[v].quiet) return false;
+  }
+  return true;
+}
+
+bool Quiesce::begin(uint32_t self, const std::function<void(uint32_t)>& kick, const std::function<bool()>& stopping) {
+  std::unique_lock lock(mutex_);
+  // Another vCPU's section first: we are at a safe point (nothing done yet).
+  while (requested_.load()) {
+    state_[self].quiet = true;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return !requested_.load(); });
+    state_[self].quiet = false;
+  }
+  requested_.store(true, std::memory_order_release);
+  owner_ = self;
+  std::vector<uint32_t> others;
+  for (uint32_t v = 0; v < state_.size(); ++v) {
+    if (v != self && state_[v].up && !state_[v].quiet) others.push_back(v);
+  }
+  lock.unlock();
+  for (uint32_t v : others) kick(v);
+  lock.lock();
+  while (!others_quiet(self)) {
+    if (stopping()) {
+      requested_.store(false, std::memory_order_release);
+      cv_.notify_all();
+      return false;
+    }
+    cv_.wait_for(lock, std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+void Quiesce::end(uint32_t self) {
+  std::lock_guard lock(mutex_);
+  if (owner_ != self) return;
+  requested_.store(false, std::memory_order_release);
+  cv_.notify_all();
+}
+
+void Quiesce::park(uint32_t self) {
+  std::unique_lock lock(mutex_);
+  if (!requested_.load() || owner_ == self) return;
+  state_[self].quiet = true;
+  cv_.notify_all();
+  cv_.wait(lock, [&] { return !requested_.load(); });
+  state_[self].quiet = false;
+}
+
+void Quiesce::sleeping(uint32_t self) {
+  std::lock_guard lock(mutex_);
+  state_[self].quiet = true;
+  cv_.notify_all();
+}
+
+void Quiesce::awake(uint32_t self) {
+  std::unique_lock lock(mutex_);
+  cv_.wait(lock, [&] { return !requested_.load() || owner_ == self; });
+  state_[self].quiet = false;
+}
+
+void Quiesce::set_up(uint32_t self, bool up) {
+  std::lock_guard lock(mutex_);
+  state_[self].up = up;
+  state_[self].quiet = false;
+  cv_.notify_all();
+}
+
+}  // namespace tortuga
