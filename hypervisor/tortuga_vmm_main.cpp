@@ -5,11 +5,14 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <optional>
 #include <thread>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <tortuga/vcpu.h>
 
+#include "cpu_limits.h"
 #include "domain.h"
 #include "kernel_image.h"
 
@@ -41,6 +44,13 @@ int main(int argc, char** argv) {
   app.add_option("--vcpus", config.vcpus, "number of vCPUs")->capture_default_str();
   app.add_option("--cmdline", config.cmdline, "kernel command line");
   app.add_option("--initramfs", config.initramfs, "initramfs image")->check(CLI::ExistingFile);
+  CpuLimits limits;
+  app.add_option("--weight", limits.weight, "share of host CPU against other domains (cgroup cpu controller)")
+      ->check(CLI::Range(TG_SCHED_WEIGHT_MIN, TG_SCHED_WEIGHT_MAX))
+      ->capture_default_str();
+  app.add_option("--cap", limits.cap, "at most this percent of one host CPU, 0 = no cap")
+      ->check(CLI::Range(0, 100 * 1024))
+      ->capture_default_str();
   app.add_flag("--stats", show_stats, "print exit counters on stderr when the domain ends");
   CLI11_PARSE(app, argc, argv);
 
@@ -54,10 +64,17 @@ int main(int argc, char** argv) {
   Console console = Console::stdio();
   DomainResult result;
   try {
+    // Only a domain that asks for other than the defaults needs a cgroup
+    // (and the permission to make one).
+    std::optional<CpuLimitsCgroup> cgroup;
+    if (!limits.is_default()) cgroup.emplace(config.name, limits);
     Domain domain(config, console);
     watch_termination_signals(domain);
     result = domain.run();
     if (show_stats) std::fputs(domain.stats().format().c_str(), stderr);
+  } catch (const CpuLimitsError& e) {
+    fmt::print(stderr, "tortuga-vmm: {}: cannot apply --weight/--cap: {}\n", config.name, e.what());
+    return static_cast<int>(DomainExit::kVmmError);
   } catch (const KernelImageError& e) {
     fmt::print(stderr, "tortuga-vmm: {}: refused: {}\n", config.name, e.what());
     return static_cast<int>(DomainExit::kVmmError);
