@@ -116,8 +116,13 @@ DomainResult Domain::run() {
     std::unique_lock lock(result_mutex_);
     stopped_cv_.wait(lock, [&] { return stopping_.load(); });
   }
-  for (auto& v : vcpus_) v->kick();
-  for (auto& v : vcpus_) v->join();
+  // A vCPU may bring another up just as the domain stops: join until no
+  // thread is left (start() refuses once the domain is stopping).
+  for (bool joined = true; joined;) {
+    joined = false;
+    for (auto& v : vcpus_) v->kick();
+    for (auto& v : vcpus_) joined = v->join() || joined;
+  }
   std::lock_guard lock(result_mutex_);
   return result_;
 }

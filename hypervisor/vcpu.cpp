@@ -209,6 +209,7 @@ void Vcpu::block_until_event() {
 }
 
 void Vcpu::start() {
+  if (domain_.stopping()) return;
   join();  // the thread of an earlier life, if it was taken down
   down_requested_.store(false);
   up_.store(true);
@@ -217,8 +218,10 @@ void Vcpu::start() {
   thread_object_ = std::thread([this] { run(); });
 }
 
-void Vcpu::join() {
-  if (thread_object_.joinable() && thread_object_.get_id() != std::this_thread::get_id()) thread_object_.join();
+bool Vcpu::join() {
+  if (!thread_object_.joinable() || thread_object_.get_id() == std::this_thread::get_id()) return false;
+  thread_object_.join();
+  return true;
 }
 
 void Vcpu::run() {

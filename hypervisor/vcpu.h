@@ -57,8 +57,8 @@ class Vcpu {
   void start();
   // Asks the vCPU's thread to stop at its next exit (TG_VCPUOP_down).
   void request_down() { down_requested_.store(true); kick(); }
-  // Waits for the vCPU's thread to end.
-  void join();
+  // Waits for the vCPU's thread to end; false if there was none to wait for.
+  bool join();
   bool is_up() const { return up_.load(); }
   // The next time this vCPU enters the guest, flush its TLB first.
   void flush_before_entry() { flush_pending_.store(true); }
