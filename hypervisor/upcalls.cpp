@@ -19,7 +19,11 @@ namespace ra = reserved_area;
 }  // namespace
 
 void Vcpu::notify_event(bool unmasked) {
-  if (unmasked) {
+  // Kick even when upcall_mask looked set: the guest's "sti" is a store of
+  // upcall_mask then a load of upcall_pending with no fence between (ABI.md
+  // 9.5), so both sides may read the old value of the other's byte. The
+  // kick makes the vCPU exit, and the exit looks again with fresh values.
+  if (unmasked || __atomic_load_n(&info().upcall_pending, __ATOMIC_ACQUIRE) != 0) {
     kick();
   } else {
     wake();  // a poll may be waiting on a masked port
