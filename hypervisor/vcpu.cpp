@@ -23,7 +23,7 @@ constexpr uint64_t kCr0 = 0x80050033;  // PG AM WP NE ET MP PE
 constexpr uint64_t kCr4 = 0x6a0;       // OSXMMEXCPT OSFXSR PGE PAE
 constexpr uint64_t kEfer = 0xd01;      // NXE LMA LME SCE
 constexpr uint32_t kMsrStar = 0xc0000081, kMsrLstar = 0xc0000082, kMsrCstar = 0xc0000083,
-                   kMsrSfmask = 0xc0000084, kMsrTsc = 0x10;
+                   kMsrSfmask = 0xc0000084, kMsrTsc = 0x10, kMsrTscAux = 0xc0000103;
 constexpr uint64_t kSyscallMask = 0x44700;  // AC NT DF IF TF: the CPL0 stub runs clean
 
 void install_kick_handler() {
@@ -139,6 +139,7 @@ void Vcpu::set_syscall_msrs() {
       {kMsrLstar, 0, ra::va(ra::kSyscallStub)},
       {kMsrCstar, 0, ra::va(ra::kUnexpectedStub)},
       {kMsrSfmask, 0, kSyscallMask},
+      {kMsrTscAux, 0, id_},  // RDTSCP and RDPID tell the vCPU number (ABI.md 2.4)
   });
 }
 
@@ -200,7 +201,7 @@ void Vcpu::block_until_event() {
   {
     std::unique_lock lock(wake_mutex_);
     wake_cv_.wait(lock, [&] {
-      return domain_.stopping() || down_requested_.load() ||
+      return domain_.stopping() || down_requested_.load() || nmi_pending_.load() ||
              __atomic_load_n(&info().upcall_pending, __ATOMIC_ACQUIRE) != 0;
     });
   }
@@ -272,6 +273,7 @@ void Vcpu::flush_tlb_now() {
 void Vcpu::raise_nmi() {
   nmi_pending_.store(true);
   kick();
+  wake();
 }
 
 void Vcpu::enter_runstate(uint32_t state) {

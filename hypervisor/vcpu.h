@@ -63,7 +63,7 @@ class Vcpu {
   // The next time this vCPU enters the guest, flush its TLB first.
   void flush_before_entry() { flush_pending_.store(true); }
   // TG_VCPUOP_send_nmi.
-  void raise_nmi();
+  void raise_nmi();  // also wakes it from block
   void nmi_returned() { nmi_active_ = false; }
   tg_vcpu_runstate runstate();
   // Makes a running KVM_RUN return soon, from any thread.

@@ -84,21 +84,60 @@ Row bare_mmio_exit(uint64_t n) {
 struct GuestRun {
   ExitStats stats;
   uint64_t guest_ns = 0;
+  std::string console;
+  double host_cpu_s = 0, wall_s = 0;  // the VMM process while the domain ran
 };
 
-GuestRun run_test_guest(const std::string& guest, const std::string& kind, uint64_t n) {
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+GuestRun run_test_guest(const std::string& guest, const std::string& kind, uint64_t n,
+                        const std::string& extra = "") {
   std::string console;
   Console capture([&](std::span<const uint8_t> b) { console.append(b.begin(), b.end()); }, -1);
   DomainConfig config;
   config.name = "bench";
   config.kernel = guest;
-  config.cmdline = fmt::format("bench={} n={}", kind, n);
+  config.cmdline = fmt::format("bench={} n={} {}", kind, n, extra);
   Domain domain(config, capture);
+  double cpu0 = process_cpu_seconds();
+  auto t0 = Clock::now();
   DomainResult result = domain.run();
+  double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+  double cpu = process_cpu_seconds() - cpu0;
   if (result.exit != DomainExit::kPoweroff) throw std::runtime_error(fmt::format("bench guest: {}", result.reason));
   auto at = console.find(" ns=");
   if (at == std::string::npos) throw std::runtime_error("bench guest printed no timing: " + console);
-  return {domain.stats(), std::stoull(console.substr(at + 4))};
+  return {domain.stats(), std::stoull(console.substr(at + 4)), console, cpu, wall};
+}
+
+// A number the guest printed as `key=value` on a comment line, or -1.
+double printed_value(const std::string& console, const std::string& key) {
+  auto at = console.find(key + "=");
+  if (at == std::string::npos) return -1;
+  return std::stod(console.substr(at + key.size() + 1));
+}
+
+// Events and time (ABI.md 9, 10): timer ticks at a rate, what a tick costs
+// in exits, and what a domain that only sleeps costs the host.
+void print_time_table(const std::string& guest, uint64_t ticks) {
+  fmt::print("\nEvents and time ({} timer ticks per row)\n\n", ticks);
+  fmt::print("{:<40}{:>14}{:>14}{:>14}\n", "one-shot timer re-armed each tick", "jitter mean us", "jitter max us",
+             "exits/tick");
+  for (uint64_t hz : {100, 1000}) {
+    GuestRun none = run_test_guest(guest, "timer", 0, fmt::format("hz={}", hz));
+    GuestRun run = run_test_guest(guest, "timer", ticks, fmt::format("hz={}", hz));
+    double exits = static_cast<double>(run.stats.exits - none.stats.exits) / static_cast<double>(ticks);
+    fmt::print("{:<40}{:>14.1f}{:>14.1f}{:>14.2f}\n", fmt::format("  at {} Hz", hz),
+               printed_value(run.console, "mean_us"), printed_value(run.console, "max_us"), exits);
+  }
+  GuestRun idle = run_test_guest(guest, "block", ticks);
+  fmt::print("\nhost CPU of a domain that sleeps in block, woken {} times by its timer: {:.2f}% of one CPU "
+             "({:.3f} s CPU in {:.3f} s)\n",
+             ticks, 100.0 * idle.host_cpu_s / idle.wall_s, idle.host_cpu_s, idle.wall_s);
 }
 
 // Exits per operation from the difference between n operations and none,
@@ -184,6 +223,12 @@ int main(int argc, char** argv) {
   fmt::print("{:<48}{:>14}{:>12}\n", "operation", "us/op", "exits/op");
   for (const Row& r : rows) fmt::print("{:<48}{:>14.2f}{:>12.2f}\n", r.operation, r.us_per_op, r.exits_per_op);
   print_map_table(map_rows, single_update, batch_update);
+  try {
+    print_time_table(guest, 200);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "tortuga-bench: {}\n", e.what());
+    return 1;
+  }
   fmt::print("\nGuest operations are timed inside the guest with its pvclock; exits come from\n"
              "the VMM's counters, as (exits of n operations - exits of none) / n.\n");
   return 0;

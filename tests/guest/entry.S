@@ -6,12 +6,16 @@
  *     rcx, r11, [error code], rip, cs, rflags, rsp, ss
  * The entries pop rcx and r11 back into their registers, push a uniform
  * (vector, error code) pair and all registers (struct trap_regs), call
- * trap_dispatch(), and return through the iret hypercall.
+ * trap_dispatch(), and return through the iret hypercall. The event upcall
+ * and NMI callbacks come the same way (no error code); the iret frame's IF
+ * gives upcall_mask back the value it had when the upcall interrupted.
  */
 #define HC_IRET 5               /* TG_HC_iret, checked in main.c */
 #define SLOT_SIZE 32            /* TG_HYPERCALL_SLOT_SIZE */
 #define VECTOR_SYSCALL 0x100
 #define VECTOR_FAILSAFE 0x101
+#define VECTOR_EVENT 0x102
+#define VECTOR_NMI 0x103
 
 	.macro NOTE type, value
 	.balign 4
@@ -72,6 +76,24 @@ failsafe_entry:
 	pop %rcx
 	pop %r11                        /* the reason stays as the error code */
 	push $VECTOR_FAILSAFE
+	jmp trap_common
+
+/* Event upcall (ABI.md 2.9): trap_dispatch() hands it to event_upcall(). */
+	.globl event_entry
+event_entry:
+	pop %rcx
+	pop %r11
+	push $0
+	push $VECTOR_EVENT
+	jmp trap_common
+
+/* Virtual NMI (ABI.md 2.10): trap_dispatch() hands it to nmi_upcall(). */
+	.globl nmi_entry
+nmi_entry:
+	pop %rcx
+	pop %r11
+	push $0
+	push $VECTOR_NMI
 	jmp trap_common
 
 trap_common:

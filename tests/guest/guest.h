@@ -13,6 +13,8 @@
 
 #define VECTOR_SYSCALL 0x100
 #define VECTOR_FAILSAFE 0x101
+#define VECTOR_EVENT 0x102
+#define VECTOR_NMI 0x103
 
 /* Test syscalls made by the guest's user-mode code. */
 #define SYS_NOP 0
@@ -41,7 +43,10 @@ __attribute__((noreturn)) void tg_longjmp(struct jump_buf *jb, int value);
 __attribute__((noreturn)) void iret_to_regs(struct trap_regs *regs);
 void trap_entry_0(void), trap_entry_1(void), trap_entry_3(void), trap_entry_6(void);
 void trap_entry_13(void), trap_entry_14(void);
-void syscall_entry(void), failsafe_entry(void);
+void syscall_entry(void), failsafe_entry(void), event_entry(void), nmi_entry(void);
+
+/* The kernel's trap table (main.c), also given to vCPUs brought up later. */
+extern const struct tg_trap_info guest_trap_table[];
 
 /* Hypercalls through the hypercall page. */
 static inline long hypercall5(unsigned nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4)
@@ -97,6 +102,20 @@ void mm_selftest(const struct tg_start_info *si);
 bool mm_bench_kind(const char *kind);
 bool mm_bench_prepare(const struct tg_start_info *si, const char *kind);
 void mm_bench_run(const char *kind, uint64_t n);
+
+/*
+ * The event, timer and vCPU suites (events.c): the self test, the
+ * bench=timer, block and event-pingpong kinds, the shutdown-while-running
+ * scenario, and the C halves of the event and NMI callbacks.
+ */
+void events_selftest(const struct tg_start_info *si);
+bool ev_bench_kind(const char *kind);
+bool ev_bench_prepare(const struct tg_start_info *si, const char *kind);
+void ev_bench_run(const char *kind, uint64_t n);
+void ev_bench_report(const char *kind);
+__attribute__((noreturn)) void ev_scenario_shutdown_while_running(const struct tg_start_info *si);
+void event_upcall(struct trap_regs *r);
+void nmi_upcall(struct trap_regs *r);
 
 /*
  * User programs of the memory suite (mm_user.c), in the pages

@@ -8,8 +8,9 @@
  *   (nothing)            the self test
  *   scenario=NAME        one misbehaviour the VMM must kill (see scenarios[])
  *   bench=KIND n=N       N operations of KIND (hypercall, syscall, exception,
- *                        and mm.c's map-unbatched, map-batched, mmu-entries,
- *                        mmu-single)
+ *                        mm.c's map-unbatched, map-batched, mmu-entries,
+ *                        mmu-single, and events.c's timer (hz=H, default
+ *                        1000), block and event-pingpong (2 vCPUs))
  */
 #include "guest.h"
 
@@ -147,7 +148,11 @@ static void handle_syscall(struct trap_regs *r)
 
 void trap_dispatch(struct trap_regs *r)
 {
-	if (r->vector == VECTOR_SYSCALL) {
+	if (r->vector == VECTOR_EVENT) {
+		event_upcall(r);
+	} else if (r->vector == VECTOR_NMI) {
+		nmi_upcall(r);
+	} else if (r->vector == VECTOR_SYSCALL) {
 		handle_syscall(r);
 	} else if (r->vector == VECTOR_FAILSAFE) {
 		failsafe_reason = r->error_code;
@@ -161,18 +166,19 @@ void trap_dispatch(struct trap_regs *r)
 	}
 }
 
+const struct tg_trap_info guest_trap_table[] = {
+	{.vector = 0, .handler = (uint64_t)trap_entry_0},
+	{.vector = 1, .handler = (uint64_t)trap_entry_1},
+	{.vector = 3, .handler = (uint64_t)trap_entry_3},
+	{.vector = 6, .handler = (uint64_t)trap_entry_6},
+	{.vector = 13, .handler = (uint64_t)trap_entry_13},
+	{.vector = 14, .flags = TG_TRAPF_MASK_EVENTS, .handler = (uint64_t)trap_entry_14},
+	{.handler = 0},
+};
+
 static long install_handlers(void)
 {
-	static const struct tg_trap_info traps[] = {
-		{.vector = 0, .handler = (uint64_t)trap_entry_0},
-		{.vector = 1, .handler = (uint64_t)trap_entry_1},
-		{.vector = 3, .handler = (uint64_t)trap_entry_3},
-		{.vector = 6, .handler = (uint64_t)trap_entry_6},
-		{.vector = 13, .handler = (uint64_t)trap_entry_13},
-		{.vector = 14, .flags = TG_TRAPF_MASK_EVENTS, .handler = (uint64_t)trap_entry_14},
-		{.handler = 0},
-	};
-	long rc = hypercall1(TG_HC_set_trap_table, traps);
+	long rc = hypercall1(TG_HC_set_trap_table, guest_trap_table);
 	rc |= hypercall3(TG_HC_set_callbacks, TG_CALLBACK_SYSCALL, syscall_entry, TG_CALLBACKF_MASK_EVENTS);
 	rc |= hypercall3(TG_HC_set_callbacks, TG_CALLBACK_FAILSAFE, failsafe_entry, TG_CALLBACKF_MASK_EVENTS);
 	rc |= hypercall2(TG_HC_stack_switch, TG_KERNEL_DS, kernel_stack + sizeof(kernel_stack));
@@ -304,6 +310,7 @@ static void selftest(void)
 	check(read_gs0() == KERNEL_GS_MAGIC, "back in kernel mode on the kernel GS base");
 	check_failsafe();
 	mm_selftest(start_info);
+	events_selftest(start_info);
 }
 
 /* Misbehaviours the VMM must stop with one clear line. */
@@ -338,6 +345,8 @@ static void scenario(const char *name)
 	else if (str_eq(name, "spin"))
 		for (;;)
 			__asm__ volatile("pause");
+	else if (str_eq(name, "shutdown-while-running"))
+		ev_scenario_shutdown_while_running(start_info);
 	put_line("scenario: the VMM let the guest carry on");
 	shutdown(TG_SHUTDOWN_poweroff);
 }
@@ -345,11 +354,17 @@ static void scenario(const char *name)
 static void bench(const char *kind, uint64_t n)
 {
 	install_handlers();
-	bool mm = mm_bench_kind(kind);
+	bool mm = mm_bench_kind(kind), ev = ev_bench_kind(kind);
 	if (mm && !mm_bench_prepare(start_info, kind)) {
 		put_str("bench ");
 		put_str(kind);
 		put_line(": setting up the memory failed");
+		shutdown(TG_SHUTDOWN_crash);
+	}
+	if (ev && !ev_bench_prepare(start_info, kind)) {
+		put_str("bench ");
+		put_str(kind);
+		put_line(": setting up events, the timer or vCPU 1 failed");
 		shutdown(TG_SHUTDOWN_crash);
 	}
 	uint64_t t0 = system_time_ns();
@@ -365,6 +380,8 @@ static void bench(const char *kind, uint64_t n)
 		run_user(user_bench_exception);
 	} else if (mm) {
 		mm_bench_run(kind, n);
+	} else if (ev) {
+		ev_bench_run(kind, n);
 	}
 	uint64_t t1 = system_time_ns();
 	put_str("bench ");
@@ -374,6 +391,8 @@ static void bench(const char *kind, uint64_t n)
 	put_str(" ns=");
 	put_dec(t1 - t0);
 	put_str("\n");
+	if (ev)
+		ev_bench_report(kind);
 }
 
 void guest_main(const struct tg_start_info *si)

@@ -151,6 +151,168 @@ INSTANTIATE_TEST_SUITE_P(Kinds, MemoryBench,
                            return name;
                          });
 
+// The event, timer and vCPU suites (tests/guest/events.c) run in the self
+// test after the memory suite: event channels, upcalls and masking (ABI.md
+// 9, 2.9), time and the one-shot timer (6, 10), block and poll (7.1), vCPUs
+// (11).
+TEST(TestGuest, EventSuiteDeliversMasksAndRefusesBadPorts) {
+  VmmRun run = run_guest("", {"--memory", "32", "--stats"});
+  for (const char* line : {
+           "ok - shared info at boot: no port masked, none pending",
+           "ok - features word 0 offers events and the timer",
+           "ok - its port is the lowest free one, never 0",
+           "ok - status of the timer port: virq, VIRQ_TIMER, vCPU 0",
+           "ok - with events unmasked the upcall runs the handler on the send's return",
+           "ok - the upcall frame: rip at the hypercall's return, rax its result",
+           "ok - after the scan: pending bit, upcall_pending and pending_sel clear",
+           "ok - a masked port: pending bit set, no upcall",
+           "ok - unmask delivers the pending port at once",
+           "ok - with upcall_mask = 1 a send sets upcall_pending and makes no upcall",
+           "ok - storing 0 to upcall_mask, then the null hypercall delivers it",
+           "ok - close of a closed port: -ENOENT",
+           "ok - send to a closed port: -ENOENT",
+           "ok - status of a closed port: closed",
+           "ok - it gets the port just closed (lowest free first)",
+           "ok - send to port 0: -EINVAL",
+           "ok - send to port 4096: -EINVAL",
+           "ok - bind_virq of VIRQ_TIMER on vCPU 0 again: -EEXIST",
+           "ok - bind_virq of VIRQ 5 (reserved): -EINVAL",
+           "ok - bind_virq on vCPU 7: -ESRCH",
+           "ok - bind_virq with nonzero padding: -EINVAL",
+           "ok - unknown event_channel_op: -ENOSYS",
+           "ok - send to an unbound port is accepted and does nothing",
+           "ok - alloc_unbound with every port taken: -ENOSPC",
+           "ok - every upcall came with upcall_pending set, events masked, a frame with IF",
+       }) {
+    EXPECT_THAT(run.console, HasSubstr(line));
+  }
+  EXPECT_THAT(run.console, Not(HasSubstr("not ok")));
+  EXPECT_THAT(run.console, Not(HasSubstr("event suite skipped")));
+  EXPECT_THAT(run.messages, HasSubstr("hypercall event_channel_op"));
+  EXPECT_EQ(run.exit_code, kPoweroff) << run.console << run.messages;
+}
+
+TEST(TestGuest, TimerSuiteWakesBlockPollsAndTicks) {
+  VmmRun run = run_guest("", {"--memory", "32", "--stats"});
+  for (const char* line : {
+           "ok - system time from the pvclock record advances",
+           "ok - the wall clock is after 2020",
+           "ok - sched_op block is ended by VIRQ_TIMER",
+           "ok - the timer fired at or after its deadline",
+           "ok - a deadline in the past: VIRQ_TIMER pending when the call returns",
+           "ok - a disarmed timer never fires: poll on its port times out",
+           "ok - a deadline 365 days and 1 s ahead: -EINVAL",
+           "ok - set_singleshot_timer replaces the set_timer_op deadline",
+           "ok - an upcall interrupting user mode: a user frame on the kernel stack, iret back to user mode",
+           "ok - a 1000 Hz tick re-armed from the handler: 50 ticks, none early",
+           "# timer 1000 Hz: 50 ticks, deviation mean ",
+           "ok - block with an event already pending returns at once, the upcall delivered",
+           "ok - poll on a pending port returns 0 even when it is masked, and changes nothing",
+           "ok - poll of 0 ports: -EINVAL",
+           "ok - poll of 129 ports: -EINVAL",
+           "ok - poll naming port 0: -EINVAL",
+       }) {
+    EXPECT_THAT(run.console, HasSubstr(line));
+  }
+  EXPECT_THAT(run.console, Not(HasSubstr("not ok")));
+  EXPECT_THAT(run.messages, HasSubstr("hypercall set_timer_op"));
+  EXPECT_EQ(run.exit_code, kPoweroff) << run.console << run.messages;
+}
+
+TEST(TestGuest, VcpuSuiteOnOneVcpuChecksWhatItCan) {
+  VmmRun run = run_guest("", {"--memory", "32"});
+  for (const char* line : {
+           "ok - vcpu_op is_up(0) = 1",
+           "ok - get_info(0): running, times sane",
+           "ok - is_up of vCPU nr_vcpus: -ESRCH",
+           "ok - down of the only vCPU: -EBUSY",
+           "ok - the NMI callback runs with events masked, on a kernel frame",
+           "# vcpu suite skipped: one vCPU",
+       }) {
+    EXPECT_THAT(run.console, HasSubstr(line));
+  }
+  EXPECT_THAT(run.console, Not(HasSubstr("not ok")));
+  EXPECT_EQ(run.exit_code, kPoweroff) << run.console << run.messages;
+}
+
+// A VMM without SMP refuses --vcpus 2 before the VM exists; these tests turn
+// themselves on when it stops doing so.
+bool refuses_smp(const VmmRun& run) {
+  return run.exit_code == kVmmError && run.messages.find("this VMM runs 1 vCPU per domain") != std::string::npos;
+}
+
+TEST(TestGuest, VcpuSuiteOnTwoVcpus) {
+  VmmRun run = run_guest("", {"--memory", "32", "--vcpus", "2"});
+  if (refuses_smp(run)) GTEST_SKIP() << run.messages;
+  for (const char* line : {
+           "ok - features word 0 offers SMP",
+           "ok - vcpu_op is_up(1) = 0 at boot",
+           "ok - up of a vCPU never initialised: -EINVAL",
+           "ok - initialise with a non-canonical rip: -EINVAL",
+           "ok - refused contexts leave vCPU 1 uninitialised",
+           "ok - vCPU 1 runs ap_main and sends its first IPI",
+           "ok - initialise of vCPU 1 while up: -EBUSY",
+           "ok - 100 IPI round trips between vCPU 0 and vCPU 1",
+           "ok - a counter incremented in turn by both vCPUs under an IPI handshake: 400",
+           "ok - both vCPUs adding 100000 at once with lock add: 200000",
+           "ok - vCPU 1 arms its own timer; it fires on vCPU 1, not before the deadline",
+           "ok - send_nmi reaches vCPU 1 running with events masked",
+           "ok - down vCPU 1 from vCPU 0",
+           "ok - get_info(1): offline",
+           "ok - down of the last vCPU up: -EBUSY",
+           "ok - it resumes where it stopped and takes the IPI sent while it was down",
+           "ok - it starts from the new context",
+           "ok - vCPU 0 takes itself down, vCPU 1 brings it up, and the down returns 0",
+           "ok - down vCPU 1 at the end",
+       }) {
+    EXPECT_THAT(run.console, HasSubstr(line));
+  }
+  EXPECT_THAT(run.console, Not(HasSubstr("not ok")));
+  EXPECT_THAT(run.console, Not(HasSubstr("vcpu suite skipped")));
+  EXPECT_THAT(run.console, Not(HasSubstr("vcpu suite stopped")));
+  EXPECT_THAT(run.console, HasSubstr(" passed, 0 failed"));
+  EXPECT_EQ(run.exit_code, kPoweroff) << run.console << run.messages;
+}
+
+TEST(TestGuest, PoweroffWhileAnotherVcpuSpinsEndsCleanly) {
+  VmmRun run = run_guest("scenario=shutdown-while-running", {"--vcpus", "2"});
+  if (refuses_smp(run)) GTEST_SKIP() << run.messages;
+  EXPECT_THAT(run.console, HasSubstr("scenario shutdown-while-running: vCPU 1 spins, vCPU 0 powers off"));
+  EXPECT_THAT(run.messages, HasSubstr("guest shut down: poweroff"));
+  EXPECT_EQ(std::count(run.messages.begin(), run.messages.end(), '\n'), 1) << run.messages;
+  EXPECT_EQ(run.exit_code, kPoweroff) << run.console << run.messages;
+}
+
+TEST(EventBench, TimerTicksAndPrintsItsJitter) {
+  VmmRun run = run_guest("bench=timer n=5 hz=1000", {"--stats"});
+  EXPECT_EQ(run.exit_code, kPoweroff) << run.console << run.messages;
+  EXPECT_THAT(run.console, HasSubstr("bench timer ops=5 ns="));
+  EXPECT_THAT(run.console, HasSubstr("# jitter mean_us="));
+  EXPECT_THAT(run.console, HasSubstr(" max_us="));
+  EXPECT_THAT(run.messages, HasSubstr("hypercall set_timer_op"));
+}
+
+TEST(EventBench, BlockWakesOnTheTimer) {
+  VmmRun run = run_guest("bench=block n=3", {"--stats"});
+  EXPECT_EQ(run.exit_code, kPoweroff) << run.console << run.messages;
+  EXPECT_THAT(run.console, HasSubstr("bench block ops=3 ns="));
+  EXPECT_THAT(run.messages, HasSubstr("hypercall sched_op"));
+}
+
+TEST(EventBench, PingPongBetweenTwoVcpus) {
+  VmmRun run = run_guest("bench=event-pingpong n=3", {"--vcpus", "2", "--stats"});
+  if (refuses_smp(run)) GTEST_SKIP() << run.messages;
+  EXPECT_EQ(run.exit_code, kPoweroff) << run.console << run.messages;
+  EXPECT_THAT(run.console, HasSubstr("bench event-pingpong ops=3 ns="));
+  EXPECT_THAT(run.messages, HasSubstr("hypercall event_channel_op"));
+}
+
+TEST(EventBench, PingPongNeedsTwoVcpus) {
+  VmmRun run = run_guest("bench=event-pingpong n=3");
+  EXPECT_EQ(run.exit_code, kCrash) << run.console << run.messages;
+  EXPECT_THAT(run.console, HasSubstr("bench event-pingpong: it needs 2 vCPUs (--vcpus 2)"));
+}
+
 struct Misbehaviour {
   const char* scenario;
   int exit_code;
