@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <tortuga/event_channel.h>
 #include <tortuga/hypercall.h>
+#include <tortuga/start_info.h>
 
 #include "reserved_area.h"
 
@@ -16,6 +17,8 @@ namespace {
 
 constexpr uint64_t kMaxMemoryMib = reserved_area::kGpa >> 20;
 constexpr uint32_t kRamSlot = 0, kReservedSlot = 1;
+// Doorbell pages: right above the VMM's area, in no memslot.
+constexpr uint64_t kDoorbellGpa = reserved_area::kGpa + reserved_area::kSize;
 
 uint64_t monotonic_ns() {
   timespec ts{};
@@ -50,7 +53,7 @@ Domain::Domain(const DomainConfig& config, Console& console)
   created_ns_ = monotonic_ns();
   memory_ = std::make_unique<GuestMemory>(config.memory_mib << 20, reserved_area::kGpa, reserved_area::kSize);
   reserved_area::build(*memory_, config.vcpus);
-  mmu_ = std::make_unique<PvMmu>(*memory_, config.vcpus);
+  mmu_ = std::make_unique<PvMmu>(*memory_, config.vcpus, kDoorbellGpa >> 12, Doorbells::kPages);
   vm_.set_memory_region(kRamSlot, 0, memory_->ram_base(), memory_->ram_size());
   vm_.set_memory_region(kReservedSlot, memory_->reserved_gpa(), memory_->reserved_base(), memory_->reserved_size());
   for (uint32_t id = 0; id < config.vcpus; ++id) {
@@ -65,7 +68,9 @@ Domain::Domain(const DomainConfig& config, Console& console)
 }
 
 Domain::~Domain() {
-  timers_.reset();  // its thread raises events on the vCPUs: stop it first
+  // Their threads raise events on the vCPUs and call the backends: stop them first.
+  timers_.reset();
+  doorbells_.reset();
 }
 
 // The builder wrote the bootstrap tables directly (nothing has run yet);
@@ -102,6 +107,26 @@ void Domain::start_clocks_and_events() {
   timers_ = std::make_unique<VcpuTimers>(config_.vcpus, created_ns_, [this](uint32_t v) {
     events_->raise_virq(v, TG_VIRQ_TIMER);
   });
+  attach_console_ring();
+}
+
+// The console ring's backend, on the first port, with its doorbell
+// (ABI.md 5.2, 9.6, 20): the guest's console output costs no exit.
+void Domain::attach_console_ring() {
+  doorbells_ = std::make_unique<Doorbells>(vm_, kDoorbellGpa);
+  uint32_t port = 0;
+  if (events_->alloc_unbound(TG_DOMID_VMM, &port) != 0) throw std::logic_error("no port for the console");
+  auto* ring = memory_->ram_object<tg_console_ring>(layout_.console_ring_gpa);
+  console_ring_ = std::make_unique<ConsoleRing>(
+      *ring, [this](std::span<const uint8_t> bytes) { console_.write(bytes); },
+      [this, port] { events_->raise_backend_port(port); });
+  events_->bind_backend(
+      port, [this] { console_ring_->notified(); }, [this, port] { doorbells_->stop_listening(port); });
+  doorbells_->listen(port, [this] { console_ring_->notified(); });
+  auto* si = memory_->ram_object<tg_start_info>(layout_.start_info_gpa);
+  si->console_evtchn = port;
+  si->doorbell_gpa = kDoorbellGpa;
+  si->nr_doorbell_pages = Doorbells::kPages;
 }
 
 tg_shared_info& Domain::shared_info() { return *memory_->ram_object<tg_shared_info>(layout_.shared_info_gpa); }

@@ -17,6 +17,8 @@
 #include "exit_stats.h"
 #include "guest_memory.h"
 #include "kernel_image.h"
+#include "console_ring.h"
+#include "doorbells.h"
 #include "event_channels.h"
 #include "kvm.h"
 #include "pv_mmu.h"
@@ -77,6 +79,7 @@ class Domain {
   PvMmu& mmu() const { return *mmu_; }
   EventChannels& events() { return *events_; }
   VcpuTimers& timers() { return *timers_; }
+  Doorbells& doorbells() { return *doorbells_; }
   Vcpu& vcpu(uint32_t id) { return *vcpus_.at(id); }
   uint32_t vcpus_up() const;
   Quiesce& quiesce() { return quiesce_; }
@@ -94,6 +97,7 @@ class Domain {
   void stop(DomainExit exit, const std::string& reason);
   void adopt_boot_memory();
   void start_clocks_and_events();
+  void attach_console_ring();
 
   DomainConfig config_;
   Console& console_;
@@ -104,6 +108,8 @@ class Domain {
   std::unique_ptr<PvMmu> mmu_;
   std::unique_ptr<EventChannels> events_;
   std::unique_ptr<VcpuTimers> timers_;
+  std::unique_ptr<Doorbells> doorbells_;
+  std::unique_ptr<ConsoleRing> console_ring_;
   BootLayout layout_;
   uint64_t tsc_khz_ = 0;
   uint64_t created_ns_ = 0;

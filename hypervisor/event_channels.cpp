@@ -1,6 +1,7 @@
 #include "event_channels.h"
 
 #include <atomic>
+#include <utility>
 
 #include <tortuga/errno.h>
 
@@ -24,6 +25,7 @@ EventChannels::EventChannels(tg_shared_info& shared, uint32_t nr_vcpus, Notify n
       nr_vcpus_(nr_vcpus),
       notify_(std::move(notify)),
       ports_(kNrPorts),
+      backends_(kNrPorts),
       virq_ports_(nr_vcpus, std::vector<uint32_t>(TG_NR_VIRQS, 0)) {}
 
 int EventChannels::allocate(uint32_t state, uint32_t vcpu, uint32_t virq, uint32_t* port) {
@@ -78,18 +80,41 @@ int EventChannels::bind_vcpu(uint32_t port, uint32_t vcpu) {
 
 int EventChannels::send(uint32_t port) {
   if (!valid_port(port)) return -TG_EINVAL;
-  std::lock_guard lock(mutex_);
-  switch (ports_[port].state) {
-    case TG_EVTCHNSTAT_closed:
-      return -TG_ENOENT;
-    case TG_EVTCHNSTAT_virq:
-      return -TG_EINVAL;
-    case TG_EVTCHNSTAT_ipi:
-      raise_locked(port);
-      return 0;
-    default:  // unbound: nobody listens yet; backend: the backends arrive with issue 7
-      return 0;
+  std::function<void()> notify;
+  {
+    std::lock_guard lock(mutex_);
+    switch (ports_[port].state) {
+      case TG_EVTCHNSTAT_closed:
+        return -TG_ENOENT;
+      case TG_EVTCHNSTAT_virq:
+        return -TG_EINVAL;
+      case TG_EVTCHNSTAT_ipi:
+        raise_locked(port);
+        return 0;
+      case TG_EVTCHNSTAT_backend:
+        notify = backends_[port].notify;
+        break;
+      default:  // unbound: nobody listens yet
+        return 0;
+    }
   }
+  if (notify) notify();  // outside the lock: the backend may raise the port
+  return 0;
+}
+
+int EventChannels::bind_backend(uint32_t port, std::function<void()> notify, std::function<void()> closed) {
+  if (!valid_port(port)) return -TG_EINVAL;
+  std::lock_guard lock(mutex_);
+  if (ports_[port].state != TG_EVTCHNSTAT_unbound) return -TG_EINVAL;
+  ports_[port].state = TG_EVTCHNSTAT_backend;
+  backends_[port] = {std::move(notify), std::move(closed)};
+  return 0;
+}
+
+void EventChannels::raise_backend_port(uint32_t port) {
+  if (!valid_port(port)) return;
+  std::lock_guard lock(mutex_);
+  if (ports_[port].state == TG_EVTCHNSTAT_backend) raise_locked(port);
 }
 
 int EventChannels::unmask(uint32_t port) {
@@ -107,7 +132,10 @@ int EventChannels::close(uint32_t port) {
   Port& p = ports_[port];
   if (p.state == TG_EVTCHNSTAT_closed) return -TG_ENOENT;
   if (p.state == TG_EVTCHNSTAT_virq) virq_ports_[TG_VIRQ_IS_PER_VCPU(p.virq) ? p.vcpu : 0][p.virq] = 0;
+  std::function<void()> closed;
+  if (p.state == TG_EVTCHNSTAT_backend) closed = std::exchange(backends_[port], {}).closed;
   p = Port{};
+  if (closed) closed();  // the backend disconnects (its doorbell goes quiet)
   return 0;
 }
 

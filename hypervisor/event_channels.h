@@ -38,6 +38,12 @@ class EventChannels {
 
   // The VMM's side: raise a VIRQ (discarded when unbound).
   void raise_virq(uint32_t vcpu, uint32_t virq);
+  // A backend in the VMM takes an unbound port (ABI.md 17): the port goes
+  // to state backend, `send` from the guest calls `notify`, and the backend
+  // raises the port with raise_backend_port(). `closed` runs if the guest
+  // closes the port.
+  int bind_backend(uint32_t port, std::function<void()> notify, std::function<void()> closed);
+  void raise_backend_port(uint32_t port);
   // Whether the port's pending bit is set (poll).
   bool pending(uint32_t port) const;
   // The vCPU a port is delivered to (0 for closed ports).
@@ -62,6 +68,10 @@ class EventChannels {
   Notify notify_;
   mutable std::mutex mutex_;
   std::vector<Port> ports_;
+  struct Backend {
+    std::function<void()> notify, closed;
+  };
+  std::vector<Backend> backends_;  // by port, for ports in state backend
   // Ports of the VIRQs: per vCPU for per-vCPU VIRQs, [0] for global ones.
   std::vector<std::vector<uint32_t>> virq_ports_;
 };

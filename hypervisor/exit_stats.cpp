@@ -21,6 +21,7 @@ void ExitStats::add(const ExitStats& o) {
   syscall_bounces += o.syscall_bounces;
   other += o.other;
   upcalls += o.upcalls;
+  doorbell_misses += o.doorbell_misses;
   blocks += o.blocks;
   mmu_requests += o.mmu_requests;
   multicall_entries += o.multicall_entries;
@@ -47,6 +48,7 @@ std::string ExitStats::format() const {
   for (unsigned v = 0; v < TG_NR_EXCEPTION_VECTORS; ++v) row(fmt::format("exception vector {}", v), exceptions[v]);
   row("other", other);
   row("event upcalls", upcalls);
+  row("doorbell misses", doorbell_misses);
   row("blocks and polls", blocks);
   row("mmu requests", mmu_requests);
   row("multicall entries", multicall_entries);

@@ -19,6 +19,7 @@ struct ExitStats {
   uint64_t syscall_bounces = 0;   // guest user SYSCALLs bounced to the kernel
   uint64_t other = 0;             // MMIO, shutdown and internal exits
   uint64_t upcalls = 0;           // event upcalls bounced to the guest
+  uint64_t doorbell_misses = 0;   // doorbell-page accesses KVM could not complete
   uint64_t blocks = 0;            // sched_op block and poll sleeps
   // The PV MMU (ABI.md 8).
   uint64_t mmu_requests = 0;      // mmu_update requests and mmuext ops

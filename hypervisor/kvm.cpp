@@ -102,6 +102,15 @@ void KvmVm::add_ioeventfd(uint64_t gpa, uint32_t len, int eventfd) {
   if (::ioctl(fd_.get(), KVM_IOEVENTFD, &io) < 0) fail("KVM_IOEVENTFD");
 }
 
+void KvmVm::remove_ioeventfd(uint64_t gpa, uint32_t len, int eventfd) {
+  kvm_ioeventfd io{};
+  io.addr = gpa;
+  io.len = len;
+  io.fd = eventfd;
+  io.flags = KVM_IOEVENTFD_FLAG_DEASSIGN;
+  if (::ioctl(fd_.get(), KVM_IOEVENTFD, &io) < 0) fail("KVM_IOEVENTFD deassign");
+}
+
 KvmVcpu::KvmVcpu(int vcpu_fd, size_t mmap_size) : fd_(vcpu_fd) {
   void* p = ::mmap(nullptr, mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(), 0);
   if (p == MAP_FAILED) fail("mmap kvm_run");

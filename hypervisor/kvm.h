@@ -70,6 +70,7 @@ class KvmVm {
   // Registers an ioeventfd: a guest store of `len` bytes at gpa signals fd
   // inside the host kernel, with no exit to the VMM.
   void add_ioeventfd(uint64_t gpa, uint32_t len, int eventfd);
+  void remove_ioeventfd(uint64_t gpa, uint32_t len, int eventfd);
 
  private:
   const Kvm& kvm_;

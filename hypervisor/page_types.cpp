@@ -15,7 +15,9 @@ uint64_t entry_gfn(uint64_t entry) { return (entry & TG_PTE_FRAME) >> 12; }
 
 }  // namespace
 
-FrameTable::FrameTable(uint64_t nr_frames, const EntryReader& reader) : frames_(nr_frames), reader_(reader) {}
+FrameTable::FrameTable(uint64_t nr_frames, const EntryReader& reader, uint64_t first_doorbell_gfn,
+                       uint64_t nr_doorbell_pages)
+    : frames_(nr_frames), reader_(reader), first_doorbell_(first_doorbell_gfn), nr_doorbells_(nr_doorbell_pages) {}
 
 int FrameTable::get_type(uint64_t gfn, unsigned level) {
   if (!is_ram(gfn)) return -TG_EPERM;
@@ -96,6 +98,7 @@ void FrameTable::put_entry_refs(uint64_t entry, unsigned level) {
 }
 
 int FrameTable::get_mapping(uint64_t gfn, bool writable) {
+  if (is_doorbell(gfn)) return 0;
   if (!is_ram(gfn)) return -TG_EPERM;
   FrameInfo& f = frames_[gfn];
   if (writable && is_table(f.type)) return -TG_EPERM;
@@ -107,6 +110,7 @@ int FrameTable::get_mapping(uint64_t gfn, bool writable) {
 }
 
 void FrameTable::put_mapping(uint64_t gfn, bool writable) {
+  if (is_doorbell(gfn)) return;
   FrameInfo& f = frames_.at(gfn);
   --f.mappings;
   if (writable) {

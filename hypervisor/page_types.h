@@ -68,11 +68,14 @@ constexpr bool is_reserved_l4_slot(unsigned index) {
 
 class FrameTable {
  public:
-  FrameTable(uint64_t nr_frames, const EntryReader& reader);
+  FrameTable(uint64_t nr_frames, const EntryReader& reader, uint64_t first_doorbell_gfn = 0,
+             uint64_t nr_doorbell_pages = 0);
 
   uint64_t nr_frames() const { return frames_.size(); }
   // Domain RAM: inside the domain and populated.
   bool is_ram(uint64_t gfn) const { return gfn < frames_.size() && !frames_[gfn].absent; }
+  // A doorbell page: L1 entries may map it (writable too); it has no type.
+  bool is_doorbell(uint64_t gfn) const { return gfn - first_doorbell_ < nr_doorbells_; }
   FrameInfo& at(uint64_t gfn) { return frames_.at(gfn); }
   const FrameInfo& at(uint64_t gfn) const { return frames_.at(gfn); }
 
@@ -123,6 +126,7 @@ class FrameTable {
   std::vector<std::pair<uint64_t, uint64_t>> rewrites_;  // (entry gpa, stored form)
   unsigned typing_depth_ = 0;
   const EntryReader& reader_;
+  uint64_t first_doorbell_, nr_doorbells_;
   uint32_t epoch_ = 1;
   bool flush_needed_ = false;
 };

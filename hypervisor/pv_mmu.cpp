@@ -19,9 +19,9 @@ uint64_t entry_gfn(uint64_t entry) { return (entry & TG_PTE_FRAME) >> 12; }
 
 }  // namespace
 
-PvMmu::PvMmu(const GuestMemory& memory, uint32_t nr_vcpus)
+PvMmu::PvMmu(const GuestMemory& memory, uint32_t nr_vcpus, uint64_t first_doorbell_gfn, uint64_t nr_doorbell_pages)
     : memory_(memory),
-      frames_(memory.ram_pages(), *this),
+      frames_(memory.ram_pages(), *this, first_doorbell_gfn, nr_doorbell_pages),
       kernel_base_(nr_vcpus, kNoBase),
       user_base_(nr_vcpus, kNoBase),
       populated_(memory.ram_pages()) {}
@@ -215,6 +215,7 @@ std::string PvMmu::check_invariants() const {
         problem(fmt::format("L{} {:#x}[{}] = {:#x} has bits the VMM never stores", level, gfn, i, e));
       }
       uint64_t target = entry_gfn(e);
+      if (level == 1 && frames_.is_doorbell(target)) continue;  // not RAM, never counted
       if (!frames_.is_ram(target)) {
         problem(fmt::format("L{} {:#x}[{}] refers to frame {:#x}, not domain RAM", level, gfn, i, target));
         continue;

@@ -27,7 +27,9 @@ namespace tortuga {
 
 class PvMmu : private EntryReader {
  public:
-  PvMmu(const GuestMemory& memory, uint32_t nr_vcpus);
+  // Doorbell frames [first_doorbell_gfn, + nr_doorbell_pages) may be
+  // mapped by L1 entries and nothing else (ABI.md 9.6).
+  PvMmu(const GuestMemory& memory, uint32_t nr_vcpus, uint64_t first_doorbell_gfn = 0, uint64_t nr_doorbell_pages = 0);
   PvMmu(const PvMmu&) = delete;
   PvMmu& operator=(const PvMmu&) = delete;
 

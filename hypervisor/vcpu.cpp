@@ -300,6 +300,13 @@ void Vcpu::handle_exit() {
       handle_io_exit(run->io.port);
       return;
     case KVM_EXIT_MMIO:
+      if (domain_.doorbells().contains(run->mmio.phys_addr)) {
+        // Not a doorbell store KVM completes itself (a load, another size,
+        // a port with no backend): ignored, loads read 0 (ABI.md 9.6).
+        ++stats_.doorbell_misses;
+        if (!run->mmio.is_write) std::memset(run->mmio.data, 0, sizeof run->mmio.data);
+        return;
+      }
       ++stats_.other;
       throw GuestFault(fmt::format("access to guest-physical {:#x}, which is not memory (rip {:#x})",
                                    run->mmio.phys_addr, regs().rip));

@@ -41,6 +41,19 @@ TEST(TestGuest, SelfTestPassesAndPowersOff) {
   EXPECT_EQ(run.exit_code, kPoweroff) << run.console << run.messages;
 }
 
+// The console ring's doorbell: a store KVM completes in the host kernel.
+// The only doorbell access that reaches the VMM is the guest's deliberate
+// load from the slot.
+TEST(TestGuest, ConsoleRingOutputThroughItsDoorbellCostsNoExit) {
+  VmmRun run = run_guest("", {"--memory", "32", "--stats"});
+  EXPECT_EQ(run.exit_code, kPoweroff) << run.console << run.messages;
+  EXPECT_THAT(run.console, HasSubstr("ok - console_evtchn is bound to the VMM's console backend"));
+  EXPECT_THAT(run.console, HasSubstr("console ring: hello through the doorbell\n"));
+  EXPECT_THAT(run.console, HasSubstr("console ring: hello through event_channel_op send\n"));
+  EXPECT_THAT(run.console, HasSubstr("ok - the console backend drained the ring after the doorbell"));
+  EXPECT_THAT(run.messages, ::testing::ContainsRegex("doorbell misses +1\n"));
+}
+
 TEST(TestGuest, StatsCountHypercallsAndBounces) {
   VmmRun run = run_guest("", {"--stats"});
   EXPECT_EQ(run.exit_code, kPoweroff) << run.messages;
