@@ -937,9 +937,10 @@ static void check_timer(void)
 	irq_disable();
 	check(tm->fired == fired + 1 && !port_pending(t), "and delivered once events are unmasked");
 
-	/* set_timer_op(0) disarms. */
+	/* set_timer_op(0) disarms. The deadline is far enough ahead that it
+	 * cannot pass before the disarm even on a loaded host. */
 	fired = tm->fired;
-	set_timer(now_ns() + NS_PER_MS);
+	set_timer(now_ns() + NS_PER_S);
 	rc = set_timer(0);
 	uint64_t timeout = now_ns() + 5 * NS_PER_MS;
 	long prc = sched_poll(ports, 1, timeout);
@@ -966,7 +967,7 @@ static void check_timer(void)
 	prc = sched_poll(ports, 1, now_ns() + NS_PER_S);
 	check(rc == 0 && prc == 0 && port_pending(t), "set_singleshot_timer replaces the set_timer_op deadline");
 	timer_quiesce();
-	st.deadline_ns = now_ns() + NS_PER_MS;
+	st.deadline_ns = now_ns() + NS_PER_S;  /* cannot pass before the stop */
 	vcpu_op(TG_VCPUOP_set_singleshot_timer, 0, &st);
 	rc = vcpu_op(TG_VCPUOP_stop_singleshot_timer, 0, NULL);
 	prc = sched_poll(ports, 1, now_ns() + 5 * NS_PER_MS);
