@@ -70,16 +70,6 @@ static inline void cpu_relax(void)
 
 /* ---- printing ---------------------------------------------------------- */
 
-static void put_sdec(long v)
-{
-	if (v < 0) {
-		put_str("-");
-		put_dec((uint64_t)-v);
-	} else {
-		put_dec((uint64_t)v);
-	}
-}
-
 /* Nanoseconds as microseconds with three decimals. */
 static void put_us(uint64_t ns)
 {
@@ -88,20 +78,6 @@ static void put_us(uint64_t ns)
 	put_str(".");
 	put_str(frac < 100 ? (frac < 10 ? "00" : "0") : "");
 	put_dec(frac);
-}
-
-/* check() that a hypercall returned want; on a mismatch says what came back. */
-static bool expect_rc(long got, long want, const char *what)
-{
-	check(got == want, what);
-	if (got != want) {
-		put_str("#   expected ");
-		put_sdec(want);
-		put_str(", got ");
-		put_sdec(got);
-		put_str("\n");
-	}
-	return got == want;
 }
 
 /* ---- time -------------------------------------------------------------- */
@@ -686,7 +662,7 @@ static void check_binding(void)
 	unsigned want = lowest_closed_port();
 	uint32_t t = 0, i = 0;
 
-	expect_rc(bind_virq(TG_VIRQ_TIMER, 0, &t), 0, "bind_virq VIRQ_TIMER on vCPU 0");
+	check_rc(bind_virq(TG_VIRQ_TIMER, 0, &t), 0, "bind_virq VIRQ_TIMER on vCPU 0");
 	check(want >= 1 && t == want, "its port is the lowest free one, never 0");
 	check(evtchn_status(t, &st) == 0 && st.status == TG_EVTCHNSTAT_virq && st.vcpu == 0 &&
 		      st.virq == TG_VIRQ_TIMER && st.remote_dom == 0,
@@ -695,7 +671,7 @@ static void check_binding(void)
 	attach(t, 0, timer_handler);
 
 	want = lowest_closed_port();
-	expect_rc(bind_ipi(0, &i), 0, "bind_ipi to vCPU 0 (ourselves)");
+	check_rc(bind_ipi(0, &i), 0, "bind_ipi to vCPU 0 (ourselves)");
 	check(i == want && i != t, "the IPI port is the next lowest free one");
 	check(evtchn_status(i, &st) == 0 && st.status == TG_EVTCHNSTAT_ipi && st.vcpu == 0 && st.virq == 0,
 	      "status of the IPI port: ipi, vCPU 0");
@@ -719,7 +695,7 @@ static void check_delivery(void)
 	long rc = evtchn_send(p);
 	uint32_t seen = hits[p];
 	irq_disable();
-	expect_rc(rc, 0, "send on the IPI port");
+	check_rc(rc, 0, "send on the IPI port");
 	check(seen == 1 && ce->upcalls == up0 + 1, "with events unmasked the upcall runs the handler on the send's return");
 	check(ce->rip >= slot && ce->rip < slot + TG_HYPERCALL_SLOT_SIZE && ce->rax == 0,
 	      "the upcall frame: rip at the hypercall's return, rax its result");
@@ -735,7 +711,7 @@ static void check_delivery(void)
 	rc = evtchn_send(p);
 	bool quiet = hits[p] == 1 && ce->upcalls == up0;
 	irq_disable();
-	expect_rc(rc, 0, "send on the port masked in evtchn_mask");
+	check_rc(rc, 0, "send on the port masked in evtchn_mask");
 	check(quiet && port_pending(p), "a masked port: pending bit set, no upcall");
 	check(vi->upcall_pending == 0 && !(vi->pending_sel & (1ULL << (p / 64))),
 	      "a masked port sets neither pending_sel nor upcall_pending");
@@ -743,7 +719,7 @@ static void check_delivery(void)
 	rc = port_op(TG_EVTCHNOP_unmask, p);
 	seen = hits[p];
 	irq_disable();
-	expect_rc(rc, 0, "TG_EVTCHNOP_unmask");
+	check_rc(rc, 0, "TG_EVTCHNOP_unmask");
 	check(seen == 2 && !port_masked(p) && !port_pending(p), "unmask delivers the pending port at once");
 
 	/* All events masked: upcall_pending waits for the unmask. */
@@ -780,62 +756,62 @@ static void check_close_and_errors(void)
 	/* close leaves the bits; the next allocation clears pending, keeps mask. */
 	port_mask(p);
 	evtchn_send(p);
-	expect_rc(evtchn_close(p), 0, "close of the IPI port");
+	check_rc(evtchn_close(p), 0, "close of the IPI port");
 	detach(p);
 	check(port_pending(p) && port_masked(p), "close leaves the pending and mask bits as they were");
-	expect_rc(evtchn_close(p), -TG_ENOENT, "close of a closed port: -ENOENT");
-	expect_rc(evtchn_send(p), -TG_ENOENT, "send to a closed port: -ENOENT");
-	expect_rc(port_op(TG_EVTCHNOP_unmask, p), -TG_ENOENT, "unmask of a closed port: -ENOENT");
-	expect_rc(bind_vcpu(p, 0), -TG_ENOENT, "bind_vcpu of a closed port: -ENOENT");
+	check_rc(evtchn_close(p), -TG_ENOENT, "close of a closed port: -ENOENT");
+	check_rc(evtchn_send(p), -TG_ENOENT, "send to a closed port: -ENOENT");
+	check_rc(port_op(TG_EVTCHNOP_unmask, p), -TG_ENOENT, "unmask of a closed port: -ENOENT");
+	check_rc(bind_vcpu(p, 0), -TG_ENOENT, "bind_vcpu of a closed port: -ENOENT");
 	check(evtchn_status(p, &st) == 0 && st.status == TG_EVTCHNSTAT_closed, "status of a closed port: closed");
-	expect_rc(bind_ipi(0, &port), 0, "bind_ipi again");
+	check_rc(bind_ipi(0, &port), 0, "bind_ipi again");
 	check(port == p, "it gets the port just closed (lowest free first)");
 	check(!port_pending(p) && port_masked(p), "allocation clears the pending bit and keeps the guest's mask bit");
 	bit_clear(shared_info->evtchn_mask, p);
 	attach(p, 0, NULL);
 
-	expect_rc(evtchn_send(0), -TG_EINVAL, "send to port 0: -EINVAL");
-	expect_rc(evtchn_send(NR_PORTS), -TG_EINVAL, "send to port 4096: -EINVAL");
-	expect_rc(evtchn_close(0), -TG_EINVAL, "close of port 0: -EINVAL");
-	expect_rc(port_op(TG_EVTCHNOP_unmask, NR_PORTS + 7), -TG_EINVAL, "unmask of port 4103: -EINVAL");
-	expect_rc(evtchn_status(0, &st), -TG_EINVAL, "status of port 0: -EINVAL");
-	expect_rc(evtchn_status(NR_PORTS, &st), -TG_EINVAL, "status of port 4096: -EINVAL");
-	expect_rc(bind_vcpu(0, 0), -TG_EINVAL, "bind_vcpu of port 0: -EINVAL");
+	check_rc(evtchn_send(0), -TG_EINVAL, "send to port 0: -EINVAL");
+	check_rc(evtchn_send(NR_PORTS), -TG_EINVAL, "send to port 4096: -EINVAL");
+	check_rc(evtchn_close(0), -TG_EINVAL, "close of port 0: -EINVAL");
+	check_rc(port_op(TG_EVTCHNOP_unmask, NR_PORTS + 7), -TG_EINVAL, "unmask of port 4103: -EINVAL");
+	check_rc(evtchn_status(0, &st), -TG_EINVAL, "status of port 0: -EINVAL");
+	check_rc(evtchn_status(NR_PORTS, &st), -TG_EINVAL, "status of port 4096: -EINVAL");
+	check_rc(bind_vcpu(0, 0), -TG_EINVAL, "bind_vcpu of port 0: -EINVAL");
 
 	struct tg_evtchn_bind_virq bv = {.virq = TG_VIRQ_TIMER, .vcpu = 0, .port = 0x5eed};
-	expect_rc(evtchn_op(TG_EVTCHNOP_bind_virq, &bv), -TG_EEXIST, "bind_virq of VIRQ_TIMER on vCPU 0 again: -EEXIST");
+	check_rc(evtchn_op(TG_EVTCHNOP_bind_virq, &bv), -TG_EEXIST, "bind_virq of VIRQ_TIMER on vCPU 0 again: -EEXIST");
 	check(bv.port == 0x5eed, "a refused call leaves its out field alone");
-	expect_rc(bind_virq(5, 0, NULL), -TG_EINVAL, "bind_virq of VIRQ 5 (reserved): -EINVAL");
-	expect_rc(bind_virq(TG_NR_VIRQS, 0, NULL), -TG_EINVAL, "bind_virq of VIRQ 32: -EINVAL");
+	check_rc(bind_virq(5, 0, NULL), -TG_EINVAL, "bind_virq of VIRQ 5 (reserved): -EINVAL");
+	check_rc(bind_virq(TG_NR_VIRQS, 0, NULL), -TG_EINVAL, "bind_virq of VIRQ 32: -EINVAL");
 	if (nr_vcpus <= 7)
-		expect_rc(bind_virq(TG_VIRQ_DEBUG, 7, NULL), -TG_ESRCH, "bind_virq on vCPU 7: -ESRCH");
-	expect_rc(bind_virq(TG_VIRQ_DEBUG, nr_vcpus, NULL), -TG_ESRCH, "bind_virq on vCPU nr_vcpus: -ESRCH");
-	expect_rc(bind_ipi(nr_vcpus, NULL), -TG_ESRCH, "bind_ipi to vCPU nr_vcpus: -ESRCH");
-	expect_rc(evtchn_send(t), -TG_EINVAL, "send on a VIRQ port: -EINVAL");
-	expect_rc(bind_vcpu(t, 0), -TG_EINVAL, "bind_vcpu of a per-vCPU VIRQ port: -EINVAL");
-	expect_rc(bind_vcpu(p, 0), -TG_EINVAL, "bind_vcpu of an IPI port: -EINVAL");
+		check_rc(bind_virq(TG_VIRQ_DEBUG, 7, NULL), -TG_ESRCH, "bind_virq on vCPU 7: -ESRCH");
+	check_rc(bind_virq(TG_VIRQ_DEBUG, nr_vcpus, NULL), -TG_ESRCH, "bind_virq on vCPU nr_vcpus: -ESRCH");
+	check_rc(bind_ipi(nr_vcpus, NULL), -TG_ESRCH, "bind_ipi to vCPU nr_vcpus: -ESRCH");
+	check_rc(evtchn_send(t), -TG_EINVAL, "send on a VIRQ port: -EINVAL");
+	check_rc(bind_vcpu(t, 0), -TG_EINVAL, "bind_vcpu of a per-vCPU VIRQ port: -EINVAL");
+	check_rc(bind_vcpu(p, 0), -TG_EINVAL, "bind_vcpu of an IPI port: -EINVAL");
 
 	struct tg_evtchn_bind_virq pad_virq = {.virq = TG_VIRQ_DEBUG, .vcpu = 0, ._pad0 = 1};
-	expect_rc(evtchn_op(TG_EVTCHNOP_bind_virq, &pad_virq), -TG_EINVAL, "bind_virq with nonzero padding: -EINVAL");
+	check_rc(evtchn_op(TG_EVTCHNOP_bind_virq, &pad_virq), -TG_EINVAL, "bind_virq with nonzero padding: -EINVAL");
 	struct tg_evtchn_port_op pad_port = {.port = p, ._pad0 = 1};
-	expect_rc(evtchn_op(TG_EVTCHNOP_send, &pad_port), -TG_EINVAL, "send with nonzero padding: -EINVAL");
+	check_rc(evtchn_op(TG_EVTCHNOP_send, &pad_port), -TG_EINVAL, "send with nonzero padding: -EINVAL");
 	check(!port_pending(p), "and raised nothing");
 	struct tg_evtchn_alloc_unbound pad_unbound = {.remote_dom = TG_DOMID_VMM, ._pad0 = 1};
-	expect_rc(evtchn_op(TG_EVTCHNOP_alloc_unbound, &pad_unbound), -TG_EINVAL,
+	check_rc(evtchn_op(TG_EVTCHNOP_alloc_unbound, &pad_unbound), -TG_EINVAL,
 		  "alloc_unbound with nonzero padding: -EINVAL");
 	struct tg_evtchn_port_op any = {.port = p};
-	expect_rc(evtchn_op(99, &any), -TG_ENOSYS, "unknown event_channel_op: -ENOSYS");
+	check_rc(evtchn_op(99, &any), -TG_ENOSYS, "unknown event_channel_op: -ENOSYS");
 
 	/* Global and per-vCPU VIRQs other than the timer. */
 	uint32_t c = 0, d = 0;
-	expect_rc(bind_virq(TG_VIRQ_CONSOLE, 0, &c), 0, "bind_virq VIRQ_CONSOLE (global) on vCPU 0");
-	expect_rc(bind_virq(TG_VIRQ_CONSOLE, 0, NULL), -TG_EEXIST, "a global VIRQ bound twice: -EEXIST");
-	expect_rc(bind_vcpu(c, 0), 0, "bind_vcpu of a global VIRQ port");
+	check_rc(bind_virq(TG_VIRQ_CONSOLE, 0, &c), 0, "bind_virq VIRQ_CONSOLE (global) on vCPU 0");
+	check_rc(bind_virq(TG_VIRQ_CONSOLE, 0, NULL), -TG_EEXIST, "a global VIRQ bound twice: -EEXIST");
+	check_rc(bind_vcpu(c, 0), 0, "bind_vcpu of a global VIRQ port");
 	check(evtchn_status(c, &st) == 0 && st.status == TG_EVTCHNSTAT_virq && st.virq == TG_VIRQ_CONSOLE,
 	      "status of the console VIRQ port");
-	expect_rc(bind_virq(TG_VIRQ_DEBUG, 0, &d), 0, "bind_virq VIRQ_DEBUG on vCPU 0");
-	expect_rc(evtchn_close(c) | evtchn_close(d), 0, "close of both VIRQ ports");
-	expect_rc(bind_virq(TG_VIRQ_CONSOLE, 0, &c), 0, "a closed VIRQ can be bound again");
+	check_rc(bind_virq(TG_VIRQ_DEBUG, 0, &d), 0, "bind_virq VIRQ_DEBUG on vCPU 0");
+	check_rc(evtchn_close(c) | evtchn_close(d), 0, "close of both VIRQ ports");
+	check_rc(bind_virq(TG_VIRQ_CONSOLE, 0, &c), 0, "a closed VIRQ can be bound again");
 	evtchn_close(c);
 }
 
@@ -845,16 +821,16 @@ static void check_unbound(void)
 	struct tg_evtchn_status st;
 	uint32_t u = 0;
 
-	expect_rc(alloc_unbound(TG_DOMID_VMM, &u), 0, "alloc_unbound with remote TG_DOMID_VMM");
+	check_rc(alloc_unbound(TG_DOMID_VMM, &u), 0, "alloc_unbound with remote TG_DOMID_VMM");
 	check(evtchn_status(u, &st) == 0 && st.status == TG_EVTCHNSTAT_unbound && st.vcpu == 0 &&
 		      st.remote_dom == TG_DOMID_VMM,
 	      "status of the unbound port: unbound, vCPU 0, remote the VMM");
-	expect_rc(evtchn_send(u), 0, "send to an unbound port is accepted and does nothing");
-	expect_rc(bind_vcpu(u, 0), 0, "bind_vcpu of an unbound port");
-	expect_rc(bind_vcpu(u, nr_vcpus), -TG_ESRCH, "bind_vcpu to vCPU nr_vcpus: -ESRCH");
-	expect_rc(alloc_unbound(TG_DOMID_SELF, NULL), -TG_ESRCH, "alloc_unbound with remote TG_DOMID_SELF: -ESRCH");
-	expect_rc(alloc_unbound(5, NULL), -TG_ESRCH, "alloc_unbound with remote domain 5: -ESRCH");
-	expect_rc(evtchn_close(u), 0, "close of the unbound port");
+	check_rc(evtchn_send(u), 0, "send to an unbound port is accepted and does nothing");
+	check_rc(bind_vcpu(u, 0), 0, "bind_vcpu of an unbound port");
+	check_rc(bind_vcpu(u, nr_vcpus), -TG_ESRCH, "bind_vcpu to vCPU nr_vcpus: -ESRCH");
+	check_rc(alloc_unbound(TG_DOMID_SELF, NULL), -TG_ESRCH, "alloc_unbound with remote TG_DOMID_SELF: -ESRCH");
+	check_rc(alloc_unbound(5, NULL), -TG_ESRCH, "alloc_unbound with remote domain 5: -ESRCH");
+	check_rc(evtchn_close(u), 0, "close of the unbound port");
 
 	/* Fill the table: every port the suite does not hold, then -ENOSPC. */
 	unsigned held = 2 + (si->console_evtchn != 0) + (si->store_evtchn != 0);
@@ -866,12 +842,12 @@ static void check_unbound(void)
 		prev = u;
 		taken[n++] = (uint16_t)u;
 	}
-	expect_rc(rc, -TG_ENOSPC, "alloc_unbound with every port taken: -ENOSPC");
+	check_rc(rc, -TG_ENOSPC, "alloc_unbound with every port taken: -ENOSPC");
 	check(n == NR_PORTS - 1 - held && ascending, "4095 ports in all, handed out lowest first");
 	rc = 0;
 	for (unsigned k = 0; k < n; k++)
 		rc |= evtchn_close(taken[k]);
-	expect_rc(rc, 0, "all of them closed again");
+	check_rc(rc, 0, "all of them closed again");
 }
 
 /* ---- suite 2: time and the timer --------------------------------------- */
@@ -919,7 +895,7 @@ static void check_timer(void)
 		irq_disable();
 		blocks++;
 	}
-	expect_rc(rc, 0, "set_timer_op 2 ms ahead");
+	check_rc(rc, 0, "set_timer_op 2 ms ahead");
 	check(tm->fired == fired + 1, "sched_op block is ended by VIRQ_TIMER");
 	check(tm->fired_at >= deadline, "the timer fired at or after its deadline");
 	if (tm->fired_at < deadline) {
@@ -945,14 +921,14 @@ static void check_timer(void)
 	uint64_t timeout = now_ns() + 5 * NS_PER_MS;
 	long prc = sched_poll(ports, 1, timeout);
 	uint64_t back = now_ns();
-	expect_rc(rc, 0, "set_timer_op(0)");
-	expect_rc(prc, -TG_ETIMEDOUT, "a disarmed timer never fires: poll on its port times out");
+	check_rc(rc, 0, "set_timer_op(0)");
+	check_rc(prc, -TG_ETIMEDOUT, "a disarmed timer never fires: poll on its port times out");
 	check(back >= timeout && !port_pending(t) && tm->fired == fired, "poll returned at its timeout, the port never pending");
 
 	/* Too far ahead. */
 	uint64_t now = now_ns();
-	expect_rc(set_timer(now + TG_TIMER_MAX_AHEAD_NS + NS_PER_S), -TG_EINVAL, "a deadline 365 days and 1 s ahead: -EINVAL");
-	expect_rc(set_timer(now + TG_TIMER_MAX_AHEAD_NS - NS_PER_S), 0, "a deadline 1 s short of 365 days is taken");
+	check_rc(set_timer(now + TG_TIMER_MAX_AHEAD_NS + NS_PER_S), -TG_EINVAL, "a deadline 365 days and 1 s ahead: -EINVAL");
+	check_rc(set_timer(now + TG_TIMER_MAX_AHEAD_NS - NS_PER_S), 0, "a deadline 1 s short of 365 days is taken");
 	set_timer(0);
 
 	/* The vcpu_op names of the same timer. */
@@ -973,14 +949,14 @@ static void check_timer(void)
 	prc = sched_poll(ports, 1, now_ns() + 5 * NS_PER_MS);
 	check(rc == 0 && prc == -TG_ETIMEDOUT, "stop_singleshot_timer disarms it");
 	st.flags = 1;
-	expect_rc(vcpu_op(TG_VCPUOP_set_singleshot_timer, 0, &st), -TG_EINVAL, "set_singleshot_timer with flags: -EINVAL");
+	check_rc(vcpu_op(TG_VCPUOP_set_singleshot_timer, 0, &st), -TG_EINVAL, "set_singleshot_timer with flags: -EINVAL");
 	st.flags = 0;
 	st._pad0 = 1;
-	expect_rc(vcpu_op(TG_VCPUOP_set_singleshot_timer, 0, &st), -TG_EINVAL,
+	check_rc(vcpu_op(TG_VCPUOP_set_singleshot_timer, 0, &st), -TG_EINVAL,
 		  "set_singleshot_timer with nonzero padding: -EINVAL");
 	st._pad0 = 0;
 	st.deadline_ns = now_ns() + TG_TIMER_MAX_AHEAD_NS + NS_PER_S;
-	expect_rc(vcpu_op(TG_VCPUOP_set_singleshot_timer, 0, &st), -TG_EINVAL,
+	check_rc(vcpu_op(TG_VCPUOP_set_singleshot_timer, 0, &st), -TG_EINVAL,
 		  "set_singleshot_timer more than 365 days ahead: -EINVAL");
 	timer_quiesce();
 
@@ -1052,7 +1028,7 @@ static void check_block_and_poll(void)
 	check(rc == 0 && port_pending(p) && port_masked(p) && vi->upcall_mask == 1,
 	      "poll on a pending port returns 0 even when it is masked, and changes nothing");
 	rc = sched_poll(ports, 2, 0);
-	expect_rc(rc, 0, "poll of two ports, one pending, without timeout");
+	check_rc(rc, 0, "poll of two ports, one pending, without timeout");
 	port_unmask_local(p);
 	irq_enable();
 	irq_disable();
@@ -1063,21 +1039,21 @@ static void check_block_and_poll(void)
 	rc = sched_poll(ports, 1, now_ns() + NS_PER_S);
 	check(rc == 0 && port_pending(t) && vi->upcall_mask == 1, "poll wakes when the timer's port becomes pending");
 	timer_quiesce();
-	expect_rc(sched_poll(ports, 1, 1), -TG_ETIMEDOUT, "poll with a timeout in the past and nothing pending: -ETIMEDOUT");
+	check_rc(sched_poll(ports, 1, 1), -TG_ETIMEDOUT, "poll with a timeout in the past and nothing pending: -ETIMEDOUT");
 
 	/* Bad arguments. */
 	for (unsigned k = 0; k < 129; k++)
 		ports[k] = t;
-	expect_rc(sched_poll(ports, 0, 1), -TG_EINVAL, "poll of 0 ports: -EINVAL");
-	expect_rc(sched_poll(ports, 129, 1), -TG_EINVAL, "poll of 129 ports: -EINVAL");
-	expect_rc(sched_poll(ports, 128, 1), -TG_ETIMEDOUT, "poll of 128 ports is allowed");
+	check_rc(sched_poll(ports, 0, 1), -TG_EINVAL, "poll of 0 ports: -EINVAL");
+	check_rc(sched_poll(ports, 129, 1), -TG_EINVAL, "poll of 129 ports: -EINVAL");
+	check_rc(sched_poll(ports, 128, 1), -TG_ETIMEDOUT, "poll of 128 ports is allowed");
 	ports[3] = 0;
-	expect_rc(sched_poll(ports, 4, 1), -TG_EINVAL, "poll naming port 0: -EINVAL");
+	check_rc(sched_poll(ports, 4, 1), -TG_EINVAL, "poll naming port 0: -EINVAL");
 	ports[3] = NR_PORTS;
-	expect_rc(sched_poll(ports, 4, 1), -TG_EINVAL, "poll naming port 4096: -EINVAL");
+	check_rc(sched_poll(ports, 4, 1), -TG_EINVAL, "poll naming port 4096: -EINVAL");
 	ports[3] = t;
 	struct tg_sched_poll pad = {.ports = (uint64_t)ports, .nr_ports = 1, ._pad = 1, .timeout_ns = 1};
-	expect_rc(hypercall2(TG_HC_sched_op, TG_SCHEDOP_poll, &pad), -TG_EINVAL, "poll with nonzero padding: -EINVAL");
+	check_rc(hypercall2(TG_HC_sched_op, TG_SCHEDOP_poll, &pad), -TG_EINVAL, "poll with nonzero padding: -EINVAL");
 	check(vi->upcall_mask == 1, "events still masked after every poll");
 }
 
@@ -1113,20 +1089,20 @@ static bool runstate_sane(uint32_t vcpu, uint32_t want_state, bool any_up_state)
 
 static void check_vcpu_basics(void)
 {
-	expect_rc(vcpu_op(TG_VCPUOP_is_up, 0, NULL), 1, "vcpu_op is_up(0) = 1");
+	check_rc(vcpu_op(TG_VCPUOP_is_up, 0, NULL), 1, "vcpu_op is_up(0) = 1");
 	check(runstate_sane(0, TG_RUNSTATE_running, false), "get_info(0): running, times sane");
 	struct tg_vcpu_runstate rs;
-	expect_rc(vcpu_op(TG_VCPUOP_get_info, nr_vcpus, &rs), -TG_ESRCH, "get_info of vCPU nr_vcpus: -ESRCH");
-	expect_rc(vcpu_op(TG_VCPUOP_is_up, nr_vcpus, NULL), -TG_ESRCH, "is_up of vCPU nr_vcpus: -ESRCH");
-	expect_rc(vcpu_op(TG_VCPUOP_up, TG_MAX_VCPUS, NULL), -TG_ESRCH, "up of vCPU 32: -ESRCH");
-	expect_rc(vcpu_op(TG_VCPUOP_down, 0xffffffffU, NULL), -TG_ESRCH, "down of vCPU 0xffffffff: -ESRCH");
-	expect_rc(vcpu_op(TG_VCPUOP_send_nmi, nr_vcpus, NULL), -TG_ESRCH, "send_nmi to vCPU nr_vcpus: -ESRCH");
-	expect_rc(vcpu_op(TG_VCPUOP_initialise, nr_vcpus, ap_context_for(ap_main, 1)), -TG_ESRCH,
+	check_rc(vcpu_op(TG_VCPUOP_get_info, nr_vcpus, &rs), -TG_ESRCH, "get_info of vCPU nr_vcpus: -ESRCH");
+	check_rc(vcpu_op(TG_VCPUOP_is_up, nr_vcpus, NULL), -TG_ESRCH, "is_up of vCPU nr_vcpus: -ESRCH");
+	check_rc(vcpu_op(TG_VCPUOP_up, TG_MAX_VCPUS, NULL), -TG_ESRCH, "up of vCPU 32: -ESRCH");
+	check_rc(vcpu_op(TG_VCPUOP_down, 0xffffffffU, NULL), -TG_ESRCH, "down of vCPU 0xffffffff: -ESRCH");
+	check_rc(vcpu_op(TG_VCPUOP_send_nmi, nr_vcpus, NULL), -TG_ESRCH, "send_nmi to vCPU nr_vcpus: -ESRCH");
+	check_rc(vcpu_op(TG_VCPUOP_initialise, nr_vcpus, ap_context_for(ap_main, 1)), -TG_ESRCH,
 		  "initialise of vCPU nr_vcpus: -ESRCH");
-	expect_rc(vcpu_op(99, 0, NULL), -TG_ENOSYS, "unknown vcpu_op: -ENOSYS");
+	check_rc(vcpu_op(99, 0, NULL), -TG_ENOSYS, "unknown vcpu_op: -ENOSYS");
 	if (nr_vcpus == 1)
-		expect_rc(vcpu_op(TG_VCPUOP_down, 0, NULL), -TG_EBUSY, "down of the only vCPU: -EBUSY");
-	expect_rc(vcpu_op(TG_VCPUOP_initialise, 0, ap_context_for(ap_main, 1)), -TG_EBUSY,
+		check_rc(vcpu_op(TG_VCPUOP_down, 0, NULL), -TG_EBUSY, "down of the only vCPU: -EBUSY");
+	check_rc(vcpu_op(TG_VCPUOP_initialise, 0, ap_context_for(ap_main, 1)), -TG_EBUSY,
 		  "initialise of vCPU 0, which is up: -EBUSY");
 
 	/* A virtual NMI comes whatever upcall_mask says. */
@@ -1135,7 +1111,7 @@ static void check_vcpu_basics(void)
 	long rc = vcpu_op(TG_VCPUOP_send_nmi, 0, NULL);
 	while (ce->nmis == nmis && now_ns() < limit)
 		cpu_relax();
-	expect_rc(rc, 0, "send_nmi to ourselves");
+	check_rc(rc, 0, "send_nmi to ourselves");
 	check(ce->nmis == nmis + 1 && ce->odd_nmis == 0 && ce->nmi_mask == 1,
 	      "the NMI callback runs with events masked, on a kernel frame");
 	check(shared_info->vcpu_info[0].upcall_mask == 1, "its iret gives back the mask it interrupted");
@@ -1146,34 +1122,34 @@ static bool check_bring_up(void)
 {
 	struct tg_vcpu_guest_context *c;
 	check(offered(TG_FEAT_SMP), "features word 0 offers SMP");
-	expect_rc(vcpu_op(TG_VCPUOP_is_up, 1, NULL), 0, "vcpu_op is_up(1) = 0 at boot");
+	check_rc(vcpu_op(TG_VCPUOP_is_up, 1, NULL), 0, "vcpu_op is_up(1) = 0 at boot");
 	check(runstate_sane(1, TG_RUNSTATE_offline, false), "get_info(1): offline before it was ever up");
-	expect_rc(vcpu_op(TG_VCPUOP_up, 1, NULL), -TG_EINVAL, "up of a vCPU never initialised: -EINVAL");
+	check_rc(vcpu_op(TG_VCPUOP_up, 1, NULL), -TG_EINVAL, "up of a vCPU never initialised: -EINVAL");
 
 	c = ap_context_for(ap_main, 1);
 	c->flags = 1;
-	expect_rc(vcpu_op(TG_VCPUOP_initialise, 1, c), -TG_EINVAL, "initialise with flags: -EINVAL");
+	check_rc(vcpu_op(TG_VCPUOP_initialise, 1, c), -TG_EINVAL, "initialise with flags: -EINVAL");
 	c = ap_context_for(ap_main, 1);
 	c->_reserved[100] = 1;
-	expect_rc(vcpu_op(TG_VCPUOP_initialise, 1, c), -TG_EINVAL, "initialise with a reserved byte set: -EINVAL");
+	check_rc(vcpu_op(TG_VCPUOP_initialise, 1, c), -TG_EINVAL, "initialise with a reserved byte set: -EINVAL");
 	c = ap_context_for(ap_main, 1);
 	c->rip = 0x0000800000000000ULL;
-	expect_rc(vcpu_op(TG_VCPUOP_initialise, 1, c), -TG_EINVAL, "initialise with a non-canonical rip: -EINVAL");
+	check_rc(vcpu_op(TG_VCPUOP_initialise, 1, c), -TG_EINVAL, "initialise with a non-canonical rip: -EINVAL");
 	c = ap_context_for(ap_main, 1);
 	c->kernel_l4_gfn = ((uint64_t)ap_stack - si->virt_base) >> TG_PAGE_SHIFT;
-	expect_rc(vcpu_op(TG_VCPUOP_initialise, 1, c), -TG_EINVAL, "initialise with a kernel table that is no pinned L4: -EINVAL");
+	check_rc(vcpu_op(TG_VCPUOP_initialise, 1, c), -TG_EINVAL, "initialise with a kernel table that is no pinned L4: -EINVAL");
 	c = ap_context_for(ap_main, 1);
 	c->callbacks[TG_CALLBACK_EVENT].flags = 0x80;
-	expect_rc(vcpu_op(TG_VCPUOP_initialise, 1, c), -TG_EINVAL, "initialise with an unknown callback flag: -EINVAL");
+	check_rc(vcpu_op(TG_VCPUOP_initialise, 1, c), -TG_EINVAL, "initialise with an unknown callback flag: -EINVAL");
 	static const struct tg_trap_info bad_traps[] = {{.vector = 40, .handler = (uint64_t)trap_entry_0}, {.handler = 0}};
 	c = ap_context_for(ap_main, 1);
 	c->trap_table = (uint64_t)bad_traps;
-	expect_rc(vcpu_op(TG_VCPUOP_initialise, 1, c), -TG_EINVAL, "initialise with a trap table entry for vector 40: -EINVAL");
-	expect_rc(vcpu_op(TG_VCPUOP_up, 1, NULL), -TG_EINVAL, "refused contexts leave vCPU 1 uninitialised");
+	check_rc(vcpu_op(TG_VCPUOP_initialise, 1, c), -TG_EINVAL, "initialise with a trap table entry for vector 40: -EINVAL");
+	check_rc(vcpu_op(TG_VCPUOP_up, 1, NULL), -TG_EINVAL, "refused contexts leave vCPU 1 uninitialised");
 
 	uint32_t started = ap.started, want = pongs + 1;
-	expect_rc(vcpu_op(TG_VCPUOP_initialise, 1, ap_context_for(ap_main, 1)), 0, "initialise vCPU 1: its stack, our tables and callbacks");
-	expect_rc(vcpu_op(TG_VCPUOP_up, 1, NULL), 0, "up vCPU 1");
+	check_rc(vcpu_op(TG_VCPUOP_initialise, 1, ap_context_for(ap_main, 1)), 0, "initialise vCPU 1: its stack, our tables and callbacks");
+	check_rc(vcpu_op(TG_VCPUOP_up, 1, NULL), 0, "up vCPU 1");
 	bool ok = wait_for(&pongs, want);
 	check(ok && ap.started == started + 1 && ap.generation == 1, "vCPU 1 runs ap_main and sends its first IPI");
 	/* Noted, not checked: the VMM sets IA32_TSC_AUX to the vCPU number, but
@@ -1183,9 +1159,9 @@ static bool check_bring_up(void)
 	put_str(", vCPU 1 reads ");
 	put_dec(ap.tsc_aux);
 	put_str("; ABI.md 2.4 says 0 and 1\n");
-	expect_rc(vcpu_op(TG_VCPUOP_is_up, 1, NULL), 1, "is_up(1) = 1");
-	expect_rc(vcpu_op(TG_VCPUOP_up, 1, NULL), 0, "up of a vCPU that is up: 0");
-	expect_rc(vcpu_op(TG_VCPUOP_initialise, 1, ap_context_for(ap_main, 1)), -TG_EBUSY, "initialise of vCPU 1 while up: -EBUSY");
+	check_rc(vcpu_op(TG_VCPUOP_is_up, 1, NULL), 1, "is_up(1) = 1");
+	check_rc(vcpu_op(TG_VCPUOP_up, 1, NULL), 0, "up of a vCPU that is up: 0");
+	check_rc(vcpu_op(TG_VCPUOP_initialise, 1, ap_context_for(ap_main, 1)), -TG_EBUSY, "initialise of vCPU 1 while up: -EBUSY");
 	check(runstate_sane(1, 0, true), "get_info(1): up, times sane");
 	return ok;
 }
@@ -1227,9 +1203,9 @@ static bool check_smp_events(void)
 
 	/* vCPU 1's own timer. */
 	uint32_t t1 = 0;
-	expect_rc(bind_virq(TG_VIRQ_TIMER, 1, &t1), 0, "VIRQ_TIMER binds once on each vCPU: vCPU 1 gets its own port");
+	check_rc(bind_virq(TG_VIRQ_TIMER, 1, &t1), 0, "VIRQ_TIMER binds once on each vCPU: vCPU 1 gets its own port");
 	check(evtchn_status(t1, &st) == 0 && st.status == TG_EVTCHNSTAT_virq && st.vcpu == 1, "status: VIRQ_TIMER on vCPU 1");
-	expect_rc(bind_virq(TG_VIRQ_TIMER, 1, NULL), -TG_EEXIST, "VIRQ_TIMER on vCPU 1 again: -EEXIST");
+	check_rc(bind_virq(TG_VIRQ_TIMER, 1, NULL), -TG_EEXIST, "VIRQ_TIMER on vCPU 1 again: -EEXIST");
 	timer_port[1] = t1;
 	attach(t1, 1, ap_timer);
 	ap.timer_cpu = 99;
@@ -1237,9 +1213,9 @@ static bool check_smp_events(void)
 	check(ok && ap.rc == 0 && ap.timer_cpu == 1 && hits[t1] == 1 && ap.timer_fired_at >= ap.timer_deadline,
 	      "vCPU 1 arms its own timer; it fires on vCPU 1, not before the deadline");
 	struct tg_vcpu_singleshot_timer other = {.deadline_ns = now_ns() + NS_PER_S};
-	expect_rc(vcpu_op(TG_VCPUOP_set_singleshot_timer, 1, &other), -TG_EINVAL,
+	check_rc(vcpu_op(TG_VCPUOP_set_singleshot_timer, 1, &other), -TG_EINVAL,
 		  "set_singleshot_timer naming another vCPU: -EINVAL");
-	expect_rc(vcpu_op(TG_VCPUOP_stop_singleshot_timer, 1, NULL), -TG_EINVAL,
+	check_rc(vcpu_op(TG_VCPUOP_stop_singleshot_timer, 1, NULL), -TG_EINVAL,
 		  "stop_singleshot_timer naming another vCPU: -EINVAL");
 	ok = ok && ap_call(CMD_REFUSED, limit);
 	check(ok && ap.rc == -TG_EINVAL && ap.rc2 == -TG_EINVAL, "and the same from vCPU 1 naming vCPU 0");
@@ -1266,25 +1242,25 @@ static void check_down_and_up(void)
 	uint64_t limit;
 	uint32_t ports[1] = {ipi_port[0]};
 
-	expect_rc(vcpu_op(TG_VCPUOP_down, 1, NULL), 0, "down vCPU 1 from vCPU 0");
-	expect_rc(vcpu_op(TG_VCPUOP_is_up, 1, NULL), 0, "is_up(1) = 0 after its down");
+	check_rc(vcpu_op(TG_VCPUOP_down, 1, NULL), 0, "down vCPU 1 from vCPU 0");
+	check_rc(vcpu_op(TG_VCPUOP_is_up, 1, NULL), 0, "is_up(1) = 0 after its down");
 	check(vcpu_op(TG_VCPUOP_get_info, 1, &rs) == 0 && rs.state == TG_RUNSTATE_offline, "get_info(1): offline");
-	expect_rc(vcpu_op(TG_VCPUOP_down, 0, NULL), -TG_EBUSY, "down of the last vCPU up: -EBUSY");
+	check_rc(vcpu_op(TG_VCPUOP_down, 0, NULL), -TG_EBUSY, "down of the last vCPU up: -EBUSY");
 
 	/* An IPI to a vCPU that is down waits for it. */
 	uint32_t started = ap.started, want = pongs + 1;
 	ap.cmd = CMD_PING;
-	expect_rc(evtchn_send(ipi_port[1]), 0, "send to an IPI port of a vCPU that is down");
-	expect_rc(sched_poll(ports, 1, now_ns() + 20 * NS_PER_MS), -TG_ETIMEDOUT, "no answer while it is down");
-	expect_rc(vcpu_op(TG_VCPUOP_up, 1, NULL), 0, "up vCPU 1 again without a new context");
+	check_rc(evtchn_send(ipi_port[1]), 0, "send to an IPI port of a vCPU that is down");
+	check_rc(sched_poll(ports, 1, now_ns() + 20 * NS_PER_MS), -TG_ETIMEDOUT, "no answer while it is down");
+	check_rc(vcpu_op(TG_VCPUOP_up, 1, NULL), 0, "up vCPU 1 again without a new context");
 	bool ok = wait_for(&pongs, want);
 	check(ok && ap.started == started, "it resumes where it stopped and takes the IPI sent while it was down");
 
 	/* A new context after a down: up starts it there. */
-	expect_rc(vcpu_op(TG_VCPUOP_down, 1, NULL), 0, "down vCPU 1 again");
+	check_rc(vcpu_op(TG_VCPUOP_down, 1, NULL), 0, "down vCPU 1 again");
 	want = pongs + 1;
-	expect_rc(vcpu_op(TG_VCPUOP_initialise, 1, ap_context_for(ap_main, 2)), 0, "initialise vCPU 1, which is down, anew");
-	expect_rc(vcpu_op(TG_VCPUOP_up, 1, NULL), 0, "and up");
+	check_rc(vcpu_op(TG_VCPUOP_initialise, 1, ap_context_for(ap_main, 2)), 0, "initialise vCPU 1, which is down, anew");
+	check_rc(vcpu_op(TG_VCPUOP_up, 1, NULL), 0, "and up");
 	ok = wait_for(&pongs, want);
 	check(ok && ap.started == started + 1 && ap.generation == 2, "it starts from the new context");
 	if (!ok)
@@ -1300,7 +1276,7 @@ static void check_down_and_up(void)
 		cpu_relax();
 	check(rc == 0 && ap.rc == 0, "vCPU 0 takes itself down, vCPU 1 brings it up, and the down returns 0");
 
-	expect_rc(vcpu_op(TG_VCPUOP_down, 1, NULL), 0, "down vCPU 1 at the end");
+	check_rc(vcpu_op(TG_VCPUOP_down, 1, NULL), 0, "down vCPU 1 at the end");
 }
 
 static void check_vcpus(void)
@@ -1312,11 +1288,11 @@ static void check_vcpus(void)
 	}
 	uint32_t p0 = 0, p1 = 0;
 	struct tg_evtchn_status st;
-	expect_rc(bind_ipi(1, &p1), 0, "bind_ipi to vCPU 1");
+	check_rc(bind_ipi(1, &p1), 0, "bind_ipi to vCPU 1");
 	check(evtchn_status(p1, &st) == 0 && st.status == TG_EVTCHNSTAT_ipi && st.vcpu == 1, "status: an IPI port of vCPU 1");
 	uint32_t u = 0;
-	expect_rc(alloc_unbound(TG_DOMID_VMM, &u), 0, "alloc_unbound for the move");
-	expect_rc(bind_vcpu(u, 1), 0, "bind_vcpu moves an unbound port to vCPU 1");
+	check_rc(alloc_unbound(TG_DOMID_VMM, &u), 0, "alloc_unbound for the move");
+	check_rc(bind_vcpu(u, 1), 0, "bind_vcpu moves an unbound port to vCPU 1");
 	check(evtchn_status(u, &st) == 0 && st.vcpu == 1, "and its status says vCPU 1");
 	evtchn_close(u);
 	p0 = ipi_port[0];

@@ -70,6 +70,7 @@ __attribute__((noreturn)) void shutdown(unsigned reason);
 /* Console output (lib.c). */
 void put_str(const char *s);
 void put_dec(uint64_t v);
+void put_sdec(long v);
 void put_hex(uint64_t v);
 void put_line(const char *s);
 size_t str_len(const char *s);
@@ -83,6 +84,8 @@ uint64_t system_time_ns(void);
 
 /* Results (main.c). */
 void check(bool ok, const char *what);
+/* check() that a hypercall returned want; on a mismatch says what came back. */
+bool check_rc(long got, long want, const char *what);
 
 /* Deliberate faults (main.c): arm one, then count those seen. */
 void expect_fault(uint64_t vector, uint64_t cr2, uint64_t error);

@@ -54,6 +54,16 @@ void put_dec(uint64_t v)
 	put_str(buf + i);
 }
 
+void put_sdec(long v)
+{
+	if (v < 0) {
+		put_str("-");
+		put_dec((uint64_t)-v);
+	} else {
+		put_dec((uint64_t)v);
+	}
+}
+
 void put_hex(uint64_t v)
 {
 	char buf[19];

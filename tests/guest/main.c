@@ -49,6 +49,19 @@ void check(bool ok, const char *what)
 		failed++;
 }
 
+bool check_rc(long got, long want, const char *what)
+{
+	check(got == want, what);
+	if (got != want) {
+		put_str("#   expected ");
+		put_sdec(want);
+		put_str(", got ");
+		put_sdec(got);
+		put_str("\n");
+	}
+	return got == want;
+}
+
 static void arm(uint64_t vector, uint64_t cr2, uint64_t error)
 {
 	expected.armed = true;

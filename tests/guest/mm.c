@@ -62,36 +62,12 @@ static struct {
 
 /* ---- printing ---------------------------------------------------------- */
 
-static void put_sdec(long v)
-{
-	if (v < 0) {
-		put_str("-");
-		put_dec((uint64_t)-v);
-	} else {
-		put_dec((uint64_t)v);
-	}
-}
-
 static void note(const char *what, uint64_t v)
 {
 	put_str("# ");
 	put_str(what);
 	put_dec(v);
 	put_str("\n");
-}
-
-/* check() that a hypercall returned want; on a mismatch says what came back. */
-static bool check_rc(long got, long want, const char *what)
-{
-	check(got == want, what);
-	if (got != want) {
-		put_str("#   expected ");
-		put_sdec(want);
-		put_str(", got ");
-		put_sdec(got);
-		put_str("\n");
-	}
-	return got == want;
 }
 
 /* ---- frames, tables and entries --------------------------------------- */
