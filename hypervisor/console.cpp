@@ -26,6 +26,7 @@ size_t Console::read(std::span<uint8_t> dst) {
 Console Console::stdio() {
   return Console(
       [](std::span<const uint8_t> bytes) {
+        if (bytes.empty()) return;
         std::fwrite(bytes.data(), 1, bytes.size(), stdout);
         std::fflush(stdout);
       },

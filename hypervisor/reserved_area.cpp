@@ -44,7 +44,7 @@ void build_page_tables(const GuestMemory& m) {
   }
   // Leaves are supervisor-only, so CPL3 code cannot touch the area, except
   // the SYSCALL stub page: read-only, and executable at CPL3.
-  for (uint64_t i = 0; i < kSize / 4096; ++i) {
+  for (uint64_t i = 0; i < kSmallPagesEnd / 4096; ++i) {
     uint64_t offset = i * 4096;
     (*l1)[i] = offset == kSyscallStub ? (kGpa + offset) | pte::kPresent | pte::kUser
                                       : (kGpa + offset) | pte::kPresent | pte::kWritable | pte::kGlobal;

@@ -129,6 +129,16 @@ TEST_F(ReservedAreaTest, RamMapCoversGuestRamSupervisorOnlyAndNeverExecutable) {
   EXPECT_LT(mapped, memory.ram_size() + (2ULL << 20));
 }
 
+TEST(ReservedAreaBuild, WritesNothingInTheUnusedGapAfterTheSyscallStubPage) {
+  GuestMemory m(4 << 20, ra::kGpa, ra::kSize);
+  uint8_t* area = m.reserved_base();
+  std::memset(area, 0xab, ra::kVcpuBase);
+  ra::build(m, 1);
+  for (uint64_t offset = ra::kSyscallStub + 4096; offset < ra::kVcpuBase; ++offset) {
+    ASSERT_EQ(area[offset], 0xab) << "byte " << offset << " of the area was written";
+  }
+}
+
 TEST_F(ReservedAreaTest, GdtSlotsMatchTheSelectors) {
   for (uint32_t vcpu = 0; vcpu < kVcpus; ++vcpu) {
     SCOPED_TRACE(vcpu);
