@@ -4,6 +4,7 @@
 #                each libFuzzer target briefly (CI_FUZZ_SECONDS each)
 #   make bench   print exit costs (never fails on a number)
 #   make fuzz    build the libFuzzer targets with clang and run each for a while
+#   make linux   build the patched guest kernel and its initramfs (cached in /var/cache/tortuga)
 
 BUILD_DIR ?= build
 FUZZ_BUILD_DIR ?= build-fuzz
@@ -12,7 +13,7 @@ CI_FUZZ_SECONDS ?= 10
 JOBS ?= $(shell nproc)
 CMAKE_BUILD_TYPE ?= RelWithDebInfo
 
-.PHONY: all deps build run test bench fuzz clean
+.PHONY: all deps build run test bench fuzz linux clean
 
 all: build
 
@@ -41,6 +42,9 @@ fuzz:
 	  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
 	cmake --build $(FUZZ_BUILD_DIR) -j$(JOBS) --target fuzzers
 	tests/fuzz/run-fuzzers.sh $(FUZZ_BUILD_DIR) $(FUZZ_SECONDS)
+
+linux:
+	guest-linux-patches/build.sh $(BUILD_DIR)/linux
 
 clean:
 	rm -rf $(BUILD_DIR) $(FUZZ_BUILD_DIR)

@@ -3,6 +3,7 @@
 # Does nothing when they are all present, so `make` can call it every time.
 #   scripts/install-deps.sh          what `make`, `make run` and `make test` need
 #   scripts/install-deps.sh fuzz     also clang and libFuzzer, for `make fuzz`
+#   scripts/install-deps.sh linux    also what guest-linux-patches/build.sh needs
 set -euo pipefail
 
 packages=(
@@ -12,6 +13,9 @@ packages=(
 )
 if [[ "${1:-}" == "fuzz" ]]; then
   packages+=(clang libclang-rt-14-dev)
+fi
+if [[ "${1:-}" == "linux" ]]; then
+  packages+=(linux-source-6.1 bc bison flex libelf-dev libssl-dev xz-utils cpio busybox-static patch)
 fi
 
 missing=()

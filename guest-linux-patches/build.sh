@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Builds the Tortuga guest kernel and a busybox initramfs from Debian's
+# linux-source-6.1 and the patch series in this folder.
+#
+#   guest-linux-patches/build.sh [OUTPUT_DIR]
+#
+# The extracted, patched and built tree is cached outside the repository,
+# under $TORTUGA_CACHE (default /var/cache/tortuga), keyed by the hash of the
+# series, the patches, the config fragment and frontend-drivers/, so that a
+# rebuild with nothing changed is immediate and a changed series starts
+# from a clean tree. Prints the paths of vmlinux and the initramfs.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+out=${1:-$repo/build/linux}
+cache_root=${TORTUGA_CACHE:-/var/cache/tortuga}
+jobs=${JOBS:-$(nproc)}
+
+"$repo/scripts/install-deps.sh" linux
+
+tarball=/usr/src/linux-source-6.1.tar.xz
+[[ -f $tarball ]] || { echo "build.sh: $tarball is missing after installing linux-source-6.1" >&2; exit 1; }
+
+# The patches, in series order (comments and blank lines skipped).
+mapfile -t patches < <(grep -v '^[[:space:]]*\(#\|$\)' "$here/series" || true)
+
+key=$( {
+  sha256sum "$tarball" | cut -d' ' -f1
+  cat "$here/series" "$here/tortuga.config"
+  for p in "${patches[@]}"; do cat "$here/patches/$p"; done
+  if [[ -d $repo/frontend-drivers ]]; then
+    find "$repo/frontend-drivers" -type f -name '*.[ch]' -print0 | sort -z | xargs -0 -r cat
+  fi
+} | sha256sum | cut -c1-16)
+tree=$cache_root/linux-$key
+mkdir -p "$cache_root"
+
+if [[ ! -f $tree/.tortuga-patched ]]; then
+  echo "build.sh: extracting $tarball into $tree"
+  rm -rf "$tree" "$tree.tmp"
+  mkdir -p "$tree.tmp"
+  tar -xJf "$tarball" -C "$tree.tmp" --strip-components=1
+  for p in "${patches[@]}"; do
+    echo "build.sh: applying $p"
+    if ! patch -d "$tree.tmp" -p1 --forward --batch --quiet < "$here/patches/$p"; then
+      echo "build.sh: patch $p does not apply to linux-source-6.1 (see the rejects above)" >&2
+      exit 1
+    fi
+  done
+  touch "$tree.tmp/.tortuga-patched"
+  mv "$tree.tmp" "$tree"
+fi
+
+echo "build.sh: configuring and building in $tree"
+make -C "$tree" -s tinyconfig
+"$tree/scripts/kconfig/merge_config.sh" -m -O "$tree" "$tree/.config" "$here/tortuga.config" >/dev/null
+make -C "$tree" -s olddefconfig
+make -C "$tree" -s -j"$jobs" vmlinux
+
+# The initramfs: busybox (static) as /init's shell.
+initramfs=$tree/tortuga-initramfs.cpio.gz
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root"/{bin,dev,proc,sys,tmp}
+cp /bin/busybox "$root/bin/busybox"
+ln -s busybox "$root/bin/sh"
+cat > "$root/init" <<'INIT'
+#!/bin/sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+echo "tortuga: Linux booted to a shell"
+exec /bin/sh
+INIT
+chmod +x "$root/init"
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -9) > "$initramfs"
+
+mkdir -p "$out"
+cp "$tree/vmlinux" "$out/vmlinux"
+cp "$initramfs" "$out/initramfs.cpio.gz"
+echo "vmlinux: $out/vmlinux"
+echo "initramfs: $out/initramfs.cpio.gz"
