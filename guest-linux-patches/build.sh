@@ -23,12 +23,14 @@ tarball=/usr/src/linux-source-6.1.tar.xz
 [[ -f $tarball ]] || { echo "build.sh: $tarball is missing after installing linux-source-6.1" >&2; exit 1; }
 
 # The patches, in series order (comments and blank lines skipped).
+# (Each is `git format-patch` style; `patch -p1` applies it.)
 mapfile -t patches < <(grep -v '^[[:space:]]*\(#\|$\)' "$here/series" || true)
 
 key=$( {
   sha256sum "$tarball" | cut -d' ' -f1
   cat "$here/series" "$here/tortuga.config"
   for p in "${patches[@]}"; do cat "$here/patches/$p"; done
+  find "$repo/hypercall-abi/include/tortuga" -type f -name '*.h' -print0 | sort -z | xargs -0 cat
   if [[ -d $repo/frontend-drivers ]]; then
     find "$repo/frontend-drivers" -type f -name '*.[ch]' -print0 | sort -z | xargs -0 -r cat
   fi
@@ -38,6 +40,8 @@ mkdir -p "$cache_root"
 
 if [[ ! -f $tree/.tortuga-patched ]]; then
   echo "build.sh: extracting $tarball into $tree"
+  # Trees of other series are 1.5 GB each and never used again.
+  find "$cache_root" -maxdepth 1 -name 'linux-*' ! -name "linux-$key" -exec rm -rf {} +
   rm -rf "$tree" "$tree.tmp"
   mkdir -p "$tree.tmp"
   tar -xJf "$tarball" -C "$tree.tmp" --strip-components=1
@@ -48,6 +52,9 @@ if [[ ! -f $tree/.tortuga-patched ]]; then
       exit 1
     fi
   done
+  # The ABI headers, one copy for the hypervisor and the kernel.
+  mkdir -p "$tree.tmp/include/tortuga"
+  cp -r "$repo/hypercall-abi/include/tortuga/." "$tree.tmp/include/tortuga/"
   touch "$tree.tmp/.tortuga-patched"
   mv "$tree.tmp" "$tree"
 fi
