@@ -28,6 +28,11 @@ EventChannels::EventChannels(tg_shared_info& shared, uint32_t nr_vcpus, Notify n
       backends_(kNrPorts),
       virq_ports_(nr_vcpus, std::vector<uint32_t>(TG_NR_VIRQS, 0)) {}
 
+// Per-vCPU VIRQs have a port on each vCPU; a global one has a single port.
+uint32_t& EventChannels::virq_port(uint32_t virq, uint32_t vcpu) {
+  return virq_ports_[TG_VIRQ_IS_PER_VCPU(virq) ? vcpu : 0][virq];
+}
+
 int EventChannels::allocate(uint32_t state, uint32_t vcpu, uint32_t virq, uint32_t* port) {
   for (uint32_t p = 1; p < kNrPorts; ++p) {
     if (ports_[p].state != TG_EVTCHNSTAT_closed) continue;
@@ -50,7 +55,7 @@ int EventChannels::bind_virq(uint32_t virq, uint32_t vcpu, uint32_t* port) {
   if (virq != TG_VIRQ_TIMER && virq != TG_VIRQ_DEBUG && virq != TG_VIRQ_CONSOLE) return -TG_EINVAL;
   if (vcpu >= nr_vcpus_) return -TG_ESRCH;
   std::lock_guard lock(mutex_);
-  uint32_t& slot = virq_ports_[TG_VIRQ_IS_PER_VCPU(virq) ? vcpu : 0][virq];
+  uint32_t& slot = virq_port(virq, vcpu);
   if (slot != 0) return -TG_EEXIST;
   if (int err = allocate(TG_EVTCHNSTAT_virq, vcpu, virq, port); err != 0) return err;
   slot = *port;
@@ -131,7 +136,7 @@ int EventChannels::close(uint32_t port) {
   std::lock_guard lock(mutex_);
   Port& p = ports_[port];
   if (p.state == TG_EVTCHNSTAT_closed) return -TG_ENOENT;
-  if (p.state == TG_EVTCHNSTAT_virq) virq_ports_[TG_VIRQ_IS_PER_VCPU(p.virq) ? p.vcpu : 0][p.virq] = 0;
+  if (p.state == TG_EVTCHNSTAT_virq) virq_port(p.virq, p.vcpu) = 0;
   std::function<void()> closed;
   if (p.state == TG_EVTCHNSTAT_backend) closed = std::exchange(backends_[port], {}).closed;
   p = Port{};
@@ -153,7 +158,7 @@ int EventChannels::status(tg_evtchn_status& st) const {
 void EventChannels::raise_virq(uint32_t vcpu, uint32_t virq) {
   if (vcpu >= nr_vcpus_ || virq >= TG_NR_VIRQS) return;
   std::lock_guard lock(mutex_);
-  uint32_t port = virq_ports_[TG_VIRQ_IS_PER_VCPU(virq) ? vcpu : 0][virq];
+  uint32_t port = virq_port(virq, vcpu);
   if (port != 0) raise_locked(port);
 }
 

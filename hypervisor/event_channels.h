@@ -57,6 +57,7 @@ class EventChannels {
   };
   static bool valid_port(uint32_t port) { return port != 0 && port < kNrPorts; }
   int allocate(uint32_t state, uint32_t vcpu, uint32_t virq, uint32_t* port);
+  uint32_t& virq_port(uint32_t virq, uint32_t vcpu);
   // ABI.md 9.4 steps 1-4 for a port bound to vcpu (mutex held).
   void raise_locked(uint32_t port);
   // Steps 2-4 for a port already pending (unmask).

@@ -24,40 +24,56 @@ namespace ra = reserved_area;
 
 constexpr uint64_t kRoutineRflags = 0x2;  // IF clear: nothing interrupts it
 
+// Where the frame the routine's iretq pops lies: the top of the CPL0 stack.
+constexpr uint64_t iret_frame_offset(uint32_t vcpu) { return ra::vcpu_offset(vcpu) + ra::kStackTopOffset - 5 * 8; }
+
 }  // namespace
 
 ApplyProgram::Layout Vcpu::apply_layout() const {
   return {ra::va(ra::apply_code_offset(id_)), ra::va(ra::apply_values_offset(id_)), ra::kRamMapVa};
 }
 
-void Vcpu::resume_through_apply_routine() {
-  while (!apply_program_.fits()) run_apply_routine_and_wait(apply_program_.take_front(ApplyProgram::kCapacity));
+// Writes program's routine into this vCPU's slot of the reserved area.
+ApplyProgram::Encoded Vcpu::encode_apply_routine(const ApplyProgram& program, ApplyProgram::Ending ending,
+                                                 const ApplyProgram::GuestRegisters& restore) {
   const GuestMemory& m = domain_.memory();
-  kvm_regs& r = regs();
-  kvm_sregs& s = sregs();
   auto* code = m.reserved<uint8_t[ApplyProgram::kMaxCodeBytes]>(ra::apply_code_offset(id_));
   auto* values = m.reserved<uint64_t[ApplyProgram::kCapacity]>(ra::apply_values_offset(id_));
+  return program.encode(*code, *values, apply_layout(), ending, restore, ra::kPortApplyDone);
+}
+
+// Points the vCPU at the routine, at CPL0 on the page table it exited from
+// (a page table this exit made may lack the VMM's slot until the routine
+// has run), and counts what the routine carries.
+void Vcpu::enter_apply_routine(const ApplyProgram& program, uint64_t rsp) {
+  regs().rip = ra::va(ra::apply_code_offset(id_));
+  regs().rsp = rsp;
+  regs().rflags = kRoutineRflags;
+  sregs().cs = code64_segment(ra::kVmmCs, 0);
+  sregs().ss = data_segment(ra::kVmmDs, 0);
+  sregs().cr3 = exit_cr3_;
+  ++stats_.apply_routines;
+  stats_.applied_entries += program.store_count();
+  if (program.flushes_tlb()) ++stats_.tlb_flushes;
+}
+
+void Vcpu::resume_through_apply_routine() {
+  while (!apply_program_.fits()) run_apply_routine_and_wait(apply_program_.take_front(ApplyProgram::kCapacity));
+  kvm_regs& r = regs();
+  kvm_sregs& s = sregs();
   uint64_t target_cr3 = s.cr3;
-  auto encoded = apply_program_.encode(*code, *values, apply_layout(), ApplyProgram::Ending::kIretToGuest,
-                                       {r.rax, r.rcx, r.rsi, r.rdi, target_cr3 != exit_cr3_ ? target_cr3 : 0}, 0);
+  auto encoded = encode_apply_routine(apply_program_, ApplyProgram::Ending::kIretToGuest,
+                                      {r.rax, r.rcx, r.rsi, r.rdi, target_cr3 != exit_cr3_ ? target_cr3 : 0});
   apply_end_offset_ = encoded.code_bytes;
   // The frame iretq pops: where the guest was about to resume.
-  uint64_t frame_offset = ra::vcpu_offset(id_) + ra::kStackTopOffset - 5 * 8;
-  auto* frame = m.reserved<uint64_t[5]>(frame_offset);
+  uint64_t frame_offset = iret_frame_offset(id_);
+  auto* frame = domain_.memory().reserved<uint64_t[5]>(frame_offset);
   (*frame)[0] = r.rip;
   (*frame)[1] = s.cs.selector;
   (*frame)[2] = r.rflags;
   (*frame)[3] = r.rsp;
   (*frame)[4] = s.ss.selector;
-  r.rip = ra::va(ra::apply_code_offset(id_));
-  r.rsp = ra::va(frame_offset);
-  r.rflags = kRoutineRflags;
-  s.cs = code64_segment(ra::kVmmCs, 0);
-  s.ss = data_segment(ra::kVmmDs, 0);
-  s.cr3 = exit_cr3_;
-  ++stats_.apply_routines;
-  stats_.applied_entries += apply_program_.store_count();
-  if (apply_program_.flushes_tlb()) ++stats_.tlb_flushes;
+  enter_apply_routine(apply_program_, ra::va(frame_offset));
   apply_program_.clear();
   apply_in_flight_ = true;
 }
@@ -84,7 +100,7 @@ void Vcpu::make_apply_routine_exit() {
 // The routine stopped at its last instruction instead of iretq: do the
 // iretq here, from the frame it would have popped.
 void Vcpu::finish_apply_routine_in_vmm() {
-  const uint64_t* frame = domain_.memory().reserved<uint64_t[5]>(ra::vcpu_offset(id_) + ra::kStackTopOffset - 5 * 8)[0];
+  const uint64_t* frame = domain_.memory().reserved<uint64_t[5]>(iret_frame_offset(id_))[0];
   regs().rip = frame[0];
   regs().rflags = frame[2];
   regs().rsp = frame[3];
@@ -111,40 +127,24 @@ void Vcpu::apply_page_table_writes_now() {
 
 // Runs one routine to its final `out` and puts the vCPU back as it was.
 void Vcpu::run_apply_routine_and_wait(const ApplyProgram& program) {
-  const GuestMemory& m = domain_.memory();
   kvm_regs saved_regs = regs();
   kvm_sregs saved_sregs = sregs();
-  auto* code = m.reserved<uint8_t[ApplyProgram::kMaxCodeBytes]>(ra::apply_code_offset(id_));
-  auto* values = m.reserved<uint64_t[ApplyProgram::kCapacity]>(ra::apply_values_offset(id_));
-  auto encoded =
-      program.encode(*code, *values, apply_layout(), ApplyProgram::Ending::kExitToVmm, {}, ra::kPortApplyDone);
-  regs().rip = ra::va(ra::apply_code_offset(id_));
-  regs().rsp = ra::va(ra::vcpu_offset(id_) + ra::kStackTopOffset);
-  regs().rflags = kRoutineRflags;
-  sregs().cs = code64_segment(ra::kVmmCs, 0);
-  sregs().ss = data_segment(ra::kVmmDs, 0);
-  sregs().cr3 = exit_cr3_;  // a page table this exit made may lack the VMM's slot until the routine runs
+  auto encoded = encode_apply_routine(program, ApplyProgram::Ending::kExitToVmm, {});
+  enter_apply_routine(program, ra::va(ra::vcpu_offset(id_) + ra::kStackTopOffset));
   kvm_.mark_regs_dirty();
   kvm_.mark_sregs_dirty();
-  for (;;) {
-    if (!kvm_.enter()) {  // a kick: the routine carries on where it was
-      kvm_.run()->immediate_exit = 0;
-      ++stats_.kicks;
-      if (domain_.stopping()) throw GuestFault("domain stopped while applying page-table writes");
-      continue;
-    }
-    ++stats_.exits;
-    break;
+  while (!kvm_.enter()) {  // a kick: the routine carries on where it was
+    kvm_.run()->immediate_exit = 0;
+    ++stats_.kicks;
+    if (domain_.stopping()) throw GuestFault("domain stopped while applying page-table writes");
   }
+  ++stats_.exits;
   kvm_run* run = kvm_.run();
   if (run->exit_reason != KVM_EXIT_IO || run->io.port != ra::kPortApplyDone || regs().rip != encoded.exit_rip) {
     throw GuestFault(fmt::format("the page-table apply routine stopped (exit {}, rip {:#x})", run->exit_reason,
                                  regs().rip));
   }
-  ++stats_.apply_routines;
   ++stats_.apply_exits;
-  stats_.applied_entries += program.store_count();
-  if (program.flushes_tlb()) ++stats_.tlb_flushes;
   regs() = saved_regs;
   sregs() = saved_sregs;
   kvm_.mark_regs_dirty();

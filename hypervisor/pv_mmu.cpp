@@ -139,24 +139,27 @@ int PvMmu::unpin(uint64_t gfn) {
   return 0;
 }
 
-int PvMmu::set_kernel_base(uint32_t vcpu, uint64_t gfn) {
-  if (!frames_.is_ram(gfn) || frames_.at(gfn).type != PageType::kL4 || !frames_.at(gfn).pinned) return -TG_EINVAL;
-  uint64_t& base = kernel_base_.at(vcpu);
+bool PvMmu::is_pinned_l4(uint64_t gfn) const {
+  return frames_.is_ram(gfn) && frames_.at(gfn).type == PageType::kL4 && frames_.at(gfn).pinned;
+}
+
+// A base pointer holds a reference that keeps its L4 from being unpinned.
+void PvMmu::move_base_pointer(uint64_t& base, uint64_t gfn) {
   if (base != kNoBase) --frames_.at(base).base_pointer_refs;
   base = gfn;
-  ++frames_.at(gfn).base_pointer_refs;
+  if (base != kNoBase) ++frames_.at(base).base_pointer_refs;
+}
+
+int PvMmu::set_kernel_base(uint32_t vcpu, uint64_t gfn) {
+  if (!is_pinned_l4(gfn)) return -TG_EINVAL;
+  move_base_pointer(kernel_base_.at(vcpu), gfn);
   return 0;
 }
 
 int PvMmu::set_user_base(uint32_t vcpu, uint64_t gfn) {
   bool none = gfn == 0;
-  if (!none && (!frames_.is_ram(gfn) || frames_.at(gfn).type != PageType::kL4 || !frames_.at(gfn).pinned)) {
-    return -TG_EINVAL;
-  }
-  uint64_t& base = user_base_.at(vcpu);
-  if (base != kNoBase) --frames_.at(base).base_pointer_refs;
-  base = none ? kNoBase : gfn;
-  if (!none) ++frames_.at(gfn).base_pointer_refs;
+  if (!none && !is_pinned_l4(gfn)) return -TG_EINVAL;
+  move_base_pointer(user_base_.at(vcpu), none ? kNoBase : gfn);
   return 0;
 }
 

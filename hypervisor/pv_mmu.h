@@ -78,6 +78,8 @@ class PvMmu : private EntryReader {
   void flush_if_needed(ApplyProgram& program);
   void write_rewrites(ApplyProgram& program);
   void install_reserved_slots(uint64_t l4_gfn, ApplyProgram& program);
+  bool is_pinned_l4(uint64_t gfn) const;
+  void move_base_pointer(uint64_t& base, uint64_t gfn);
 
   const GuestMemory& memory_;
   FrameTable frames_;

@@ -3,8 +3,6 @@
 // guest's event callback when an unmasked upcall is pending. An upcall is
 // folded into whatever exit the vCPU is already in; only a vCPU running
 // guest code with events unmasked costs an exit (the kick).
-#include <chrono>
-
 #include <tortuga/cpu.h>
 
 #include "domain.h"
@@ -50,17 +48,20 @@ bool Vcpu::at_guest_instruction() {
   return (sregs().cs.selector & 3) == 3 && !ra::contains_va(regs().rip);
 }
 
+InterruptedContext Vcpu::current_context() {
+  bool user = !in_kernel_mode();
+  uint64_t cs = user ? TG_USER_CS : TG_KERNEL_CS, ss = user ? TG_USER_DS : TG_KERNEL_DS;
+  return {regs().rip, cs, virtual_rflags(regs().rflags), regs().rsp, ss, regs().rcx, regs().r11};
+}
+
 bool Vcpu::deliver_pending_upcall() {
   // A virtual NMI goes first and ignores upcall_mask; they do not nest.
   if (nmi_pending_.load() && !nmi_active_ && at_guest_instruction()) {
     nmi_pending_.store(false);
     uint64_t nmi = state_.callback[TG_CALLBACK_NMI];
     if (nmi != 0) {
-      bool user = !in_kernel_mode();
-      uint64_t cs = user ? TG_USER_CS : TG_KERNEL_CS, ss = user ? TG_USER_DS : TG_KERNEL_DS;
-      InterruptedContext ctx{regs().rip, cs, virtual_rflags(regs().rflags), regs().rsp, ss, regs().rcx, regs().r11};
       nmi_active_ = true;
-      bounce(nmi, ctx, std::nullopt, state_.callback_flags[TG_CALLBACK_NMI] & TG_CALLBACKF_MASK_EVENTS, "NMI");
+      bounce(nmi, current_context(), std::nullopt, state_.callback_flags[TG_CALLBACK_NMI] & TG_CALLBACKF_MASK_EVENTS, "NMI");
       return true;
     }
   }
@@ -70,11 +71,8 @@ bool Vcpu::deliver_pending_upcall() {
       __atomic_load_n(&vi.upcall_mask, __ATOMIC_ACQUIRE) != 0 || !at_guest_instruction()) {
     return false;
   }
-  bool user = !in_kernel_mode();
-  uint64_t cs = user ? TG_USER_CS : TG_KERNEL_CS, ss = user ? TG_USER_DS : TG_KERNEL_DS;
-  InterruptedContext ctx{regs().rip, cs, virtual_rflags(regs().rflags), regs().rsp, ss, regs().rcx, regs().r11};
   ++stats_.upcalls;
-  bounce(handler, ctx, std::nullopt, state_.callback_flags[TG_CALLBACK_EVENT] & TG_CALLBACKF_MASK_EVENTS,
+  bounce(handler, current_context(), std::nullopt, state_.callback_flags[TG_CALLBACK_EVENT] & TG_CALLBACKF_MASK_EVENTS,
          "event upcall");
   return true;
 }
@@ -87,20 +85,7 @@ bool Vcpu::poll_ports(const std::vector<uint32_t>& ports, uint64_t deadline_ns) 
     }
     return false;
   };
-  enter_runstate(TG_RUNSTATE_blocked);
-  domain_.quiesce().sleeping(id_);
-  {
-    std::unique_lock lock(wake_mutex_);
-    auto done = [&] { return domain_.stopping() || down_requested_.load() || any_pending(); };
-    if (deadline_ns == 0) {
-      wake_cv_.wait(lock, done);
-    } else {
-      int64_t left = static_cast<int64_t>(deadline_ns) - static_cast<int64_t>(domain_.system_time_ns());
-      if (left > 0) wake_cv_.wait_for(lock, std::chrono::nanoseconds(left), done);
-    }
-  }
-  domain_.quiesce().awake(id_);
-  enter_runstate(TG_RUNSTATE_running);
+  sleep_until(any_pending, deadline_ns);
   return any_pending();
 }
 

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <chrono>
 #include <cstring>
 #include <ctime>
 
@@ -195,18 +196,28 @@ void Vcpu::wake() {
   wake_cv_.notify_all();
 }
 
-void Vcpu::block_until_event() {
+// Sleeps on the host until `woken`, the deadline (system time; 0 = none),
+// a stop or a down. Counts as blocked time, and as stopped for a quiesce.
+void Vcpu::sleep_until(const std::function<bool()>& woken, uint64_t deadline_ns) {
   enter_runstate(TG_RUNSTATE_blocked);
   domain_.quiesce().sleeping(id_);
   {
     std::unique_lock lock(wake_mutex_);
-    wake_cv_.wait(lock, [&] {
-      return domain_.stopping() || down_requested_.load() || nmi_pending_.load() ||
-             __atomic_load_n(&info().upcall_pending, __ATOMIC_ACQUIRE) != 0;
-    });
+    auto done = [&] { return domain_.stopping() || down_requested_.load() || woken(); };
+    if (deadline_ns == 0) {
+      wake_cv_.wait(lock, done);
+    } else {
+      int64_t left = static_cast<int64_t>(deadline_ns) - static_cast<int64_t>(domain_.system_time_ns());
+      if (left > 0) wake_cv_.wait_for(lock, std::chrono::nanoseconds(left), done);
+    }
   }
   domain_.quiesce().awake(id_);
   enter_runstate(TG_RUNSTATE_running);
+}
+
+void Vcpu::block_until_event() {
+  sleep_until([&] { return nmi_pending_.load() || __atomic_load_n(&info().upcall_pending, __ATOMIC_ACQUIRE) != 0; },
+              0);
 }
 
 void Vcpu::start() {

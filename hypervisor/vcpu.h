@@ -9,6 +9,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -133,6 +134,10 @@ class Vcpu {
   void set_kernel_entry_registers(uint64_t cr3);
   void flush_tlb_now();
   void enter_runstate(uint32_t state);
+  void sleep_until(const std::function<bool()>& woken, uint64_t deadline_ns);
+  ApplyProgram::Encoded encode_apply_routine(const ApplyProgram& program, ApplyProgram::Ending ending,
+                                             const ApplyProgram::GuestRegisters& restore);
+  void enter_apply_routine(const ApplyProgram& program, uint64_t rsp);
   void resume_through_apply_routine();
   void on_kick();
   // Turns the in-flight routine's final iretq into an exit to the VMM, so
@@ -140,6 +145,8 @@ class Vcpu {
   void make_apply_routine_exit();
   void finish_apply_routine_in_vmm();
   bool at_guest_instruction();
+  // The context the vCPU would resume, as a bounce frame describes it.
+  InterruptedContext current_context();
   void run_apply_routine_and_wait(const ApplyProgram& program);
   void note_apply_routine_progress();
   ApplyProgram::Layout apply_layout() const;

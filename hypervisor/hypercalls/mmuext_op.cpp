@@ -7,11 +7,10 @@
 #include "../page_table_bits.h"
 #include "../reserved_area.h"
 #include "hypercall_table.h"
+#include "mmu_batch.h"
 
 namespace tortuga::hypercalls {
 namespace {
-
-constexpr size_t kMaxWritesPerOp = 32;
 
 bool uses_arg2(uint32_t cmd) { return cmd == TG_MMUEXT_TLB_FLUSH_MULTI || cmd == TG_MMUEXT_INVLPG_MULTI; }
 
@@ -69,21 +68,8 @@ int64_t run_op(Vcpu& vcpu, const tg_mmuext_op& op) {
 }  // namespace
 
 int64_t mmuext_op(Vcpu& vcpu, const Args& args) {
-  uint64_t ops = args.a0, count = args.a1, done_at = args.a2;
-  if (count > TG_MMUEXT_OP_MAX) return -TG_E2BIG;
-  int64_t result = 0;
-  uint32_t done = 0;
-  for (; done < count; ++done) {
-    vcpu.ensure_apply_room(kMaxWritesPerOp);
-    auto op = vcpu.kernel_address_space().read<tg_mmuext_op>(ops + done * sizeof(tg_mmuext_op));
-    ++vcpu.stats().mmu_requests;
-    if (int64_t err = run_op(vcpu, op); err != 0) {
-      result = err;
-      break;
-    }
-  }
-  if (done_at != 0) vcpu.kernel_address_space().copy_to(done_at, &done, sizeof done);
-  return result;
+  return run_mmu_batch<tg_mmuext_op>(vcpu, args.a0, args.a1, TG_MMUEXT_OP_MAX, args.a2,
+                                     [&](const tg_mmuext_op& op, uint64_t) { return run_op(vcpu, op); });
 }
 
 }  // namespace tortuga::hypercalls
