@@ -56,6 +56,7 @@
  * cannot raise other vectors (software `int n` is not supported, see
  * ABI.md). An exception whose vector has no handler kills the domain.
  */
+#ifndef __ASSEMBLER__
 struct tg_trap_info {
 	uint8_t vector;
 	uint8_t flags;      /* TG_TRAPF_* */
@@ -64,6 +65,7 @@ struct tg_trap_info {
 	uint64_t handler;   /* guest kernel virtual address */
 };
 TG_ABI_ASSERT_SIZE(struct tg_trap_info, 16);
+#endif
 
 /* Mask events (set upcall_mask) on entry, like an interrupt gate. */
 #define TG_TRAPF_MASK_EVENTS 0x01
@@ -91,6 +93,7 @@ TG_ABI_ASSERT_SIZE(struct tg_trap_info, 16);
  * kernel stack set by TG_HC_stack_switch (user mode); the VMM never uses a
  * red zone, so guest kernels are built without one.
  */
+#ifndef __ASSEMBLER__
 struct tg_bounce_frame {
 	uint64_t rcx;
 	uint64_t r11;
@@ -101,7 +104,9 @@ struct tg_bounce_frame {
 	uint64_t ss;
 };
 TG_ABI_ASSERT_SIZE(struct tg_bounce_frame, 56);
+#endif
 
+#ifndef __ASSEMBLER__
 struct tg_bounce_frame_err {
 	uint64_t rcx;
 	uint64_t r11;
@@ -113,6 +118,7 @@ struct tg_bounce_frame_err {
 	uint64_t ss;
 };
 TG_ABI_ASSERT_SIZE(struct tg_bounce_frame_err, 64);
+#endif
 
 /*
  * The syscall frame: a guest user SYSCALL arrives at the syscall callback
@@ -133,6 +139,7 @@ TG_ABI_ASSERT_SIZE(struct tg_bounce_frame_err, 64);
  * 3 to user mode (which also switches to the user page table and GS base).
  * IF in rflags sets the event mask: IF=1 unmasks events.
  */
+#ifndef __ASSEMBLER__
 struct tg_iret_frame {
 	uint64_t rax;
 	uint64_t r11;
@@ -145,6 +152,7 @@ struct tg_iret_frame {
 	uint64_t ss;
 };
 TG_ABI_ASSERT_SIZE(struct tg_iret_frame, 72);
+#endif
 
 /*
  * The failsafe frame: when an iret hypercall names a context that cannot
@@ -153,6 +161,7 @@ TG_ABI_ASSERT_SIZE(struct tg_iret_frame, 72);
  * this frame describing the rejected context. With no failsafe callback
  * registered the domain is killed.
  */
+#ifndef __ASSEMBLER__
 struct tg_failsafe_frame {
 	uint64_t rcx;
 	uint64_t r11;
@@ -164,6 +173,7 @@ struct tg_failsafe_frame {
 	uint64_t ss;
 };
 TG_ABI_ASSERT_SIZE(struct tg_failsafe_frame, 64);
+#endif
 
 #define TG_FAILSAFE_BAD_SELECTOR 1
 #define TG_FAILSAFE_BAD_RIP 2

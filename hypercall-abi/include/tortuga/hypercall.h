@@ -50,6 +50,7 @@
 #define TG_SHUTDOWN_watchdog 4
 #define TG_NR_SHUTDOWN_REASONS 5
 
+#ifndef __ASSEMBLER__
 struct tg_sched_poll {
 	uint64_t ports;    /* guest VA of tg_evtchn_port_t[nr_ports] */
 	uint32_t nr_ports; /* at most 128 */
@@ -57,17 +58,20 @@ struct tg_sched_poll {
 	uint64_t timeout_ns; /* absolute system time; 0 waits for ever */
 };
 TG_ABI_ASSERT_SIZE(struct tg_sched_poll, 24);
+#endif
 
 /* TG_HC_version commands. */
 #define TG_VERSION_abi 0      /* returns TG_ABI_VERSION */
 #define TG_VERSION_features 1 /* arg = struct tg_feature_info * */
 #define TG_VERSION_vmm_name 2 /* arg = char[64], NUL-terminated */
 
+#ifndef __ASSEMBLER__
 struct tg_feature_info {
 	uint32_t submap_idx; /* in: which 32-bit word */
 	uint32_t submap;     /* out: feature bits */
 };
 TG_ABI_ASSERT_SIZE(struct tg_feature_info, 8);
+#endif
 
 /*
  * Feature bits, word 0. A VMM sets a bit only when it implements every

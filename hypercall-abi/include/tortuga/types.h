@@ -10,10 +10,12 @@
 #ifndef TORTUGA_TYPES_H
 #define TORTUGA_TYPES_H
 
+#ifndef __ASSEMBLER__
 #if defined(__KERNEL__)
 #include <linux/types.h>
 #else
 #include <stdint.h>
+#endif
 #endif
 
 /* ABI version: major in bits 31..16, minor in bits 15..0. */
@@ -31,12 +33,14 @@
 #define TG_ABI_ASSERT_SIZE(type, size) _Static_assert(sizeof(type) == (size), #type)
 #endif
 
+#ifndef __ASSEMBLER__
 typedef uint32_t tg_evtchn_port_t; /* event channel port number */
 typedef uint32_t tg_grant_ref_t;   /* grant table entry index */
 typedef uint16_t tg_domid_t;       /* domain identifier */
 
 /* A guest frame number: guest-physical address >> 12. */
 typedef uint64_t tg_gfn_t;
+#endif
 
 #define TG_PAGE_SHIFT 12
 #define TG_PAGE_SIZE (1UL << TG_PAGE_SHIFT)
