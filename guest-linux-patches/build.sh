@@ -31,9 +31,7 @@ key=$( {
   cat "$here/series" "$here/tortuga.config"
   for p in "${patches[@]}"; do cat "$here/patches/$p"; done
   find "$repo/hypercall-abi/include/tortuga" -type f -name '*.h' -print0 | sort -z | xargs -0 cat
-  if [[ -d $repo/frontend-drivers ]]; then
-    find "$repo/frontend-drivers" -type f -name '*.[ch]' -print0 | sort -z | xargs -0 -r cat
-  fi
+  find "$repo/frontend-drivers" -type f -print0 | sort -z | xargs -0 -r cat
 } | sha256sum | cut -c1-16)
 tree=$cache_root/linux-$key
 mkdir -p "$cache_root"
@@ -55,6 +53,11 @@ if [[ ! -f $tree/.tortuga-patched ]]; then
   # The ABI headers, one copy for the hypervisor and the kernel.
   mkdir -p "$tree.tmp/include/tortuga"
   cp -r "$repo/hypercall-abi/include/tortuga/." "$tree.tmp/include/tortuga/"
+  # The frontend drivers, where frontend-drivers/kernel-paths puts them.
+  while read -r src dst; do
+    [[ -z $src || $src == \#* ]] && continue
+    cp "$repo/frontend-drivers/$src" "$tree.tmp/$dst"
+  done < "$repo/frontend-drivers/kernel-paths"
   touch "$tree.tmp/.tortuga-patched"
   mv "$tree.tmp" "$tree"
 fi
@@ -65,22 +68,19 @@ make -C "$tree" -s tinyconfig
 make -C "$tree" -s olddefconfig
 make -C "$tree" -s -j"$jobs" vmlinux
 
-# The initramfs: busybox (static) as /init's shell.
+# The initramfs: busybox (static), our /init, the end-to-end check and the
+# small static programs it runs (guest-linux-patches/initramfs/).
 initramfs=$tree/tortuga-initramfs.cpio.gz
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
-mkdir -p "$root"/{bin,dev,proc,sys,tmp}
+mkdir -p "$root"/{bin,dev,proc,sys,tmp,etc}
 cp /bin/busybox "$root/bin/busybox"
 ln -s busybox "$root/bin/sh"
-cat > "$root/init" <<'INIT'
-#!/bin/sh
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-echo "tortuga: Linux booted to a shell"
-exec /bin/sh
-INIT
-chmod +x "$root/init"
+install -m 755 "$here/initramfs/init" "$root/init"
+install -m 755 "$here/initramfs/tortuga-test.sh" "$root/tortuga-test.sh"
+for src in "$here"/initramfs/*.c; do
+  gcc -O2 -Wall -Werror -static -o "$root/bin/$(basename "$src" .c)" "$src"
+done
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -9) > "$initramfs"
 
 mkdir -p "$out"

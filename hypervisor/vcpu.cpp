@@ -11,6 +11,7 @@
 
 #include "descriptors.h"
 #include "domain.h"
+#include "guest_cpuid.h"
 #include "guest_fault.h"
 #include "pvclock.h"
 #include "reserved_area.h"
@@ -144,26 +145,8 @@ void Vcpu::set_syscall_msrs() {
   });
 }
 
-// The guest's CPUID view: what KVM supports, with Tortuga's signature in
-// the hypervisor leaves instead of KVM's.
-void Vcpu::set_cpuid() {
-  std::vector<kvm_cpuid_entry2> cpuid;
-  for (const auto& e : Kvm().supported_cpuid()) {
-    if (e.function < TG_CPUID_LEAF_BASE || e.function > TG_CPUID_LEAF_BASE + 0xff) cpuid.push_back(e);
-  }
-  kvm_cpuid_entry2 base{};
-  base.function = TG_CPUID_LEAF_BASE;
-  base.eax = TG_CPUID_LEAF_BASE + 1;
-  std::memcpy(&base.ebx, TG_CPUID_SIGNATURE, 4);
-  std::memcpy(&base.ecx, TG_CPUID_SIGNATURE + 4, 4);
-  std::memcpy(&base.edx, TG_CPUID_SIGNATURE + 8, 4);
-  kvm_cpuid_entry2 version{};
-  version.function = TG_CPUID_LEAF_BASE + 1;
-  version.eax = TG_ABI_VERSION;
-  cpuid.push_back(base);
-  cpuid.push_back(version);
-  kvm_.set_cpuid(cpuid);
-}
+// The guest's CPUID view (ABI.md 2.5, guest_cpuid.cpp).
+void Vcpu::set_cpuid() { kvm_.set_cpuid(guest_cpuid(Kvm().supported_cpuid())); }
 
 void Vcpu::init_time_record() {
   uint64_t khz = domain_.tsc_khz();
