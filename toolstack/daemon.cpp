@@ -419,7 +419,8 @@ awaitable<api::Response> Daemon::list() {
   }
   for (auto& [name, domid] : running) co_await refresh(name, domid);
   api::Response response;
-  for (auto* r : table_.all()) *response.mutable_list()->add_domains() = r->info();
+  api::DomainList& domains = *response.mutable_list();  // set even when empty
+  for (auto* r : table_.all()) *domains.add_domains() = r->info();
   co_return response;
 }
 

@@ -16,5 +16,7 @@ void add_device_commands(CLI::App& app, Context& context);     // block-*, netwo
 // Streams a domain's console to stdout (and the terminal to the guest)
 // until it ends or the user types Ctrl-]. Returns the reason it ended.
 std::string attach_console(const Context& context, const std::string& domain);
+// attach_console, then one line on stderr when the domain ended (not on detach).
+void console_until_end(const Context& context, const std::string& domain);
 
 }  // namespace tortuga::cli

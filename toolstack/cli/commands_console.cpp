@@ -95,14 +95,16 @@ std::string attach_console(const Context& context, const std::string& domain) {
   }
 }
 
+void console_until_end(const Context& context, const std::string& domain) {
+  std::string reason = attach_console(context, domain);
+  if (reason != "detached") fmt::print(stderr, "tortuga: console: domain '{}' ended: {}\n", domain, reason);
+}
+
 void add_console_command(CLI::App& app, Context& context) {
   auto domain = std::make_shared<std::string>();
   auto* console = app.add_subcommand("console", "attach to a domain's console (Ctrl-] detaches)");
   console->add_option("domain", *domain, "name or id")->required();
-  console->callback([&context, domain] {
-    std::string reason = attach_console(context, *domain);
-    if (reason != "detached") fmt::print(stderr, "tortuga: console: domain '{}' ended: {}\n", *domain, reason);
-  });
+  console->callback([&context, domain] { console_until_end(context, *domain); });
 }
 
 }  // namespace tortuga::cli

@@ -79,7 +79,7 @@ void run_create(const Context& context, const CreateFlags& flags) {
   } else if (!flags.console) {
     fmt::print("domain '{}' created (id {})\n", d.config().name(), d.domid());
   }
-  if (flags.console) attach_console(context, d.config().name());
+  if (flags.console) console_until_end(context, d.config().name());
 }
 
 // pause, unpause, destroy: one domain, one request.
