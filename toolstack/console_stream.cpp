@@ -38,7 +38,7 @@ awaitable<void> forward_input(UnixSocket& socket, std::string fifo, std::shared_
       if (fd.valid() && !data.empty()) (void)!::write(fd.get(), data.data(), data.size());
     }
   } catch (const std::exception& e) {
-    spdlog::info("console client: {}", e.what());
+    spdlog::debug("console client: {}", e.what());
   }
   state->detached = true;
   state->input_done = true;

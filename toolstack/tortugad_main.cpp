@@ -12,6 +12,7 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "asio.h"
@@ -68,7 +69,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (vmm_path.empty()) vmm_path = find_vmm();
+  vmm_path = fs::absolute(vmm_path).string();  // VMMs outlive our working directory's meaning
   ::signal(SIGPIPE, SIG_IGN);
+  // stdout is for nobody: the daemon's log lines go to stderr.
+  spdlog::set_default_logger(spdlog::stderr_logger_mt("tortugad"));
   spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e tortugad %l: %v");
 
   try {

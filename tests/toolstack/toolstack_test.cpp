@@ -65,6 +65,20 @@ TEST(Toolstack, CreateListPauseUnpauseDestroyLeavesNothingBehind) {
   EXPECT_EQ(gone.err, "tortuga: info: no domain 'web'\n");
 }
 
+// With two vCPUs (the second one down) and while paused: destroy must
+// release the parked vCPUs.
+TEST(Toolstack, PausedDomainWithTwoVcpusIsDestroyed) {
+  DaemonHarness d;
+  d.ok({"create", d.long_running_config("frozen", ", \"vcpus\": 2")});
+  pid_t pid = domain_pid(d, "frozen");
+  d.ok({"pause", "frozen"});
+  d.ok({"pause", "frozen"});  // idempotent
+  EXPECT_EQ(domain_state(d, "frozen"), "PAUSED");
+  d.ok({"destroy", "frozen"});
+  EXPECT_FALSE(process_alive(pid));
+  EXPECT_THAT(d.log(), Not(HasSubstr("SIGKILL")));  // it left on SIGTERM, not after the grace period
+}
+
 TEST(Toolstack, TestGuestRunsItsSelfTestToPoweroffWithConsoleAndStats) {
   DaemonHarness d;
   std::string config = d.write_config(

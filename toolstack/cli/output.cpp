@@ -85,6 +85,7 @@ std::string to_json(const google::protobuf::Message& message) {
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = true;
   options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;  // scripts find every field, zero or not
   (void)google::protobuf::util::MessageToJsonString(message, &out, options);
   return out;
 }
