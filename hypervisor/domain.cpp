@@ -164,13 +164,14 @@ void Domain::vcpu_stopped() {
 }
 
 void Domain::stop(DomainExit exit, const std::string& reason) {
-  {
-    std::lock_guard lock(result_mutex_);
-    if (stopping_.load()) return;
-    result_ = {exit, reason};
-    stopping_.store(true, std::memory_order_release);
-    stopped_cv_.notify_all();
-  }
+  // Everything under the lock: run() cannot return (and the domain cannot
+  // be destroyed under a thread that stops it from outside, such as the
+  // signal watcher) until the vCPUs were kicked.
+  std::lock_guard lock(result_mutex_);
+  if (stopping_.load()) return;
+  result_ = {exit, reason};
+  stopping_.store(true, std::memory_order_release);
+  stopped_cv_.notify_all();
   for (auto& v : vcpus_) v->kick();
   // Parked vCPUs must see the stop: they leave through the kick above.
   unpause();

@@ -163,7 +163,7 @@ TEST(Toolstack, ShutdownWaitsThenDestroysAndSaysSo) {
   EXPECT_THAT(out, HasSubstr("domain 'stubborn': the guest cannot be asked yet"));
   EXPECT_THAT(out, HasSubstr("destroyed after 1 s"));
   EXPECT_FALSE(process_alive(pid));
-  EXPECT_EQ(domain_state(d, "stubborn"), "SHUTOFF");
+  EXPECT_EQ(domain_state(d, "stubborn"), "SHUTOFF") << d.ok({"info", "stubborn"}) << d.log();
   CliRun again = d.cli({"shutdown", "stubborn"});
   EXPECT_EQ(again.exit_code, 1);
   EXPECT_EQ(again.err, "tortuga: shutdown: domain 'stubborn' is shutoff, not running\n");
