@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <ctime>
 #include <filesystem>
 
@@ -50,6 +51,27 @@ std::string clean_line(const std::string& text) {
   std::string out;
   for (char c : text.substr(0, kMaxReasonLength)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
   return out;
+}
+
+// Counters come from the VMM, whose guest may own it: operation names that
+// are not short identifiers (terminal escapes, floods) are dropped.
+api::DomainStats sanitized(api::DomainStats stats) {
+  constexpr int kMaxOps = 64, kMaxVectors = 256;
+  constexpr size_t kMaxName = 32;
+  auto identifier = [](const std::string& name) {
+    return !name.empty() && name.size() <= kMaxName && std::all_of(name.begin(), name.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+    });
+  };
+  auto* ops = stats.mutable_hypercalls_by_op();
+  std::vector<std::string> bad;
+  for (const auto& [name, count] : *ops) {
+    if (!identifier(name)) bad.push_back(name);
+  }
+  for (const auto& name : bad) ops->erase(name);
+  if (ops->size() > kMaxOps) ops->clear();
+  if (stats.exceptions_by_vector_size() > kMaxVectors) stats.clear_exceptions_by_vector();
+  return stats;
 }
 
 std::string describe_wait_status(int status) {
@@ -150,7 +172,7 @@ awaitable<void> Daemon::recover() {
     if (auto exit = read_exit_record(record->exit_record())) {
       record->mutable_info()->set_exit_code(exit->exit_code());
       record->mutable_info()->set_end_reason(exit->reason());
-      *record->mutable_info()->mutable_stats() = exit->stats();
+      *record->mutable_info()->mutable_stats() = sanitized(exit->stats());
       bool clean = exit->exit_code() == kExitPoweroff || exit->exit_code() == kExitSuspend ||
                    exit->exit_code() == kExitDestroyed;
       record->mutable_info()->set_state(clean ? State::SHUTOFF : State::CRASHED);
@@ -219,7 +241,7 @@ awaitable<std::string> Daemon::wait_until_up(std::string name, uint32_t domid) {
       r = table_.find(name);
       if (r == nullptr || r->info().domid() != domid || r->info().state() != State::STARTING) continue;
       r->mutable_info()->set_state(reply.paused() ? State::PAUSED : State::RUNNING);
-      *r->mutable_info()->mutable_stats() = reply.stats();
+      *r->mutable_info()->mutable_stats() = sanitized(reply.stats());
       save(*r);
       co_return "";
     } catch (const VmmCallError&) {
@@ -264,7 +286,7 @@ awaitable<void> Daemon::refresh(std::string name, uint32_t domid) {
     api::VmmReply reply = co_await call_vmm(r->control_socket(), status);
     r = table_.find(name);
     if (r == nullptr || r->info().domid() != domid || !has_vmm(*r)) co_return;
-    *r->mutable_info()->mutable_stats() = reply.stats();
+    *r->mutable_info()->mutable_stats() = sanitized(reply.stats());
     if (r->info().state() == State::RUNNING || r->info().state() == State::PAUSED) {
       State::State now = reply.paused() ? State::PAUSED : State::RUNNING;
       if (now != r->info().state()) {
@@ -290,7 +312,7 @@ void Daemon::on_vmm_exit(pid_t pid, std::optional<int> wait_status) {
   } else if (exit && (!wait_status || WEXITSTATUS(*wait_status) == exit->exit_code())) {
     code = exit->exit_code();
     reason = exit->reason();
-    *info.mutable_stats() = exit->stats();
+    *info.mutable_stats() = sanitized(exit->stats());
   } else if (wait_status) {
     code = WEXITSTATUS(*wait_status);
     reason = describe_wait_status(*wait_status);
@@ -454,7 +476,7 @@ awaitable<api::Response> Daemon::set_paused(const std::string& ref, bool pause) 
     if (r->info().state() == State::RUNNING || r->info().state() == State::PAUSED) {
       r->mutable_info()->set_state(reply.paused() ? State::PAUSED : State::RUNNING);
     }
-    *r->mutable_info()->mutable_stats() = reply.stats();
+    *r->mutable_info()->mutable_stats() = sanitized(reply.stats());
     save(*r);
     co_return domain_response(*r);
   } catch (const VmmCallError& e) {

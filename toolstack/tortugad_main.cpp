@@ -12,6 +12,7 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <google/protobuf/stubs/logging.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -73,6 +74,11 @@ int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
   // stdout is for nobody: the daemon's log lines go to stderr.
   spdlog::set_default_logger(spdlog::stderr_logger_mt("tortugad"));
+  // protobuf's own complaints about a hostile message (invalid UTF-8, ...)
+  // repeat what our one line per refused message says.
+  google::protobuf::SetLogHandler([](google::protobuf::LogLevel, const char*, int, const std::string& message) {
+    spdlog::debug("protobuf: {}", message);
+  });
   spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e tortugad %l: %v");
 
   try {

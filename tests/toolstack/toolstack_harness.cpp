@@ -53,7 +53,14 @@ void DaemonHarness::start() {
   }
   pid_ = pid;
   // Ready once a request is answered (the socket exists before recovery ends).
-  bool up = eventually([&] { return cli({"list"}).exit_code == 0; }, 20);
+  int status = 0;
+  bool exited = false;
+  bool up = eventually([&] {
+    exited = exited || ::waitpid(pid_, &status, WNOHANG) == pid_;
+    return exited || cli({"list"}).exit_code == 0;
+  }, 20);
+  if (exited) pid_ = -1;  // reaped: its pid may name another process by now
+  ASSERT_FALSE(exited) << "tortugad exited at once, status " << status << ":\n" << log();
   ASSERT_TRUE(up) << log();
 }
 
