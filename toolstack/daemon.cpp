@@ -316,6 +316,9 @@ void Daemon::on_vmm_exit(pid_t pid, std::optional<int> wait_status) {
   } else if (wait_status) {
     code = WEXITSTATUS(*wait_status);
     reason = describe_wait_status(*wait_status);
+    // vmm_process.cpp's child exits with these before it becomes the VMM.
+    if (code == 127) reason = fmt::format("cannot execute {}", options_.vmm_path);
+    if (code == 126) reason = "cannot open the domain's console FIFO or log files";
   } else {
     reason = "tortuga-vmm ended and left no exit record";
   }

@@ -40,6 +40,15 @@ UniqueFd listen_unix(const std::string& path, unsigned mode) {
   sockaddr_un addr = address(path);
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd.valid()) throw std::runtime_error(fmt::format("socket: {}", std::strerror(errno)));
+  // A socket file nobody answers on is stale (its server died); one that
+  // answers belongs to a live server, which must not lose its address.
+  bool answered = false;
+  try {
+    connect_unix(path);
+    answered = true;
+  } catch (const std::runtime_error&) {
+  }
+  if (answered) throw std::runtime_error(fmt::format("{} is in use by a running server", path));
   ::unlink(path.c_str());
   mode_t old = ::umask(0777 & ~mode);
   int r = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);

@@ -10,7 +10,8 @@ namespace tortuga::toolstack {
 // Connects to the socket at `path`; throws std::runtime_error naming it.
 UniqueFd connect_unix(const std::string& path);
 
-// Binds and listens at `path` (a stale socket file there is replaced),
+// Binds and listens at `path` (a stale socket file there is replaced; one
+// a live server answers on is an error),
 // with permissions `mode` set before anyone can connect: the socket is
 // created under a umask that allows nothing else.
 UniqueFd listen_unix(const std::string& path, unsigned mode);

@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <fstream>
 #include <regex>
 #include <thread>
 
@@ -295,6 +297,28 @@ TEST(Toolstack, TopShowsRatesPerDomain) {
   EXPECT_THAT(out, HasSubstr("EXITS/s"));
   EXPECT_THAT(out, HasSubstr("HCALLS/s"));
   EXPECT_TRUE(std::regex_search(out, std::regex("busy +1 +running +[0-9.]+ +[0-9]+ +[0-9]+ +[0-9]+"))) << out;
+}
+
+TEST(Toolstack, OneDaemonPerStateDirectory) {
+  DaemonHarness d;
+  std::string command = std::string(TORTUGAD_PATH) + " --state-dir " + d.dir() + " --socket " + d.dir() +
+                        "/second.sock 2>" + d.dir() + "/second.err";
+  int status = std::system(command.c_str());
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+  std::ifstream err(d.dir() + "/second.err");
+  std::string line;
+  std::getline(err, line);
+  EXPECT_EQ(line, "tortugad: another tortugad is using " + d.dir());
+  EXPECT_EQ(d.cli({"list"}).exit_code, 0);  // the first one carries on
+  // Nor may a daemon elsewhere take the live socket's address.
+  std::string other = std::string(TORTUGAD_PATH) + " --state-dir " + d.dir() + "/other --socket " + d.socket() +
+                      " 2>" + d.dir() + "/other.err";
+  status = std::system(other.c_str());
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+  std::ifstream other_err(d.dir() + "/other.err");
+  std::getline(other_err, line);
+  EXPECT_EQ(line, "tortugad: " + d.socket() + " is in use by a running server");
+  EXPECT_EQ(d.cli({"list"}).exit_code, 0);
 }
 
 TEST(Toolstack, HelpEverywhere) {
