@@ -164,7 +164,14 @@ awaitable<void> Daemon::recover() {
     bool same_process = start && *start == record->pid_start_time();
     if (same_process && supervisor_.watch(pid, false)) {
       const uint32_t domid = record->info().domid();
-      co_await refresh(name, domid);
+      // The operation that was starting or stopping it died with the old
+      // daemon: the VMM says where it is now.
+      if (record->info().state() == State::STOPPING) record->mutable_info()->set_state(State::RUNNING);
+      if (record->info().state() == State::STARTING) {
+        asio::co_spawn(io_, wait_until_up(name, domid), asio::detached);
+      } else {
+        co_await refresh(name, domid);
+      }
       spdlog::info("{}: re-adopted tortuga-vmm pid {}", domain_label(name), pid);
       continue;
     }

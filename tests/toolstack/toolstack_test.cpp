@@ -185,6 +185,9 @@ TEST(Toolstack, CommandsThatCannotWorkYetSaySoClearly) {
   EXPECT_THAT(mem.err, HasSubstr("tortuga: mem-set: domain 'box': not supported by this guest yet"));
   CliRun big = d.cli({"mem-set", "box", "64"});
   EXPECT_THAT(big.err, HasSubstr("target 64 MiB is outside 1..32"));
+  CliRun disk = d.cli({"create", "-n", "withdisk", "-k", test_guest_path(), "--disk", "/tmp/d.img,xvda"});
+  EXPECT_EQ(disk.exit_code, 1);
+  EXPECT_EQ(disk.err, "tortuga: create: domain 'withdisk': disks: block backend not available in this build\n");
   CliRun none = d.cli({"pause", "nosuch"});
   EXPECT_EQ(none.exit_code, 1);
   EXPECT_EQ(none.err, "tortuga: pause: no domain 'nosuch'\n");

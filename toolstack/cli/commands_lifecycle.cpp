@@ -3,6 +3,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -18,6 +19,7 @@ constexpr size_t kMaxConfigBytes = 1 << 20;
 
 struct CreateFlags {
   std::string file, name, kernel, cmdline, initramfs, on_crash;
+  std::vector<std::string> disks, nics;
   uint32_t memory = 0, vcpus = 0, weight = 0, cap = 0;
   bool console = false;
 };
@@ -29,6 +31,16 @@ std::string read_config_file(const std::string& path) {
   text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   if (text.size() > kMaxConfigBytes) throw CliError(fmt::format("config {} is larger than 1 MiB", path));
   return text;
+}
+
+std::vector<std::string> split(const std::string& spec) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (size_t comma; (comma = spec.find(',', start)) != std::string::npos; start = comma + 1) {
+    parts.push_back(spec.substr(start, comma - start));
+  }
+  parts.push_back(spec.substr(start));
+  return parts;
 }
 
 // The file first, then each flag given on top of it.
@@ -49,6 +61,24 @@ api::DomainConfig build_config(const CreateFlags& f) {
   if (f.vcpus != 0) c.set_vcpus(f.vcpus);
   if (f.weight != 0) c.set_weight(f.weight);
   if (f.cap != 0) c.set_cap(f.cap);
+  // --disk PATH,VDEV[,ro] and --nic BRIDGE[,MAC]: the config's disks and nics.
+  for (const auto& spec : f.disks) {
+    auto parts = split(spec);
+    if (parts.size() < 2 || parts.size() > 3 || (parts.size() == 3 && parts[2] != "ro")) {
+      throw CliError(fmt::format("--disk: '{}' is not PATH,VDEV[,ro]", spec));
+    }
+    api::Disk& disk = *c.add_disks();
+    disk.set_path(fs::absolute(parts[0]).lexically_normal().string());
+    disk.set_vdev(parts[1]);
+    disk.set_readonly(parts.size() == 3);
+  }
+  for (const auto& spec : f.nics) {
+    auto parts = split(spec);
+    if (parts.empty() || parts.size() > 2) throw CliError(fmt::format("--nic: '{}' is not BRIDGE[,MAC]", spec));
+    api::Nic& nic = *c.add_nics();
+    nic.set_bridge(parts[0]);
+    if (parts.size() == 2) nic.set_mac(parts[1]);
+  }
   if (!f.on_crash.empty()) {
     api::DomainConfig::OnCrash policy;
     if (!api::DomainConfig::OnCrash_Parse(f.on_crash, &policy) || policy == api::DomainConfig::on_crash_unset) {
@@ -112,6 +142,8 @@ void add_lifecycle_commands(CLI::App& app, Context& context) {
   create->add_option("--weight", flags->weight, "CPU weight");
   create->add_option("--cap", flags->cap, "CPU cap, percent of one host CPU");
   create->add_option("--on-crash", flags->on_crash, "destroy, restart or preserve (default)");
+  create->add_option("--disk", flags->disks, "PATH,VDEV[,ro] (repeatable)");
+  create->add_option("--nic", flags->nics, "BRIDGE[,MAC] (repeatable)");
   create->add_flag("-c,--console", flags->console, "attach to its console right away (Ctrl-] detaches)");
   create->callback([&context, flags] { run_create(context, *flags); });
 
