@@ -168,7 +168,7 @@ awaitable<void> Daemon::recover() {
       // daemon: the VMM says where it is now.
       if (record->info().state() == State::STOPPING) record->mutable_info()->set_state(State::RUNNING);
       if (record->info().state() == State::STARTING) {
-        asio::co_spawn(io_, wait_until_up(name, domid), asio::detached);
+        asio::co_spawn(io_, settle_start(name, domid), asio::detached);
       } else {
         co_await refresh(name, domid);
       }
@@ -257,6 +257,18 @@ awaitable<std::string> Daemon::wait_until_up(std::string name, uint32_t domid) {
     co_await sleep_for(kPollInterval);
   }
   co_return fmt::format("tortuga-vmm did not open its control socket within {} ms", options_.start_timeout.count());
+}
+
+awaitable<void> Daemon::settle_start(std::string name, uint32_t domid) {
+  std::string failed = co_await wait_until_up(name, domid);
+  if (failed.empty()) co_return;
+  api::DomainRecord* r = table_.find(name);
+  if (r == nullptr || r->info().domid() != domid) co_return;
+  spdlog::warn("{}: did not start: {}", domain_label(name), failed);
+  if (!has_vmm(*r)) co_return;  // it ended, and its end is recorded
+  // Hung before its control socket answered: crashed, with that as the cause.
+  end_notes_[name] = fmt::format("did not start: {}", failed);
+  co_await stop_vmm(name, domid);
 }
 
 awaitable<bool> Daemon::wait_for_exit(std::string name, uint32_t domid, std::chrono::milliseconds timeout) {
@@ -364,7 +376,7 @@ void Daemon::on_vmm_exit(pid_t pid, std::optional<int> wait_status) {
     info.set_restarts(info.restarts() + 1);
     try {
       start_vmm(*r);
-      asio::co_spawn(io_, wait_until_up(name, info.domid()), asio::detached);
+      asio::co_spawn(io_, settle_start(name, info.domid()), asio::detached);
       return;
     } catch (const std::exception& e) {
       info.set_end_reason(fmt::format("{}; restart failed: {}", reason, e.what()));

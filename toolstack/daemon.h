@@ -58,6 +58,9 @@ class Daemon {
   void start_vmm(api::DomainRecord& record);
   // Waits until the VMM's control socket answers: "" when RUNNING, else why not.
   awaitable<std::string> wait_until_up(std::string name, uint32_t domid);
+  // wait_until_up for a start nobody waits on (restarts, recovery): a VMM
+  // that never answers is stopped and the domain recorded as crashed.
+  awaitable<void> settle_start(std::string name, uint32_t domid);
   // Waits until the domain's VMM is gone (or the record is); false on timeout.
   awaitable<bool> wait_for_exit(std::string name, uint32_t domid, std::chrono::milliseconds timeout);
   // SIGTERM, the grace period, SIGKILL; returns once the VMM is gone.
