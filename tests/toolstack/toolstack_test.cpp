@@ -188,6 +188,13 @@ TEST(Toolstack, CommandsThatCannotWorkYetSaySoClearly) {
   CliRun disk = d.cli({"create", "-n", "withdisk", "-k", test_guest_path(), "--disk", "/tmp/d.img,xvda"});
   EXPECT_EQ(disk.exit_code, 1);
   EXPECT_EQ(disk.err, "tortuga: create: domain 'withdisk': disks: block backend not available in this build\n");
+  EXPECT_TRUE(std::regex_search(d.ok({"list", "box"}), std::regex("\nbox +1 ")));
+  CliRun missing = d.cli({"list", "box", "nosuch"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.err, "tortuga: list: no domain 'nosuch'\n");
+  CliRun usage = d.cli({"pause"});
+  EXPECT_EQ(usage.exit_code, 1);
+  EXPECT_THAT(usage.err, HasSubstr("domain is required"));
   CliRun none = d.cli({"pause", "nosuch"});
   EXPECT_EQ(none.exit_code, 1);
   EXPECT_EQ(none.err, "tortuga: pause: no domain 'nosuch'\n");

@@ -79,8 +79,20 @@ void run_top(const Context& context, double delay_s, int iterations) {
 void add_query_commands(CLI::App& app, Context& context) {
   auto* list = app.add_subcommand("list", "list domains (Name ID Mem VCPUs State Time(s))");
   list->alias("ls");
-  list->callback([&context] {
-    api::DomainList domains = fetch_list(context);
+  auto only = std::make_shared<std::vector<std::string>>();
+  list->add_option("domains", *only, "only these (names or ids)");
+  list->callback([&context, only] {
+    api::DomainList all = fetch_list(context), domains;
+    for (const auto& d : all.domains()) {
+      bool wanted = only->empty();
+      for (const auto& key : *only) wanted = wanted || key == d.config().name() || key == std::to_string(d.domid());
+      if (wanted) *domains.add_domains() = d;
+    }
+    for (const auto& key : *only) {
+      bool found = false;
+      for (const auto& d : domains.domains()) found = found || key == d.config().name() || key == std::to_string(d.domid());
+      if (!found) throw CliError(fmt::format("no domain '{}'", key));
+    }
     if (context.json) {
       std::cout << to_json(domains);
       return;

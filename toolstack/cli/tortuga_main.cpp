@@ -30,7 +30,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // CLI11 prints the message (or the help); a usage error is exit status 1 like any other.
+    return app.exit(e) == 0 ? 0 : 1;
   } catch (const CliError& e) {
     std::string command = app.get_subcommands().empty() ? "" : app.get_subcommands().front()->get_name();
     fmt::print(stderr, "tortuga: {}: {}\n", command, e.what());
