@@ -148,6 +148,20 @@ void Daemon::forget(const std::string& name) {
 
 // ---- recovery -------------------------------------------------------------
 
+awaitable<pid_t> Daemon::pid_behind_control_socket(const api::DomainRecord& record) {
+  if (record.control_socket().empty()) co_return 0;
+  try {
+    api::VmmRequest status;
+    status.mutable_status();
+    api::VmmReply reply = co_await call_vmm(record.control_socket(), status, std::chrono::milliseconds(1000));
+    if (reply.name() != record.info().config().name() || reply.pid() <= 0) co_return 0;
+    if (!process_start_time(reply.pid())) co_return 0;
+    co_return reply.pid();
+  } catch (const VmmCallError&) {
+    co_return 0;
+  }
+}
+
 awaitable<void> Daemon::recover() {
   StateStore::Loaded loaded = store_.load_all();
   for (const auto& problem : loaded.problems) spdlog::error("skipping a damaged record: {}", problem);
@@ -162,6 +176,17 @@ awaitable<void> Daemon::recover() {
     pid_t pid = record->info().pid();
     auto start = process_start_time(pid);
     bool same_process = start && *start == record->pid_start_time();
+    if (!same_process) {
+      // Killed between spawning a VMM and recording its pid: the VMM
+      // still answers on its control socket and says who it is.
+      pid_t found = co_await pid_behind_control_socket(*record);
+      if (found > 0) {
+        pid = found;
+        record->mutable_info()->set_pid(pid);
+        record->set_pid_start_time(process_start_time(pid).value_or(0));
+        same_process = true;
+      }
+    }
     if (same_process && supervisor_.watch(pid, false)) {
       const uint32_t domid = record->info().domid();
       // The operation that was starting or stopping it died with the old
@@ -226,6 +251,12 @@ void Daemon::start_vmm(api::DomainRecord& record) {
   launch.stdout_path = logged ? store_.console_log(name) : "";
   launch.stderr_path = store_.vmm_log(name);
 
+  // Recorded before the spawn: a daemon killed right after it still knows
+  // where the new VMM's control socket is (recover()).
+  record.mutable_info()->set_pid(0);
+  record.set_pid_start_time(0);
+  record.mutable_info()->set_state(State::STARTING);
+  save(record);
   pid_t pid = spawn_vmm(launch);
   record.mutable_info()->set_pid(pid);
   record.set_pid_start_time(process_start_time(pid).value_or(0));

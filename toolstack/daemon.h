@@ -54,6 +54,8 @@ class Daemon {
   awaitable<api::Response> mem_set(const std::string& ref, uint32_t mib);
   api::Response not_in_this_build(const std::string& ref, const char* what);
 
+  // The pid a VMM reports on the record's control socket, 0 if none answers.
+  awaitable<pid_t> pid_behind_control_socket(const api::DomainRecord& record);
   // Spawns the VMM for a record (state STARTING) and watches it.
   void start_vmm(api::DomainRecord& record);
   // Waits until the VMM's control socket answers: "" when RUNNING, else why not.

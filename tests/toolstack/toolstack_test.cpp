@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <regex>
 #include <thread>
 
@@ -155,6 +156,28 @@ TEST(Toolstack, RestartedDaemonReadoptsRunningVmms) {
   EXPECT_FALSE(process_alive(survivor));
   d.ok({"destroy", "doomed"});
   EXPECT_THAT(list_dir(d.dir() + "/run"), IsEmpty());
+}
+
+// A daemon killed between spawning a VMM and recording its pid: the record
+// has the control socket but no pid, and the next daemon finds the VMM there.
+TEST(Toolstack, RestartedDaemonFindsAVmmWhosePidWasNeverRecorded) {
+  DaemonHarness d;
+  d.ok({"create", d.long_running_config("unrecorded")});
+  pid_t pid = domain_pid(d, "unrecorded");
+  d.kill9();
+  std::string path = d.dir() + "/domains/unrecorded.json";
+  std::ifstream in(path);
+  std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  json = std::regex_replace(json, std::regex("\"pid\": [0-9]+"), "\"pid\": 0");
+  json = std::regex_replace(json, std::regex("\"pid_start_time\": \"[0-9]+\""), "\"pid_start_time\": \"0\"");
+  ASSERT_THAT(json, HasSubstr("\"pid\": 0"));
+  ASSERT_THAT(json, HasSubstr("\"pid_start_time\": \"0\""));
+  std::ofstream(path) << json;
+  d.start();
+  EXPECT_EQ(domain_pid(d, "unrecorded"), pid) << d.log();
+  EXPECT_EQ(domain_state(d, "unrecorded"), "RUNNING");
+  d.ok({"destroy", "unrecorded"});
+  EXPECT_FALSE(process_alive(pid));
 }
 
 TEST(Toolstack, ShutdownWaitsThenDestroysAndSaysSo) {

@@ -71,6 +71,17 @@ std::string stats_text(const api::DomainStats& s) {
   row("other exits", s.other_exits());
   row("mmu requests", s.mmu_requests());
   row("multicall entries", s.multicall_entries());
+  // Batching, the point of the PV MMU: requests per call.
+  auto per_call = [&](const char* key, uint64_t items, std::initializer_list<const char*> ops) {
+    uint64_t calls = 0;
+    for (const char* op : ops) {
+      auto it = s.hypercalls_by_op().find(op);
+      if (it != s.hypercalls_by_op().end()) calls += it->second;
+    }
+    if (calls != 0) out += fmt::format("{:<28} {:>14.1f}\n", key, static_cast<double>(items) / calls);
+  };
+  per_call("  mmu requests per call", s.mmu_requests(), {"mmu_update", "mmuext_op"});
+  per_call("  entries per multicall", s.multicall_entries(), {"multicall"});
   row("apply routines", s.apply_routines());
   row("apply exits", s.apply_exits());
   row("applied entries", s.applied_entries());
