@@ -329,7 +329,11 @@ TEST(Toolstack, TopShowsRatesPerDomain) {
   std::string out = d.ok({"top", "--iterations", "2", "--delay", "0.5"});
   EXPECT_THAT(out, HasSubstr("EXITS/s"));
   EXPECT_THAT(out, HasSubstr("HCALLS/s"));
+  EXPECT_TRUE(std::regex_search(out, std::regex("busy +1 +running +- +- +- +-"))) << out;  // first sample
   EXPECT_TRUE(std::regex_search(out, std::regex("busy +1 +running +[0-9.]+ +[0-9]+ +[0-9]+ +[0-9]+"))) << out;
+  std::string json = d.ok({"top", "--json", "--iterations", "2", "--delay", "0.5"});
+  EXPECT_THAT(json, HasSubstr("\"rates_known\": true"));
+  EXPECT_THAT(json, HasSubstr("\"exits_per_s\""));
 }
 
 TEST(Toolstack, OneDaemonPerStateDirectory) {

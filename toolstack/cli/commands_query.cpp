@@ -35,38 +35,54 @@ Sample sample_of(const api::DomainStats& s) {
 }
 
 // Rates between two samples of the same VMM, per second of its uptime.
-std::string top_row(const api::DomainInfo& d, const Sample* before) {
+api::DomainRates rates_of(const api::DomainInfo& d, const Sample* before) {
+  api::DomainRates r;
+  r.set_name(d.config().name());
+  r.set_domid(d.domid());
+  r.set_state(d.state());
   Sample now = sample_of(d.stats());
-  std::string cpu = "-", exits = "-", hcalls = "-", events = "-";
-  if (before != nullptr && now.uptime_ns > before->uptime_ns) {
-    double secs = static_cast<double>(now.uptime_ns - before->uptime_ns) / 1e9;
-    auto rate = [secs](uint64_t a, uint64_t b) { return fmt::format("{:.0f}", b >= a ? (b - a) / secs : 0.0); };
-    cpu = fmt::format("{:.1f}", now.cpu_ns >= before->cpu_ns ? (now.cpu_ns - before->cpu_ns) / 1e7 / secs : 0.0);
-    exits = rate(before->exits, now.exits);
-    hcalls = rate(before->hypercalls, now.hypercalls);
-    events = rate(before->events, now.events);
-  }
-  return fmt::format("{:<24} {:>5} {:>9} {:>7} {:>10} {:>12} {:>10}\n", d.config().name(), d.domid(),
-                     state_word(d.state()), cpu, exits, hcalls, events);
+  if (before == nullptr || now.uptime_ns <= before->uptime_ns) return r;
+  double secs = static_cast<double>(now.uptime_ns - before->uptime_ns) / 1e9;
+  auto rate = [secs](uint64_t a, uint64_t b) { return b >= a ? static_cast<double>(b - a) / secs : 0.0; };
+  r.set_rates_known(true);
+  r.set_cpu_percent(rate(before->cpu_ns, now.cpu_ns) / 1e7);
+  r.set_exits_per_s(rate(before->exits, now.exits));
+  r.set_hypercalls_per_s(rate(before->hypercalls, now.hypercalls));
+  r.set_events_per_s(rate(before->events, now.events));
+  return r;
+}
+
+std::string top_row(const api::DomainRates& r) {
+  auto shown = [&r](double v, const char* format) { return r.rates_known() ? fmt::format(fmt::runtime(format), v) : "-"; };
+  return fmt::format("{:<24} {:>5} {:>9} {:>7} {:>10} {:>12} {:>10}\n", r.name(), r.domid(), state_word(r.state()),
+                     shown(r.cpu_percent(), "{:.1f}"), shown(r.exits_per_s(), "{:.0f}"),
+                     shown(r.hypercalls_per_s(), "{:.0f}"), shown(r.events_per_s(), "{:.0f}"));
 }
 
 void run_top(const Context& context, double delay_s, int iterations) {
-  bool tty = ::isatty(STDOUT_FILENO);
+  bool tty = ::isatty(STDOUT_FILENO) && !context.json;
   std::map<std::string, Sample> last;
   for (int i = 0; iterations <= 0 || i < iterations; ++i) {
     api::DomainList list = fetch_list(context);
-    std::string screen = tty ? "\x1b[H\x1b[2J" : "";
-    screen += fmt::format("{:<24} {:>5} {:>9} {:>7} {:>10} {:>12} {:>10}\n", "NAME", "ID", "STATE", "CPU(%)",
-                          "EXITS/s", "HCALLS/s", "EVENTS/s");
+    api::TopSample sample;
     std::map<std::string, Sample> next;
     for (const auto& d : list.domains()) {
       // A new VMM (restart) starts its counters again: no rate across it.
       std::string key = fmt::format("{}/{}/{}", d.config().name(), d.domid(), d.pid());
       auto it = last.find(key);
-      screen += top_row(d, d.pid() > 0 && it != last.end() ? &it->second : nullptr);
+      *sample.add_domains() = rates_of(d, d.pid() > 0 && it != last.end() ? &it->second : nullptr);
       next[key] = sample_of(d.stats());
     }
-    std::cout << screen << (tty ? "" : "\n") << std::flush;
+    std::string screen = tty ? "\x1b[H\x1b[2J" : "";
+    if (context.json) {
+      screen = to_json(sample);
+    } else {
+      screen += fmt::format("{:<24} {:>5} {:>9} {:>7} {:>10} {:>12} {:>10}\n", "NAME", "ID", "STATE", "CPU(%)",
+                            "EXITS/s", "HCALLS/s", "EVENTS/s");
+      for (const auto& r : sample.domains()) screen += top_row(r);
+      if (!tty) screen += "\n";
+    }
+    std::cout << screen << std::flush;
     last = std::move(next);
     if (iterations <= 0 || i + 1 < iterations) {
       std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int>(delay_s * 1000)));
