@@ -218,6 +218,11 @@ TEST(Toolstack, CommandsThatCannotWorkYetSaySoClearly) {
   CliRun usage = d.cli({"pause"});
   EXPECT_EQ(usage.exit_code, 1);
   EXPECT_THAT(usage.err, HasSubstr("domain is required"));
+  d.ok({"create", d.long_running_config("quiet", ", \"console\": \"none\"")});
+  CliRun console = d.cli({"console", "quiet"});
+  EXPECT_EQ(console.exit_code, 1);
+  EXPECT_EQ(console.err, "tortuga: console: domain 'quiet': its console is not captured (console: none)\n");
+  EXPECT_THAT(list_dir(d.dir() + "/logs"), Not(::testing::Contains("quiet.console.log")));
   CliRun none = d.cli({"pause", "nosuch"});
   EXPECT_EQ(none.exit_code, 1);
   EXPECT_EQ(none.err, "tortuga: pause: no domain 'nosuch'\n");
