@@ -1,7 +1,9 @@
 // tortugad and tortuga with the test guest (needs /dev/kvm, label `guest`):
 // a domain's whole life, crashes of the VMM and of the daemon, hostile API
 // messages and configs, and racing clients.
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -100,6 +102,35 @@ TEST(Toolstack, TestGuestRunsItsSelfTestToPoweroffWithConsoleAndStats) {
   EXPECT_THAT(d.ok({"console", "selftest"}), HasSubstr(" passed, 0 failed"));
   EXPECT_THAT(list_dir(d.dir() + "/run"), IsEmpty());
   d.ok({"destroy", "selftest"});
+}
+
+// Keys typed into `tortuga console` reach the VMM's stdin FIFO, which the
+// guest reads with console_io READ. The long-running test guest never
+// reads, so what was typed waits in the FIFO, where it can be counted.
+TEST(Toolstack, ConsoleInputReachesTheVmm) {
+  DaemonHarness d;
+  d.ok({"create", d.long_running_config("typist")});
+  int keys[2];
+  ASSERT_EQ(::pipe(keys), 0);
+  pid_t cli = ::fork();
+  if (cli == 0) {
+    int null = ::open("/dev/null", O_WRONLY);
+    ::dup2(keys[0], STDIN_FILENO);
+    ::dup2(null, STDOUT_FILENO);
+    ::dup2(null, STDERR_FILENO);
+    ::close(keys[1]);
+    ::execl(TORTUGA_CLI_PATH, TORTUGA_CLI_PATH, "--socket", d.socket().c_str(), "console", "typist", nullptr);
+    _exit(127);
+  }
+  ::close(keys[0]);
+  ASSERT_EQ(::write(keys[1], "hello\n", 6), 6);
+  ::close(keys[1]);  // end of input: the CLI stops forwarding, keeps showing output
+  UniqueFd fifo(::open((d.dir() + "/run/typist/console.in").c_str(), O_RDONLY | O_NONBLOCK));
+  ASSERT_TRUE(fifo.valid());
+  int waiting = 0;
+  EXPECT_TRUE(eventually([&] { return ::ioctl(fifo.get(), FIONREAD, &waiting) == 0 && waiting == 6; }));
+  ::kill(cli, SIGTERM);
+  ::waitpid(cli, nullptr, 0);
 }
 
 TEST(Toolstack, CrashedVmmIsReportedAndCleanedUp) {
