@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -138,6 +139,16 @@ void Daemon::save(const api::DomainRecord& record) {
   }
 }
 
+void Daemon::note(const std::string& name, spdlog::level::level_enum level, const std::string& text) {
+  spdlog::log(level, "{}: {}", domain_label(name), text);
+  // The domain's own log tells its whole story next to what its VMM said.
+  std::ofstream log(store_.vmm_log(name), std::ios::app);
+  std::time_t now = std::time(nullptr);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", std::localtime(&now));
+  log << stamp << " tortugad: " << text << "\n";
+}
+
 void Daemon::forget(const std::string& name) {
   table_.erase(name);
   store_.remove(name);
@@ -197,7 +208,7 @@ awaitable<void> Daemon::recover() {
       } else {
         co_await refresh(name, domid);
       }
-      spdlog::info("{}: re-adopted tortuga-vmm pid {}", domain_label(name), pid);
+      note(name, spdlog::level::info, fmt::format("re-adopted tortuga-vmm pid {}", pid));
       continue;
     }
     // Gone while we were not looking: its exit record, if it left one, says how.
@@ -217,7 +228,7 @@ awaitable<void> Daemon::recover() {
     record->mutable_info()->set_pid(0);
     store_.remove_run_dir(name);
     save(*record);
-    spdlog::warn("{}: {} ({})", domain_label(name), state_name(record->info().state()), record->info().end_reason());
+    note(name, spdlog::level::warn, fmt::format("{} ({})", state_name(record->info().state()), record->info().end_reason()));
   }
 }
 
@@ -263,7 +274,7 @@ void Daemon::start_vmm(api::DomainRecord& record) {
   record.mutable_info()->set_state(State::STARTING);
   supervisor_.watch(pid, true);
   save(record);
-  spdlog::info("{}: started tortuga-vmm pid {}", domain_label(name), pid);
+  note(name, spdlog::level::info, fmt::format("started tortuga-vmm pid {}", pid));
 }
 
 awaitable<std::string> Daemon::wait_until_up(std::string name, uint32_t domid) {
@@ -295,7 +306,7 @@ awaitable<void> Daemon::settle_start(std::string name, uint32_t domid) {
   if (failed.empty()) co_return;
   api::DomainRecord* r = table_.find(name);
   if (r == nullptr || r->info().domid() != domid) co_return;
-  spdlog::warn("{}: did not start: {}", domain_label(name), failed);
+  note(name, spdlog::level::warn, fmt::format("did not start: {}", failed));
   if (!has_vmm(*r)) co_return;  // it ended, and its end is recorded
   // Hung before its control socket answered: crashed, with that as the cause.
   end_notes_[name] = fmt::format("did not start: {}", failed);
@@ -321,8 +332,8 @@ awaitable<void> Daemon::stop_vmm(std::string name, uint32_t domid) {
   if (co_await wait_for_exit(name, domid, options_.destroy_grace)) co_return;
   r = table_.find(name);
   if (r == nullptr || !has_vmm(*r)) co_return;
-  spdlog::warn("{}: tortuga-vmm ignored SIGTERM for {} ms; SIGKILL", domain_label(name),
-               options_.destroy_grace.count());
+  note(name, spdlog::level::warn,
+       fmt::format("tortuga-vmm ignored SIGTERM for {} ms; SIGKILL", options_.destroy_grace.count()));
   supervisor_.signal(r->info().pid(), SIGKILL);
   co_await wait_for_exit(name, domid, std::chrono::hours(1));
 }
@@ -378,7 +389,7 @@ void Daemon::on_vmm_exit(pid_t pid, std::optional<int> wait_status) {
   info.set_pid(0);
   store_.remove_run_dir(name);
   const State::State was = info.state();
-  spdlog::info("{}: tortuga-vmm pid {} ended: {}", domain_label(name), pid, reason);
+  note(name, spdlog::level::info, fmt::format("tortuga-vmm pid {} ended: {}", pid, reason));
 
   if (destroying_.count(name) != 0) {
     forget(name);
@@ -398,7 +409,7 @@ void Daemon::on_vmm_exit(pid_t pid, std::optional<int> wait_status) {
   // A reboot starts it again; anything else is a crash and its policy decides.
   auto policy = r->info().config().on_crash();
   if (code != kExitReboot && policy == api::DomainConfig::destroy) {
-    spdlog::warn("{}: crashed ({}); on_crash=destroy: forgotten", domain_label(name), reason);
+    note(name, spdlog::level::warn, fmt::format("crashed ({}); on_crash=destroy: forgotten", reason));
     forget(name);
     return;
   }

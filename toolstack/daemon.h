@@ -13,6 +13,8 @@
 #include <set>
 #include <string>
 
+#include <spdlog/spdlog.h>
+
 #include "asio.h"
 #include "control.pb.h"
 #include "domain_table.h"
@@ -70,6 +72,8 @@ class Daemon {
   // Refreshes a running domain's counters and paused state from its VMM.
   awaitable<void> refresh(std::string name, uint32_t domid);
   void on_vmm_exit(pid_t pid, std::optional<int> wait_status);
+  // One line in the daemon's log and in the domain's VMM log.
+  void note(const std::string& name, spdlog::level::level_enum level, const std::string& text);
   void forget(const std::string& name);
   void save(const api::DomainRecord& record);
   bool has_vmm(const api::DomainRecord& record) const { return record.info().pid() > 0; }

@@ -4,8 +4,9 @@
 //   run/NAME/           the live VMM's control socket, console input FIFO
 //                       and exit record; removed when the VMM is gone
 //   logs/NAME.console.log, logs/NAME.vmm.log
-//                       the guest console and the VMM's own lines; kept
-//                       after the domain is destroyed, like /var/log/xen
+//                       the guest console, and the VMM's own lines with the
+//                       daemon's about that domain; kept after the domain is
+//                       destroyed, like /var/log/xen
 // Every directory is created 0700: only the daemon's user reads them.
 #pragma once
 

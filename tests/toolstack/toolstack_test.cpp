@@ -141,6 +141,11 @@ TEST(Toolstack, CrashedVmmIsReportedAndCleanedUp) {
   EXPECT_TRUE(eventually([&] { return domain_state(d, "victim") == "CRASHED"; })) << d.log();
   EXPECT_THAT(d.ok({"info", "victim"}), HasSubstr("killed by signal 9 (SIGKILL)"));
   EXPECT_THAT(d.log(), HasSubstr("domain 'victim': tortuga-vmm pid"));
+  // The domain's own log has its story too.
+  std::ifstream vmm_log(d.dir() + "/logs/victim.vmm.log");
+  std::string story((std::istreambuf_iterator<char>(vmm_log)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(story, HasSubstr("tortugad: started tortuga-vmm pid " + std::to_string(pid)));
+  EXPECT_THAT(story, HasSubstr("tortugad: tortuga-vmm pid " + std::to_string(pid) + " ended: tortuga-vmm was killed by signal 9"));
   EXPECT_THAT(list_dir(d.dir() + "/run"), IsEmpty());
   EXPECT_THAT(d.ok({"list"}), HasSubstr("crashed"));
   d.ok({"destroy", "victim"});
