@@ -230,6 +230,18 @@ TEST(Toolstack, ShutdownWaitsThenDestroysAndSaysSo) {
   EXPECT_EQ(again.err, "tortuga: shutdown: domain 'stubborn' is shutoff, not running\n");
 }
 
+// A guest that powers off on its own (30 ticks of a 10 Hz timer, 3 s after
+// create returns): shutdown sees it end within its timeout, destroys nothing.
+TEST(Toolstack, ShutdownOfAGuestThatStopsInTimeDestroysNothing) {
+  DaemonHarness d;
+  d.ok({"create", "-n", "brief", "-k", test_guest_path(), "--cmdline", "bench=timer hz=10 n=30"});
+  std::string out = d.ok({"shutdown", "brief", "--timeout", "120", "--json"});
+  EXPECT_THAT(out, HasSubstr("\"destroyed\": false"));
+  EXPECT_THAT(out, HasSubstr("domain 'brief' shut down"));
+  EXPECT_EQ(domain_state(d, "brief"), "SHUTOFF");
+  EXPECT_THAT(d.ok({"info", "brief"}), HasSubstr("guest shut down: poweroff (exit status 0)"));
+}
+
 TEST(Toolstack, CommandsThatCannotWorkYetSaySoClearly) {
   DaemonHarness d;
   d.ok({"create", d.long_running_config("box")});
