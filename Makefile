@@ -1,5 +1,5 @@
 # Tortuga: the user's interface. Every target installs what is missing first.
-#   make run     build everything and boot the default domain (console on stdout)
+#   make run     build everything and boot the default domain through tortugad (console on stdout)
 #   make test    build everything and run every test (unit, guest, fuzz replays), then
 #                each libFuzzer target briefly (CI_FUZZ_SECONDS each)
 #   make bench   print exit costs (never fails on a number)
@@ -24,10 +24,10 @@ build: deps
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(CMAKE_BUILD_TYPE)
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
-# The default domain: the test guest, 32 MiB, one vCPU.
+# The default domain (the test guest, 32 MiB, one vCPU), created and
+# booted through tortugad and tortuga.
 run: build
-	$(BUILD_DIR)/hypervisor/tortuga-vmm $(BUILD_DIR)/tests/guest/tortuga-test-guest \
-	  --name default --memory 32 --stats
+	scripts/run-default-domain.sh $(BUILD_DIR)
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 300 -j$(JOBS)

@@ -164,14 +164,39 @@ void Domain::vcpu_stopped() {
 }
 
 void Domain::stop(DomainExit exit, const std::string& reason) {
-  {
-    std::lock_guard lock(result_mutex_);
-    if (stopping_.load()) return;
-    result_ = {exit, reason};
-    stopping_.store(true, std::memory_order_release);
-    stopped_cv_.notify_all();
-  }
+  // Everything under the lock: run() cannot return (and the domain cannot
+  // be destroyed under a thread that stops it from outside, such as the
+  // signal watcher) until the vCPUs were kicked.
+  std::lock_guard lock(result_mutex_);
+  if (stopping_.load()) return;
+  result_ = {exit, reason};
+  stopping_.store(true, std::memory_order_release);
+  stopped_cv_.notify_all();
   for (auto& v : vcpus_) v->kick();
+  // Parked vCPUs must see the stop: they leave through the kick above.
+  unpause();
+}
+
+bool Domain::pause() {
+  std::lock_guard lock(pause_mutex_);
+  if (paused_.load()) return true;
+  if (stopping()) return false;
+  bool done = quiesce_.pause_all([this](uint32_t v) { vcpus_.at(v)->kick(); }, [this] { return stopping(); });
+  paused_.store(done);
+  // A stop that raced with the pause must not leave the vCPUs parked.
+  if (done && stopping()) {
+    quiesce_.resume_all();
+    paused_.store(false);
+    return false;
+  }
+  return done;
+}
+
+void Domain::unpause() {
+  std::lock_guard lock(pause_mutex_);
+  if (!paused_.load()) return;
+  quiesce_.resume_all();
+  paused_.store(false);
 }
 
 void Domain::shutdown(uint32_t reason) {

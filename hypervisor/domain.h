@@ -73,6 +73,12 @@ class Domain {
   void destroy(const std::string& reason);
   void vmm_error(const std::string& reason);
   bool stopping() const { return stopping_.load(std::memory_order_acquire); }
+  // The toolstack's pause: every vCPU stops at a safe point (quiesce.h)
+  // and stays there until unpause() or the domain stops. False when the
+  // domain is stopping. Both are idempotent.
+  bool pause();
+  void unpause();
+  bool paused() const { return paused_.load(); }
 
   const DomainConfig& config() const { return config_; }
   const GuestMemory& memory() const { return *memory_; }
@@ -117,6 +123,8 @@ class Domain {
 
   Quiesce quiesce_;
   std::atomic<bool> stopping_{false};
+  std::mutex pause_mutex_;
+  std::atomic<bool> paused_{false};
   std::condition_variable stopped_cv_;
   std::mutex result_mutex_;
   DomainResult result_;

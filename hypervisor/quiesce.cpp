@@ -40,6 +40,30 @@ bool Quiesce::begin(uint32_t self, const std::function<void(uint32_t)>& kick, co
   return true;
 }
 
+bool Quiesce::pause_all(const std::function<void(uint32_t)>& kick, const std::function<bool()>& stopping) {
+  std::unique_lock lock(mutex_);
+  // A vCPU's section ends on its own; the pause waits for it.
+  cv_.wait(lock, [&] { return !requested_.load(); });
+  requested_.store(true, std::memory_order_release);
+  owner_ = kOutside;
+  std::vector<uint32_t> running;
+  for (uint32_t v = 0; v < state_.size(); ++v) {
+    if (state_[v].up && !state_[v].quiet) running.push_back(v);
+  }
+  lock.unlock();
+  for (uint32_t v : running) kick(v);
+  lock.lock();
+  while (!others_quiet(kOutside)) {
+    if (stopping()) {
+      requested_.store(false, std::memory_order_release);
+      cv_.notify_all();
+      return false;
+    }
+    cv_.wait_for(lock, std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
 void Quiesce::end(uint32_t self) {
   std::lock_guard lock(mutex_);
   if (owner_ != self) return;

@@ -29,6 +29,12 @@ class Quiesce {
   bool begin(uint32_t self, const std::function<void(uint32_t)>& kick, const std::function<bool()>& stopping);
   void end(uint32_t self);
 
+  // The toolstack's pause, from a thread that is no vCPU: like begin(), but
+  // held until resume_all(); vCPUs that wake or come up meanwhile stop at
+  // their first safe point. Returns false if `stopping()` became true first.
+  bool pause_all(const std::function<void(uint32_t)>& kick, const std::function<bool()>& stopping);
+  void resume_all() { end(kOutside); }
+
   void safe_point(uint32_t self) {
     if (!requested_.load(std::memory_order_acquire)) return;  // a section waits for us to get here
     park(self);
@@ -43,6 +49,7 @@ class Quiesce {
     bool up = false;
     bool quiet = false;  // parked at a safe point, or asleep
   };
+  static constexpr uint32_t kOutside = UINT32_MAX;  // the owner of a pause
   void park(uint32_t self);
   bool others_quiet(uint32_t self) const;
 

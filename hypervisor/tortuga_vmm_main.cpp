@@ -12,6 +12,8 @@
 #include <fmt/format.h>
 #include <tortuga/vcpu.h>
 
+#include "atomic_file.h"
+#include "control_channel.h"
 #include "cpu_limits.h"
 #include "domain.h"
 #include "kernel_image.h"
@@ -30,6 +32,30 @@ void watch_termination_signals(Domain& domain) {
     int sig = 0;
     if (sigwait(&set, &sig) == 0) domain.destroy(fmt::format("signal {}", sig == SIGINT ? "SIGINT" : "SIGTERM"));
   }).detach();
+}
+
+// The record a supervising daemon reads after we are gone (it may not be
+// our parent any more after it restarted, so it cannot see our status).
+void write_exit_record(const std::string& path, int code, const std::string& reason, const ExitStats& stats,
+                       uint64_t uptime_ns) {
+  if (path.empty()) return;
+  api::VmmExitRecord record;
+  record.set_exit_code(code);
+  record.set_reason(reason);
+  *record.mutable_stats() = to_domain_stats(stats, uptime_ns);
+  try {
+    toolstack::write_file_atomically(path, record.SerializeAsString());
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "tortuga-vmm: cannot write the exit record: {}\n", e.what());
+  }
+}
+
+// One line on stderr, the exit record, and the exit status.
+int finish(const std::string& name, const std::string& record_path, DomainExit exit, const std::string& reason,
+           const ExitStats& stats = {}, uint64_t uptime_ns = 0) {
+  fmt::print(stderr, "tortuga-vmm: {}: {}\n", name, reason);
+  write_exit_record(record_path, static_cast<int>(exit), reason, stats, uptime_ns);
+  return static_cast<int>(exit);
 }
 
 }  // namespace
@@ -52,6 +78,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 100 * 1024))
       ->capture_default_str();
   app.add_flag("--stats", show_stats, "print exit counters on stderr when the domain ends");
+  std::string control_path, exit_record_path;
+  app.add_option("--control", control_path, "serve the toolstack's control channel on this Unix socket");
+  app.add_option("--exit-record", exit_record_path, "write how the domain ended here (protobuf), atomically");
   CLI11_PARSE(app, argc, argv);
 
   // Block termination signals in every thread; one thread waits for them.
@@ -63,6 +92,8 @@ int main(int argc, char** argv) {
 
   Console console = Console::stdio();
   DomainResult result;
+  ExitStats stats;
+  uint64_t uptime_ns = 0;
   try {
     // Only a domain that asks for other than the defaults needs a cgroup
     // (and the permission to make one).
@@ -70,18 +101,22 @@ int main(int argc, char** argv) {
     if (!limits.is_default()) cgroup.emplace(config.name, limits);
     Domain domain(config, console);
     watch_termination_signals(domain);
-    result = domain.run();
-    if (show_stats) std::fputs(domain.stats().format().c_str(), stderr);
+    {
+      // Declared after the domain: it stops serving before the domain goes.
+      std::optional<ControlChannel> control;
+      if (!control_path.empty()) control.emplace(domain, control_path);
+      result = domain.run();
+    }
+    stats = domain.stats();
+    uptime_ns = domain.system_time_ns();
+    if (show_stats) std::fputs(stats.format().c_str(), stderr);
   } catch (const CpuLimitsError& e) {
-    fmt::print(stderr, "tortuga-vmm: {}: cannot apply --weight/--cap: {}\n", config.name, e.what());
-    return static_cast<int>(DomainExit::kVmmError);
+    return finish(config.name, exit_record_path, DomainExit::kVmmError,
+                  fmt::format("cannot apply --weight/--cap: {}", e.what()));
   } catch (const KernelImageError& e) {
-    fmt::print(stderr, "tortuga-vmm: {}: refused: {}\n", config.name, e.what());
-    return static_cast<int>(DomainExit::kVmmError);
+    return finish(config.name, exit_record_path, DomainExit::kVmmError, fmt::format("refused: {}", e.what()));
   } catch (const std::exception& e) {
-    fmt::print(stderr, "tortuga-vmm: {}: {}\n", config.name, e.what());
-    return static_cast<int>(DomainExit::kVmmError);
+    return finish(config.name, exit_record_path, DomainExit::kVmmError, e.what());
   }
-  fmt::print(stderr, "tortuga-vmm: {}: {}\n", config.name, result.reason);
-  return result.exit_code();
+  return finish(config.name, exit_record_path, result.exit, result.reason, stats, uptime_ns);
 }

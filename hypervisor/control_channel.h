@@ -1,0 +1,44 @@
+// The per-domain control channel (`tortuga-vmm --control PATH`): a Unix
+// socket that tortugad connects to, speaking length-prefixed protobuf
+// (toolstack/proto/vmm_control.proto): status and counters, pause and
+// unpause, a shutdown request, destroy, a memory target. One thread
+// serves one connection at a time; a daemon that restarts reconnects.
+#pragma once
+
+#include <atomic>
+#include <string>
+#include <thread>
+
+#include "unique_fd.h"
+#include "vmm_control.pb.h"
+
+namespace tortuga {
+
+class Domain;
+struct ExitStats;
+
+class ControlChannel {
+ public:
+  // Listens at `path` (mode 0600) and serves requests for `domain` until
+  // destroyed; the socket file is removed then. Throws std::runtime_error.
+  ControlChannel(Domain& domain, const std::string& path);
+  ~ControlChannel();
+  ControlChannel(const ControlChannel&) = delete;
+  ControlChannel& operator=(const ControlChannel&) = delete;
+
+ private:
+  void serve();
+  void serve_connection(int fd);
+  api::VmmReply handle(const api::VmmRequest& request);
+
+  Domain& domain_;
+  std::string path_;
+  UniqueFd listener_;
+  UniqueFd stop_event_;  // eventfd: wakes the thread to end
+  std::thread thread_;
+};
+
+// ExitStats and the process's CPU time in the API's terms.
+api::DomainStats to_domain_stats(const ExitStats& stats, uint64_t uptime_ns);
+
+}  // namespace tortuga

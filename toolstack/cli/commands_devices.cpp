@@ -1,0 +1,88 @@
+// block-attach/-detach, network-attach/-detach, mem-set. The daemon answers
+// each one; until the split-driver backends land it says they are not in
+// this build, and mem-set says what the guest cannot do yet.
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "commands.h"
+#include "output.h"
+
+namespace tortuga::cli {
+namespace {
+
+struct DeviceArgs {
+  std::string domain, path, vdev, bridge, mac;
+  bool readonly = false;
+  uint32_t memory = 0;
+};
+
+void call_and_report(const Context& context, const api::Request& request, const std::string& done) {
+  api::Response response = ApiClient(context).call(request);
+  if (context.json) std::cout << to_json(response);
+  else fmt::print("{}\n", done);
+}
+
+}  // namespace
+
+void add_device_commands(CLI::App& app, Context& context) {
+  auto a = std::make_shared<DeviceArgs>();
+
+  auto* battach = app.add_subcommand("block-attach", "attach a disk image to a running domain");
+  battach->add_option("domain", a->domain, "name or id")->required();
+  battach->add_option("path", a->path, "image file")->required();
+  battach->add_option("vdev", a->vdev, "name in the guest, e.g. xvdb")->required();
+  battach->add_flag("--readonly", a->readonly, "read-only");
+  battach->callback([&context, a] {
+    api::Request r;
+    r.mutable_block_attach()->set_domain(a->domain);
+    r.mutable_block_attach()->mutable_disk()->set_path(a->path);
+    r.mutable_block_attach()->mutable_disk()->set_vdev(a->vdev);
+    r.mutable_block_attach()->mutable_disk()->set_readonly(a->readonly);
+    call_and_report(context, r, fmt::format("attached {} as {}", a->path, a->vdev));
+  });
+
+  auto* bdetach = app.add_subcommand("block-detach", "detach a disk from a domain");
+  bdetach->add_option("domain", a->domain, "name or id")->required();
+  bdetach->add_option("vdev", a->vdev, "its name in the guest")->required();
+  bdetach->callback([&context, a] {
+    api::Request r;
+    r.mutable_block_detach()->set_domain(a->domain);
+    r.mutable_block_detach()->set_vdev(a->vdev);
+    call_and_report(context, r, fmt::format("detached {}", a->vdev));
+  });
+
+  auto* nattach = app.add_subcommand("network-attach", "add a NIC on a host bridge to a running domain");
+  nattach->add_option("domain", a->domain, "name or id")->required();
+  nattach->add_option("--bridge", a->bridge, "host bridge")->required();
+  nattach->add_option("--mac", a->mac, "MAC address (default: chosen)");
+  nattach->callback([&context, a] {
+    api::Request r;
+    r.mutable_network_attach()->set_domain(a->domain);
+    r.mutable_network_attach()->mutable_nic()->set_bridge(a->bridge);
+    r.mutable_network_attach()->mutable_nic()->set_mac(a->mac);
+    call_and_report(context, r, "NIC attached");
+  });
+
+  auto* ndetach = app.add_subcommand("network-detach", "remove a NIC from a domain");
+  ndetach->add_option("domain", a->domain, "name or id")->required();
+  ndetach->add_option("mac", a->mac, "its MAC address")->required();
+  ndetach->callback([&context, a] {
+    api::Request r;
+    r.mutable_network_detach()->set_domain(a->domain);
+    r.mutable_network_detach()->set_mac(a->mac);
+    call_and_report(context, r, "NIC detached");
+  });
+
+  auto* memset = app.add_subcommand("mem-set", "set a domain's balloon target");
+  memset->add_option("domain", a->domain, "name or id")->required();
+  memset->add_option("memory", a->memory, "target in MiB")->required();
+  memset->callback([&context, a] {
+    api::Request r;
+    r.mutable_mem_set()->set_domain(a->domain);
+    r.mutable_mem_set()->set_memory_mib(a->memory);
+    call_and_report(context, r, fmt::format("balloon target set to {} MiB", a->memory));
+  });
+}
+
+}  // namespace tortuga::cli

@@ -1,0 +1,94 @@
+// tortugad's operations on its domains: the domain table, the state store
+// and the VMM supervisor, driven by API requests (control_server.h) and by
+// VMM exits. Runs on one Asio thread: every check-and-change of the table
+// happens between two co_awaits, so two clients racing to create the same
+// name end with one domain.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+
+#include <spdlog/spdlog.h>
+
+#include "asio.h"
+#include "control.pb.h"
+#include "domain_table.h"
+#include "state_store.h"
+#include "vmm_supervisor.h"
+
+namespace tortuga::toolstack {
+
+struct DaemonOptions {
+  std::string state_dir;
+  std::string vmm_path;
+  std::chrono::milliseconds start_timeout{10000};  // VMM start to control socket up
+  std::chrono::milliseconds destroy_grace{5000};   // SIGTERM, then SIGKILL
+  uint32_t max_restarts = 5;                       // on_crash=restart, per domain
+};
+
+class Daemon {
+ public:
+  Daemon(asio::io_context& io, DaemonOptions options);
+
+  // At start: reads every record and re-adopts the VMMs still running (same
+  // pid and start time, control socket answering); the others are recorded
+  // as ended (their exit record) or lost.
+  awaitable<void> recover();
+
+  // One request, one response (not console attachments).
+  awaitable<api::Response> handle(const api::Request& request);
+
+  api::DomainRecord* find(const std::string& name_or_id) { return table_.find(name_or_id); }
+  const StateStore& store() const { return store_; }
+
+ private:
+  awaitable<api::Response> create(api::DomainConfig config);
+  awaitable<api::Response> list();
+  awaitable<api::Response> info(const std::string& ref);
+  awaitable<api::Response> set_paused(const std::string& ref, bool pause);
+  awaitable<api::Response> shutdown(const std::string& ref, uint32_t timeout_s);
+  awaitable<api::Response> destroy(const std::string& ref);
+  awaitable<api::Response> mem_set(const std::string& ref, uint32_t mib);
+  api::Response not_in_this_build(const std::string& ref, const char* what);
+
+  // The pid a VMM reports on the record's control socket, 0 if none answers.
+  awaitable<pid_t> pid_behind_control_socket(const api::DomainRecord& record);
+  // Spawns the VMM for a record (state STARTING) and watches it.
+  void start_vmm(api::DomainRecord& record);
+  // Waits until the VMM's control socket answers: "" when RUNNING, else why not.
+  awaitable<std::string> wait_until_up(std::string name, uint32_t domid);
+  // wait_until_up for a start nobody waits on (restarts, recovery): a VMM
+  // that never answers is stopped and the domain recorded as crashed.
+  awaitable<void> settle_start(std::string name, uint32_t domid);
+  // Waits until the domain's VMM is gone (or the record is); false on timeout.
+  awaitable<bool> wait_for_exit(std::string name, uint32_t domid, std::chrono::milliseconds timeout);
+  // SIGTERM, the grace period, SIGKILL; returns once the VMM is gone.
+  awaitable<void> stop_vmm(std::string name, uint32_t domid);
+  // Refreshes a running domain's counters and paused state from its VMM.
+  awaitable<void> refresh(std::string name, uint32_t domid);
+  void on_vmm_exit(pid_t pid, std::optional<int> wait_status);
+  // One line in the daemon's log and in the domain's VMM log.
+  void note(const std::string& name, spdlog::level::level_enum level, const std::string& text);
+  void forget(const std::string& name);
+  void save(const api::DomainRecord& record);
+  bool has_vmm(const api::DomainRecord& record) const { return record.info().pid() > 0; }
+
+  asio::io_context& io_;
+  DaemonOptions options_;
+  StateStore store_;
+  DomainTable table_;
+  VmmSupervisor supervisor_;
+  std::set<std::string> destroying_;               // destroy: forget the domain when its VMM is gone
+  std::map<std::string, std::string> end_notes_;   // why we stopped it, for its end reason
+};
+
+// "domain 'NAME'": how errors name a domain.
+std::string domain_label(const std::string& name);
+const char* state_name(api::DomainInfo::State state);
+
+}  // namespace tortuga::toolstack
