@@ -54,6 +54,7 @@ Domain::Domain(const DomainConfig& config, Console& console)
   memory_ = std::make_unique<GuestMemory>(config.memory_mib << 20, reserved_area::kGpa, reserved_area::kSize);
   reserved_area::build(*memory_, config.vcpus);
   mmu_ = std::make_unique<PvMmu>(*memory_, config.vcpus, kDoorbellGpa >> 12, Doorbells::kPages);
+  grants_ = std::make_unique<GrantTable>(*memory_, *mmu_);
   vm_.set_memory_region(kRamSlot, 0, memory_->ram_base(), memory_->ram_size());
   vm_.set_memory_region(kReservedSlot, memory_->reserved_gpa(), memory_->reserved_base(), memory_->reserved_size());
   for (uint32_t id = 0; id < config.vcpus; ++id) {
@@ -64,6 +65,7 @@ Domain::Domain(const DomainConfig& config, Console& console)
   layout_ = build_domain(*memory_, kernel_, params);
   adopt_boot_memory();
   start_clocks_and_events();
+  attach_disk();
   vcpus_[0]->boot(layout_);
 }
 
@@ -71,6 +73,7 @@ Domain::~Domain() {
   // Their threads raise events on the vCPUs and call the backends: stop them first.
   timers_.reset();
   doorbells_.reset();
+  block_.reset();  // its workers answer through the ring and raise events
 }
 
 // The builder wrote the bootstrap tables directly (nothing has run yet);
@@ -127,6 +130,31 @@ void Domain::attach_console_ring() {
   si->console_evtchn = port;
   si->doorbell_gpa = kDoorbellGpa;
   si->nr_doorbell_pages = Doorbells::kPages;
+}
+
+// The block backend of --disk, announced in start info until the store
+// exists (ABI.md 18.1): a port in backend state with its doorbell, and the
+// grant reference the frontend's ring page goes under. A frontend that
+// breaks the ring is killed with the backend's reason (ABI.md 15.4).
+void Domain::attach_disk() {
+  if (config_.disk.empty()) return;
+  constexpr uint32_t kRingRef = 1;
+  disk_image_ = std::make_unique<BlockImage>(config_.disk, config_.disk_read_only);
+  uint32_t port = 0;
+  if (events_->alloc_unbound(TG_DOMID_VMM, &port) != 0) throw std::logic_error("no port for the disk");
+  block_ = std::make_unique<BlockBackend>(
+      *disk_image_, *grants_, kRingRef, [this, port] { events_->raise_backend_port(port); },
+      [this](const std::string& reason) { kill(reason); });
+  events_->bind_backend(
+      port, [this] { block_->notified(); }, [this, port] { doorbells_->stop_listening(port); });
+  doorbells_->listen(port, [this] { block_->notified(); });
+  auto* si = memory_->ram_object<tg_start_info>(layout_.start_info_gpa);
+  const DiskGeometry& g = block_->geometry();
+  si->vbd_evtchn = port;
+  si->vbd_ring_ref = kRingRef;
+  si->vbd_sectors = g.sectors;
+  si->vbd_flags = (g.read_only ? TG_VBD_READ_ONLY : 0) | (g.flush ? TG_VBD_FLUSH : 0) | (g.discard ? TG_VBD_DISCARD : 0);
+  si->vbd_max_segments = g.max_segments;
 }
 
 tg_shared_info& Domain::shared_info() { return *memory_->ram_object<tg_shared_info>(layout_.shared_info_gpa); }

@@ -15,8 +15,10 @@
 #include "console.h"
 #include "domain_builder.h"
 #include "exit_stats.h"
+#include "grant_table.h"
 #include "guest_memory.h"
 #include "kernel_image.h"
+#include "block_backend.h"
 #include "console_ring.h"
 #include "doorbells.h"
 #include "event_channels.h"
@@ -35,6 +37,8 @@ struct DomainConfig {
   std::string cmdline;
   uint64_t memory_mib = 32;
   uint32_t vcpus = 1;
+  std::string disk;  // raw image for the block backend, empty for none
+  bool disk_read_only = false;
 };
 
 // How a domain ended. The numeric values are tortuga-vmm's exit codes
@@ -80,6 +84,8 @@ class Domain {
   EventChannels& events() { return *events_; }
   VcpuTimers& timers() { return *timers_; }
   Doorbells& doorbells() { return *doorbells_; }
+  GrantTable& grants() { return *grants_; }
+  BlockBackend* block_backend() { return block_.get(); }
   Vcpu& vcpu(uint32_t id) { return *vcpus_.at(id); }
   uint32_t vcpus_up() const;
   Quiesce& quiesce() { return quiesce_; }
@@ -98,6 +104,7 @@ class Domain {
   void adopt_boot_memory();
   void start_clocks_and_events();
   void attach_console_ring();
+  void attach_disk();
 
   DomainConfig config_;
   Console& console_;
@@ -106,10 +113,13 @@ class Domain {
   KvmVm vm_;
   std::unique_ptr<GuestMemory> memory_;
   std::unique_ptr<PvMmu> mmu_;
+  std::unique_ptr<GrantTable> grants_;
   std::unique_ptr<EventChannels> events_;
   std::unique_ptr<VcpuTimers> timers_;
   std::unique_ptr<Doorbells> doorbells_;
   std::unique_ptr<ConsoleRing> console_ring_;
+  std::unique_ptr<BlockImage> disk_image_;
+  std::unique_ptr<BlockBackend> block_;
   BootLayout layout_;
   uint64_t tsc_khz_ = 0;
   uint64_t created_ns_ = 0;

@@ -51,8 +51,16 @@ int main(int argc, char** argv) {
   app.add_option("--cap", limits.cap, "at most this percent of one host CPU, 0 = no cap")
       ->check(CLI::Range(0, 100 * 1024))
       ->capture_default_str();
+  std::string disk;
+  app.add_option("--disk", disk, "raw disk image for the block backend, PATH or PATH,ro (read-only)");
   app.add_flag("--stats", show_stats, "print exit counters on stderr when the domain ends");
   CLI11_PARSE(app, argc, argv);
+  if (disk.ends_with(",ro")) {
+    config.disk = disk.substr(0, disk.size() - 3);
+    config.disk_read_only = true;
+  } else {
+    config.disk = disk;
+  }
 
   // Block termination signals in every thread; one thread waits for them.
   sigset_t set;
@@ -74,6 +82,9 @@ int main(int argc, char** argv) {
     if (show_stats) std::fputs(domain.stats().format().c_str(), stderr);
   } catch (const CpuLimitsError& e) {
     fmt::print(stderr, "tortuga-vmm: {}: cannot apply --weight/--cap: {}\n", config.name, e.what());
+    return static_cast<int>(DomainExit::kVmmError);
+  } catch (const BlockImageError& e) {
+    fmt::print(stderr, "tortuga-vmm: {}: refused: {}\n", config.name, e.what());
     return static_cast<int>(DomainExit::kVmmError);
   } catch (const KernelImageError& e) {
     fmt::print(stderr, "tortuga-vmm: {}: refused: {}\n", config.name, e.what());
