@@ -121,6 +121,29 @@ void event_upcall(struct trap_regs *r);
 void nmi_upcall(struct trap_regs *r);
 
 /*
+ * The grant table (grants.c): its suite, and the helpers frontends use:
+ * gnt_init sets up a 4-frame table (2048 references), gnt_grant grants a
+ * frame to the VMM's backends, gnt_revoke ends a grant unless in use.
+ */
+void grants_selftest(const struct tg_start_info *si);
+bool gnt_init(const struct tg_start_info *si);
+void gnt_grant(uint32_t ref, uint64_t gfn, bool readonly);
+bool gnt_revoke(uint32_t ref);
+struct tg_grant_entry_v1 *gnt_entry(uint32_t ref);
+uint64_t gfn_of(const void *p);
+
+/*
+ * The block frontend (blkfront.c): its suite, vbd=fill-flush-hold, the
+ * vbd-* scenarios and the vbd-{seq,rand}-{read,write} bench kinds (qd=N).
+ */
+void blk_selftest(const struct tg_start_info *si);
+__attribute__((noreturn)) void blk_fill_flush_hold(const struct tg_start_info *si);
+bool blk_scenario(const struct tg_start_info *si, const char *name);
+bool blk_bench_kind(const char *kind);
+bool blk_bench_prepare(const struct tg_start_info *si, const char *kind);
+void blk_bench_run(uint64_t n);
+
+/*
  * User programs of the memory suite (mm_user.c), in the pages
  * [user_text_start, user_text_end) that user page tables map read-only at
  * the same VAs. Their data pages are at MM_USER_DATA_VA, their stack below
