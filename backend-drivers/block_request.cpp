@@ -36,8 +36,10 @@ int check_discard(const tg_blkif_request& req, const DiskGeometry& disk, BlockPl
 
 }  // namespace
 
+// Also keeps the byte offset of the range's end within 64 bits.
 bool sectors_on_disk(uint64_t sector, uint64_t count, uint64_t disk_sectors) {
-  return sector <= disk_sectors && count <= disk_sectors - sector;
+  constexpr uint64_t kMaxSectors = UINT64_MAX / TG_BLKIF_SECTOR_SIZE;
+  return sector <= disk_sectors && count <= disk_sectors - sector && sector + count <= kMaxSectors;
 }
 
 int check_block_request(const tg_blkif_request& req, const DiskGeometry& disk, BlockPlan* plan) {
