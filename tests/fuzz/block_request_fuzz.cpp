@@ -26,8 +26,10 @@ void check_plan(const tg_blkif_request& req, const DiskGeometry& disk) {
     if (status != -TG_EINVAL && status != -TG_EOPNOTSUPP && status != -TG_EPERM) std::abort();
     return;
   }
-  uint64_t disk_bytes = disk.sectors * TG_BLKIF_SECTOR_SIZE;
-  if (plan.offset > disk_bytes || plan.length > disk_bytes - plan.offset) std::abort();
+  // In sectors: the disk's size in bytes may not fit in 64 bits.
+  if (plan.offset % 512 || plan.length % 512) std::abort();
+  uint64_t first = plan.offset / 512, count = plan.length / 512;
+  if (first > disk.sectors || count > disk.sectors - first) std::abort();
   if (disk.read_only && (plan.op == TG_BLKIF_OP_WRITE || plan.op == TG_BLKIF_OP_DISCARD)) std::abort();
   if (plan.op == TG_BLKIF_OP_READ || plan.op == TG_BLKIF_OP_WRITE) {
     if (plan.nr_segments == 0 || plan.nr_segments > disk.max_segments) std::abort();
