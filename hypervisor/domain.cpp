@@ -71,6 +71,7 @@ Domain::Domain(const DomainConfig& config, Console& console)
 
 Domain::~Domain() {
   // Their threads raise events on the vCPUs and call the backends: stop them first.
+  console_input_.reset();
   timers_.reset();
   doorbells_.reset();
   block_.reset();  // its workers answer through the ring and raise events
@@ -126,6 +127,8 @@ void Domain::attach_console_ring() {
   events_->bind_backend(
       port, [this] { console_ring_->notified(); }, [this, port] { doorbells_->stop_listening(port); });
   doorbells_->listen(port, [this] { console_ring_->notified(); });
+  // Console input goes to the ring (ABI.md 7.0, 20): console_io READ returns 0.
+  if (console_.input_fd() >= 0) console_input_ = std::make_unique<ConsoleInput>(console_.input_fd(), *console_ring_);
   auto* si = memory_->ram_object<tg_start_info>(layout_.start_info_gpa);
   si->console_evtchn = port;
   si->doorbell_gpa = kDoorbellGpa;

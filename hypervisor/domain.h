@@ -13,6 +13,7 @@
 #include <tortuga/shared_info.h>
 
 #include "console.h"
+#include "console_input.h"
 #include "domain_builder.h"
 #include "exit_stats.h"
 #include "grant_table.h"
@@ -118,6 +119,7 @@ class Domain {
   std::unique_ptr<VcpuTimers> timers_;
   std::unique_ptr<Doorbells> doorbells_;
   std::unique_ptr<ConsoleRing> console_ring_;
+  std::unique_ptr<ConsoleInput> console_input_;
   std::unique_ptr<BlockImage> disk_image_;
   std::unique_ptr<BlockBackend> block_;
   BootLayout layout_;

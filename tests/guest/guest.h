@@ -143,6 +143,9 @@ bool blk_bench_kind(const char *kind);
 bool blk_bench_prepare(const struct tg_start_info *si, const char *kind);
 void blk_bench_run(uint64_t n);
 
+/* console=echo (console_in.c): echo lines of console input until "quit". */
+__attribute__((noreturn)) void console_echo(const struct tg_start_info *si);
+
 /*
  * User programs of the memory suite (mm_user.c), in the pages
  * [user_text_start, user_text_end) that user page tables map read-only at

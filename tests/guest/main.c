@@ -13,6 +13,7 @@
  *                        1000), block and event-pingpong (2 vCPUs), and
  *                        blkfront.c's vbd-{seq,rand}-{read,write} (qd=1..32))
  *   vbd=fill-flush-hold  write the disk (vbdseed=S), flush, say so, sleep
+ *   console=echo         echo console input lines until "quit"
  */
 #include "guest.h"
 
@@ -489,6 +490,8 @@ void guest_main(const struct tg_start_info *si)
 	char value[64];
 	if (cmdline_value(si->cmdline, "scenario", value, sizeof(value)))
 		scenario(value);
+	if (cmdline_value(si->cmdline, "console", value, sizeof(value)) && str_eq(value, "echo"))
+		console_echo(si);
 	if (cmdline_value(si->cmdline, "vbd", value, sizeof(value)) && str_eq(value, "fill-flush-hold"))
 		blk_fill_flush_hold(si);
 	if (cmdline_value(si->cmdline, "bench", value, sizeof(value))) {
