@@ -11,6 +11,7 @@
 #include <tortuga/start_info.h>
 
 #include "reserved_area.h"
+#include "store_layout.h"
 
 namespace tortuga {
 namespace {
@@ -65,6 +66,7 @@ Domain::Domain(const DomainConfig& config, Console& console)
   layout_ = build_domain(*memory_, kernel_, params);
   adopt_boot_memory();
   start_clocks_and_events();
+  attach_store();
   attach_disk();
   vcpus_[0]->boot(layout_);
 }
@@ -133,6 +135,22 @@ void Domain::attach_console_ring() {
   si->console_evtchn = port;
   si->doorbell_gpa = kDoorbellGpa;
   si->nr_doorbell_pages = Doorbells::kPages;
+}
+
+// The store (ABI.md 16) on its ring page and port, filled with the
+// domain's home. The domain id is the first guest's until the toolstack
+// hands one down.
+void Domain::attach_store() {
+  store_ = std::make_unique<Store>(TG_DOMID_FIRST_GUEST);
+  fill_domain_store(*store_, config_.name, config_.memory_mib * 1024);
+  uint32_t port = 0;
+  if (events_->alloc_unbound(TG_DOMID_VMM, &port) != 0) throw std::logic_error("no port for the store");
+  auto* ring = memory_->ram_object<tg_store_ring>(layout_.store_ring_gpa);
+  store_ring_ = std::make_unique<StoreRing>(*ring, *store_, [this, port] { events_->raise_backend_port(port); });
+  events_->bind_backend(
+      port, [this] { store_ring_->notified(); }, [this, port] { doorbells_->stop_listening(port); });
+  doorbells_->listen(port, [this] { store_ring_->notified(); });
+  memory_->ram_object<tg_start_info>(layout_.start_info_gpa)->store_evtchn = port;
 }
 
 // The block backend of --disk, announced in start info until the store

@@ -26,6 +26,8 @@
 #include "kvm.h"
 #include "pv_mmu.h"
 #include "quiesce.h"
+#include "store.h"
+#include "store_ring.h"
 #include "timers.h"
 #include "vcpu.h"
 
@@ -87,6 +89,7 @@ class Domain {
   Doorbells& doorbells() { return *doorbells_; }
   GrantTable& grants() { return *grants_; }
   BlockBackend* block_backend() { return block_.get(); }
+  StoreRing& store() { return *store_ring_; }
   Vcpu& vcpu(uint32_t id) { return *vcpus_.at(id); }
   uint32_t vcpus_up() const;
   Quiesce& quiesce() { return quiesce_; }
@@ -106,6 +109,7 @@ class Domain {
   void start_clocks_and_events();
   void attach_console_ring();
   void attach_disk();
+  void attach_store();
 
   DomainConfig config_;
   Console& console_;
@@ -120,6 +124,8 @@ class Domain {
   std::unique_ptr<Doorbells> doorbells_;
   std::unique_ptr<ConsoleRing> console_ring_;
   std::unique_ptr<ConsoleInput> console_input_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<StoreRing> store_ring_;
   std::unique_ptr<BlockImage> disk_image_;
   std::unique_ptr<BlockBackend> block_;
   BootLayout layout_;

@@ -143,6 +143,9 @@ bool blk_bench_kind(const char *kind);
 bool blk_bench_prepare(const struct tg_start_info *si, const char *kind);
 void blk_bench_run(uint64_t n);
 
+/* The store suite (store.c). */
+void store_selftest(const struct tg_start_info *si);
+
 /* console=echo (console_in.c): echo lines of console input until "quit". */
 __attribute__((noreturn)) void console_echo(const struct tg_start_info *si);
 

@@ -332,6 +332,7 @@ static void selftest(void)
 	check_console_ring();
 	grants_selftest(start_info);
 	blk_selftest(start_info);
+	store_selftest(start_info);
 }
 
 /* Writes text to the console ring and rings the doorbell of its port, then
