@@ -48,7 +48,7 @@ void BlockBackend::notified() {
   // The ring page is used like any grant: held only while we look at it.
   GrantUse ring = grants_.use(TG_DOMID_VMM, ring_ref_, true);
   if (!ring.ok()) {
-    fail("vbd: the ring page's grant was refused (error " + std::to_string(ring.error()) + ")");
+    fail("the ring page's grant was refused (error " + std::to_string(ring.error()) + ")");
     return;
   }
   auto& s = *reinterpret_cast<tg_blkif_sring*>(ring.page());
@@ -68,7 +68,7 @@ void BlockBackend::take_requests(tg_blkif_sring& s, bool* respond) {
       RingRead r = ring_.next_request(s, &req);
       if (r == RingRead::kEmpty) break;
       if (r == RingRead::kRunaway) {
-        fail("vbd: the frontend's request producer index ran away (more requests than the ring holds)");
+        fail("the frontend's request producer index ran away (more requests than the ring holds)");
         return;
       }
       ++stats_.requests;
@@ -153,7 +153,7 @@ void BlockBackend::complete(Job& job, int status) {
   if (broken_state_) return;
   GrantUse ring = grants_.use(TG_DOMID_VMM, ring_ref_, true);
   if (!ring.ok()) {
-    fail("vbd: the ring page's grant was revoked with requests in flight");
+    fail("the ring page's grant was revoked with requests in flight");
     return;
   }
   auto& s = *reinterpret_cast<tg_blkif_sring*>(ring.page());

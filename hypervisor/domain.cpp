@@ -74,9 +74,10 @@ Domain::Domain(const DomainConfig& config, Console& console)
 Domain::~Domain() {
   // Their threads raise events on the vCPUs and call the backends: stop them first.
   console_input_.reset();
+  if (block_) block_->shutdown();  // its threads answer through the ring and raise events
   timers_.reset();
   doorbells_.reset();
-  block_.reset();  // its workers answer through the ring and raise events
+  block_.reset();
 }
 
 // The builder wrote the bootstrap tables directly (nothing has run yet);
@@ -153,29 +154,17 @@ void Domain::attach_store() {
   memory_->ram_object<tg_start_info>(layout_.start_info_gpa)->store_evtchn = port;
 }
 
-// The block backend of --disk, announced in start info until the store
-// exists (ABI.md 18.1): a port in backend state with its doorbell, and the
-// grant reference the frontend's ring page goes under. A frontend that
-// breaks the ring is killed with the backend's reason (ABI.md 15.4).
+// The disk of --disk as vbd 51712 (xvda): its directories in the store,
+// where the frontend finds it and connects (ABI.md 17, 18).
 void Domain::attach_disk() {
   if (config_.disk.empty()) return;
-  constexpr uint32_t kRingRef = 1;
   disk_image_ = std::make_unique<BlockImage>(config_.disk, config_.disk_read_only);
-  uint32_t port = 0;
-  if (events_->alloc_unbound(TG_DOMID_VMM, &port) != 0) throw std::logic_error("no port for the disk");
-  block_ = std::make_unique<BlockBackend>(
-      *disk_image_, *grants_, kRingRef, [this, port] { events_->raise_backend_port(port); },
-      [this](const std::string& reason) { kill(reason); });
-  events_->bind_backend(
-      port, [this] { block_->notified(); }, [this, port] { doorbells_->stop_listening(port); });
-  doorbells_->listen(port, [this] { block_->notified(); });
-  auto* si = memory_->ram_object<tg_start_info>(layout_.start_info_gpa);
-  const DiskGeometry& g = block_->geometry();
-  si->vbd_evtchn = port;
-  si->vbd_ring_ref = kRingRef;
-  si->vbd_sectors = g.sectors;
-  si->vbd_flags = (g.read_only ? TG_VBD_READ_ONLY : 0) | (g.flush ? TG_VBD_FLUSH : 0) | (g.discard ? TG_VBD_DISCARD : 0);
-  si->vbd_max_segments = g.max_segments;
+  uint32_t id = BlockDevice::kFirstDiskId;
+  BlockDevice::Parts parts{*store_ring_, *events_, *doorbells_, *grants_, *disk_image_,
+                           [this, id](const std::string& what) {
+                             fmt::print(stderr, "tortuga-vmm: {}: vbd {}: {}\n", config_.name, id, what);
+                           }};
+  block_ = std::make_unique<BlockDevice>(std::move(parts), store_->guest(), id);
 }
 
 tg_shared_info& Domain::shared_info() { return *memory_->ram_object<tg_shared_info>(layout_.shared_info_gpa); }

@@ -19,7 +19,7 @@
 #include "grant_table.h"
 #include "guest_memory.h"
 #include "kernel_image.h"
-#include "block_backend.h"
+#include "block_device.h"
 #include "console_ring.h"
 #include "doorbells.h"
 #include "event_channels.h"
@@ -88,7 +88,7 @@ class Domain {
   VcpuTimers& timers() { return *timers_; }
   Doorbells& doorbells() { return *doorbells_; }
   GrantTable& grants() { return *grants_; }
-  BlockBackend* block_backend() { return block_.get(); }
+  BlockDevice* block_device() { return block_.get(); }
   StoreRing& store() { return *store_ring_; }
   Vcpu& vcpu(uint32_t id) { return *vcpus_.at(id); }
   uint32_t vcpus_up() const;
@@ -127,7 +127,7 @@ class Domain {
   std::unique_ptr<Store> store_;
   std::unique_ptr<StoreRing> store_ring_;
   std::unique_ptr<BlockImage> disk_image_;
-  std::unique_ptr<BlockBackend> block_;
+  std::unique_ptr<BlockDevice> block_;
   BootLayout layout_;
   uint64_t tsc_khz_ = 0;
   uint64_t created_ns_ = 0;

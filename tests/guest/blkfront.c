@@ -6,8 +6,10 @@
  * sends the backend every kind of bad request, and provides the vbd-*
  * bench kinds and scenarios.
  *
- * Discovery is the interim of ABI.md 18.1: start info names the port, the
- * grant reference for the ring and the disk's size and features.
+ * Discovery and connection go through the store (ABI.md 17): the frontend
+ * directory device/vbd/51712 names the backend's, whose keys give the
+ * disk's size and features; the frontend publishes its ring reference and
+ * port and the two sides step through InitWait, Initialised, Connected.
  */
 #include "guest.h"
 #include "blk_pattern.h"
@@ -18,6 +20,8 @@
 #define DATA_REF0 16
 #define WAIT_NS 20000000000ULL
 #define TIMED_OUT 1000 /* a status no response carries */
+#define RING_REF 1
+#define FRONTEND_DIR "device/vbd/51712"
 
 #define READ_ONCE(x) (*(const volatile __typeof__(x) *)&(x))
 
@@ -34,7 +38,8 @@ static uint8_t doorbell_window[4096] __attribute__((aligned(4096)));
 static volatile uint64_t *doorbell;
 static uint32_t port;
 static uint64_t sectors;
-static bool connected;
+static bool connected, read_only, has_discard;
+static char backend_dir[128];
 static uint64_t doorbells, polls, stray_responses;
 
 static struct slot {
@@ -72,17 +77,97 @@ static void port_bit(uint64_t *words, unsigned nr, bool set)
 
 /* ---- the ring ------------------------------------------------------------ */
 
+static void path_join(char *out, size_t cap, const char *dir, const char *key)
+{
+	size_t n = 0;
+	for (; *dir && n + 1 < cap; dir++)
+		out[n++] = *dir;
+	if (n + 1 < cap)
+		out[n++] = '/';
+	for (; *key && n + 1 < cap; key++)
+		out[n++] = *key;
+	out[n] = 0;
+}
+
+/* A decimal key of the backend's directory, or `otherwise`. */
+static uint64_t backend_key(const char *key, uint64_t otherwise)
+{
+	char path[192], value[32];
+	path_join(path, sizeof path, backend_dir, key);
+	return xs_read_str(0, path, value, sizeof value) && value[0] ? parse_dec(value) : otherwise;
+}
+
+/* Waits (on the watch of the backend's state) until it is `want`. */
+static bool wait_backend_state(uint64_t want)
+{
+	for (int events = 0; events < 16; events++) {
+		uint64_t st = backend_key(TG_STORE_KEY_STATE, TG_STATE_UNKNOWN);
+		if (st == want)
+			return true;
+		if (st == TG_STATE_CLOSING || st == TG_STATE_CLOSED || !xs_wait_event())
+			return false;
+	}
+	return false;
+}
+
+static void dec_str(char *out, uint64_t v)
+{
+	char tmp[24];
+	int n = 0;
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n)
+		*out++ = tmp[--n];
+	*out = 0;
+}
+
+/* ABI.md 17.3, the frontend's half, up to Connected. */
+static bool blk_handshake(void)
+{
+	char path[192], value[24];
+	if (!xs_init(si) || !xs_read_str(0, FRONTEND_DIR "/" TG_STORE_KEY_BACKEND, backend_dir, sizeof backend_dir))
+		return false;
+	path_join(path, sizeof path, backend_dir, TG_STORE_KEY_STATE);
+	if (!xs_watch(path, "vbd") || !wait_backend_state(TG_STATE_INIT_WAIT))
+		return false;
+	sectors = backend_key(TG_BLKIF_KEY_SECTORS, 0);
+	read_only = backend_key(TG_BLKIF_KEY_READ_ONLY, 1) != 0;
+	has_discard = backend_key(TG_BLKIF_KEY_FEATURE_DISCARD, 0) == 1;
+	if (backend_key(TG_BLKIF_KEY_MAX_SEGMENTS, 0) < TG_BLKIF_MAX_SEGMENTS || !gnt_init(si))
+		return false;
+	TG_RING_SHARED_INIT(&ring_page.s);
+	TG_RING_FRONT_INIT(&fr, &ring_page.s);
+	gnt_grant(RING_REF, gfn_of(&ring_page), false);
+	struct tg_evtchn_alloc_unbound au = {.remote_dom = TG_DOMID_VMM};
+	if (hypercall2(TG_HC_event_channel_op, TG_EVTCHNOP_alloc_unbound, &au) != 0)
+		return false;
+	port = au.port;
+	port_bit(shared_info->evtchn_mask, port, true); /* we poll; no upcalls */
+	int rc;
+	do {
+		uint32_t tx = xs_tx_start();
+		dec_str(value, RING_REF);
+		bool ok = tx && xs_write_str(tx, FRONTEND_DIR "/" TG_BLKIF_KEY_RING_REF, value);
+		dec_str(value, port);
+		ok = ok && xs_write_str(tx, FRONTEND_DIR "/" TG_BLKIF_KEY_EVENT_CHANNEL, value);
+		dec_str(value, TG_STATE_INITIALISED);
+		ok = ok && xs_write_str(tx, FRONTEND_DIR "/" TG_STORE_KEY_STATE, value);
+		rc = ok ? xs_tx_end(tx, true) : -1;
+	} while (rc == 1);
+	if (rc != 0 || !wait_backend_state(TG_STATE_CONNECTED))
+		return false;
+	dec_str(value, TG_STATE_CONNECTED);
+	/* Connected: the watch goes until there is something to watch for again. */
+	return xs_write_str(0, FRONTEND_DIR "/" TG_STORE_KEY_STATE, value) && xs_unwatch(path, "vbd");
+}
+
 static bool blk_connect(void)
 {
 	if (connected)
 		return true;
-	if (si->vbd_evtchn == 0 || si->doorbell_gpa == 0 || !gnt_init(si))
+	if (si->doorbell_gpa == 0 || !blk_handshake())
 		return false;
-	port = si->vbd_evtchn;
-	sectors = si->vbd_sectors;
-	TG_RING_SHARED_INIT(&ring_page.s);
-	TG_RING_FRONT_INIT(&fr, &ring_page.s);
-	gnt_grant(si->vbd_ring_ref, gfn_of(&ring_page), false);
 	for (unsigned i = 0; i < QD_MAX * SLOT_PAGES; i++)
 		gnt_grant(DATA_REF0 + i, gfn_of(data[i]), false);
 	uint64_t slot_gpa = TG_DOORBELL_GPA(si->doorbell_gpa, port);
@@ -90,7 +175,6 @@ static bool blk_connect(void)
 	if (hypercall3(TG_HC_update_va_mapping, (uint64_t)doorbell_window, pte, TG_UVMF_INVLPG) != 0)
 		return false;
 	doorbell = (volatile uint64_t *)(doorbell_window + (slot_gpa & (TG_PAGE_SIZE - 1)));
-	port_bit(shared_info->evtchn_mask, port, true); /* we poll; no upcalls */
 	connected = true;
 	return true;
 }
@@ -358,7 +442,7 @@ static void check_bad_requests(void)
 	check(gnt_revoke(1500), "vbd: the refused grants are not left in use");
 	r = (struct tg_blkif_request){.op = TG_BLKIF_OP_FLUSH, .nr_segments = 1};
 	check_rc(blk_sync(&r), -TG_EINVAL, "vbd: a flush with a segment is answered -EINVAL");
-	if (si->vbd_flags & TG_VBD_DISCARD) {
+	if (has_discard) {
 		r = (struct tg_blkif_request){.op = TG_BLKIF_OP_DISCARD, .sector = 0};
 		r.discard.nr_sectors = 8;
 		r.discard._reserved = 1;
@@ -391,7 +475,7 @@ static void check_read_write(uint64_t seed)
 	fill_rw(&r, TG_BLKIF_OP_WRITE, 0, 5, 66);
 	pattern_fill(0, 5, 66, seed);
 	check_rc(blk_sync(&r), 0, "vbd: the scattered sectors restored");
-	if (si->vbd_flags & TG_VBD_DISCARD) {
+	if (has_discard) {
 		check_rc(blk_discard(sectors - 64, 64), 0, "vbd: discard of the last 64 sectors");
 		fill_rw(&r, TG_BLKIF_OP_WRITE, 0, sectors - 64, 64);
 		pattern_fill(0, sectors - 64, 64, seed);
@@ -415,19 +499,20 @@ static void check_read_only(uint64_t seed)
 void blk_selftest(const struct tg_start_info *start_info)
 {
 	si = start_info;
-	if (si->vbd_evtchn == 0) {
-		put_line("# vbd skipped: no disk");
+	char value[64];
+	if (!xs_init(si) || !xs_read_str(0, FRONTEND_DIR "/" TG_STORE_KEY_BACKEND, value, sizeof value)) {
+		put_line("# vbd skipped: no disk in the store");
 		return;
 	}
-	struct tg_evtchn_status st = {.port = si->vbd_evtchn};
-	check(hypercall2(TG_HC_event_channel_op, TG_EVTCHNOP_status, &st) == 0 && st.status == TG_EVTCHNSTAT_backend,
-	      "vbd: vbd_evtchn is bound to the VMM's block backend");
-	check(si->vbd_max_segments == TG_BLKIF_MAX_SEGMENTS && si->vbd_sectors >= 128, "vbd: start info describes the disk");
-	check(blk_connect(), "vbd: ring granted, doorbell mapped");
+	check(blk_connect(), "vbd: connected through the store (InitWait, Initialised, Connected)");
 	if (!connected)
 		return;
+	struct tg_evtchn_status st = {.port = port};
+	check(hypercall2(TG_HC_event_channel_op, TG_EVTCHNOP_status, &st) == 0 && st.status == TG_EVTCHNSTAT_backend,
+	      "vbd: the frontend's port is now bound to the VMM's block backend");
+	check(sectors >= 128, "vbd: the backend directory describes the disk");
 	uint64_t seed = seed_from_cmdline();
-	if (si->vbd_flags & TG_VBD_READ_ONLY)
+	if (read_only)
 		check_read_only(seed);
 	else
 		check_read_write(seed);
@@ -471,12 +556,25 @@ bool blk_scenario(const struct tg_start_info *start_info, const char *name)
 		/* A producer index far beyond what the ring holds. */
 		TG_RING_WRITE_IDX(fr.sring->req_prod, fr.req_prod_pvt + 1000);
 	} else {
-		check(gnt_revoke(si->vbd_ring_ref), "the ring's grant is revoked while connected");
+		check(gnt_revoke(RING_REF), "the ring's grant is revoked while connected");
 		start_slot(0, &r, 0, 8);
 		TG_RING_PUSH_REQUESTS(&fr);
 	}
+	char path[192];
+	path_join(path, sizeof path, backend_dir, TG_STORE_KEY_STATE);
+	xs_watch(path, "vbd");
 	*doorbell = 1;
-	sched_poll_port(port, system_time_ns() + WAIT_NS);
+	/* The backend lets go of the device (ABI.md 15.4, 17.3). */
+	bool closed = false;
+	for (int events = 0; events < 8 && !closed; events++) {
+		closed = backend_key(TG_STORE_KEY_STATE, 0) == TG_STATE_CLOSED;
+		if (!closed && !xs_wait_event())
+			break;
+	}
+	if (closed) {
+		put_line("scenario: the backend closed the device");
+		shutdown(TG_SHUTDOWN_poweroff);
+	}
 	return true;
 }
 
@@ -505,7 +603,7 @@ bool blk_bench_prepare(const struct tg_start_info *start_info, const char *kind)
 	bench.write = str_eq(kind, "vbd-seq-write") || str_eq(kind, "vbd-rand-write");
 	bench.random = str_eq(kind, "vbd-rand-read") || str_eq(kind, "vbd-rand-write");
 	bench.nsect = bench.random ? 8 : SLOT_SECTORS;
-	return blk_connect() && sectors >= SLOT_SECTORS && !(bench.write && (si->vbd_flags & TG_VBD_READ_ONLY));
+	return blk_connect() && sectors >= SLOT_SECTORS && !(bench.write && read_only);
 }
 
 static uint64_t bench_next_sector(uint64_t *seq, uint64_t *rng)

@@ -833,7 +833,7 @@ static void check_unbound(void)
 	check_rc(evtchn_close(u), 0, "close of the unbound port");
 
 	/* Fill the table: every port the suite does not hold, then -ENOSPC. */
-	unsigned held = 2 + (si->console_evtchn != 0) + (si->store_evtchn != 0) + (si->vbd_evtchn != 0);
+	unsigned held = 2 + (si->console_evtchn != 0) + (si->store_evtchn != 0);
 	unsigned n = 0, prev = 0;
 	bool ascending = true;
 	long rc = 0;

@@ -143,8 +143,20 @@ bool blk_bench_kind(const char *kind);
 bool blk_bench_prepare(const struct tg_start_info *si, const char *kind);
 void blk_bench_run(uint64_t n);
 
-/* The store suite (store.c). */
+/*
+ * The store (store.c): its suite, and a client for frontends. Calls are
+ * synchronous; watch events that arrive meanwhile are counted, and
+ * xs_wait_event waits for the next one. tx 0 = no transaction.
+ */
 void store_selftest(const struct tg_start_info *si);
+bool xs_init(const struct tg_start_info *si);
+bool xs_read_str(uint32_t tx, const char *path, char *buf, size_t cap);
+bool xs_write_str(uint32_t tx, const char *path, const char *value);
+bool xs_watch(const char *path, const char *token);
+bool xs_unwatch(const char *path, const char *token);
+bool xs_wait_event(void);
+uint32_t xs_tx_start(void);
+int xs_tx_end(uint32_t tx, bool commit);
 
 /* console=echo (console_in.c): echo lines of console input until "quit". */
 __attribute__((noreturn)) void console_echo(const struct tg_start_info *si);

@@ -98,34 +98,39 @@ static bool ring_read(char *p, size_t n)
 	return true;
 }
 
-/* Reads one message; watch events are noted and reading goes on. */
+/* Reads one message into reply; a watch event is noted. */
+static bool read_message(struct tg_store_msg *m)
+{
+	if (!ring_read((char *)m, sizeof *m))
+		return false;
+	uint32_t keep = m->len < REPLY_MAX ? m->len : REPLY_MAX;
+	if (!ring_read(reply, keep) || !ring_read(NULL, m->len - keep))
+		return false;
+	reply[keep] = 0;
+	reply_len = m->len;
+	reply_type = m->type;
+	if (m->type == TG_STORE_WATCH_EVENT) {
+		size_t plen = str_len(reply);
+		if (plen < sizeof event_path && keep > plen + 1) {
+			copy_bytes(event_path, reply, plen + 1);
+			size_t tlen = str_len(reply + plen + 1);
+			if (tlen < sizeof event_token)
+				copy_bytes(event_token, reply + plen + 1, tlen + 1);
+		}
+		events_seen++;
+	}
+	return true;
+}
+
+/* Reads up to the reply to req_id; watch events on the way are noted. */
 static bool read_reply(uint32_t req_id)
 {
-	for (;;) {
-		struct tg_store_msg m;
-		if (!ring_read((char *)&m, sizeof m))
+	struct tg_store_msg m;
+	do {
+		if (!read_message(&m))
 			return false;
-		uint32_t keep = m.len < REPLY_MAX ? m.len : REPLY_MAX;
-		if (!ring_read(reply, keep) || !ring_read(NULL, m.len - keep))
-			return false;
-		reply[keep] = 0;
-		if (m.type == TG_STORE_WATCH_EVENT) {
-			size_t plen = str_len(reply);
-			if (plen < sizeof event_path && keep > plen + 1) {
-				copy_bytes(event_path, reply, plen + 1);
-				size_t tlen = str_len(reply + plen + 1);
-				if (tlen < sizeof event_token)
-					copy_bytes(event_token, reply + plen + 1, tlen + 1);
-			}
-			events_seen++;
-			continue;
-		}
-		if (m.req_id != req_id)
-			return false;
-		reply_len = m.len;
-		reply_type = m.type;
-		return true;
-	}
+	} while (m.type == TG_STORE_WATCH_EVENT);
+	return m.req_id == req_id;
 }
 
 /* One request; reply/reply_len/reply_type hold the answer. */
@@ -204,8 +209,12 @@ static bool bytes_eq(const char *a, const char *b, size_t n)
 	return true;
 }
 
+static bool connected;
+
 static bool connect(const struct tg_start_info *si)
 {
+	if (connected)
+		return true;
 	port = si->store_evtchn;
 	if (port == 0 || si->doorbell_gpa == 0)
 		return false;
@@ -216,8 +225,50 @@ static bool connect(const struct tg_start_info *si)
 		return false;
 	doorbell = (volatile uint64_t *)(doorbell_window + (gpa & (TG_PAGE_SIZE - 1)));
 	port_bit(shared_info->evtchn_mask, port, true);
+	connected = true;
 	return true;
 }
+
+/* ---- the client for frontends (guest.h) ---------------------------------- */
+
+bool xs_init(const struct tg_start_info *si)
+{
+	return connect(si);
+}
+
+bool xs_read_str(uint32_t tx, const char *path, char *buf, size_t cap)
+{
+	if (!xs_read(tx, path) || reply_type != TG_STORE_READ || reply_len >= cap)
+		return false;
+	copy_bytes(buf, reply, reply_len);
+	buf[reply_len] = 0;
+	return true;
+}
+
+bool xs_write_str(uint32_t tx, const char *path, const char *value)
+{
+	return xs_write(tx, path, value);
+}
+
+bool xs_watch(const char *path, const char *token)
+{
+	return xs_pair_op(TG_STORE_WATCH, path, token) && is_ok(TG_STORE_WATCH);
+}
+
+bool xs_unwatch(const char *path, const char *token)
+{
+	return xs_pair_op(TG_STORE_UNWATCH, path, token) && is_ok(TG_STORE_UNWATCH);
+}
+
+/* Waits for the next watch event (nothing else may be outstanding). */
+bool xs_wait_event(void)
+{
+	struct tg_store_msg m;
+	return read_message(&m) && m.type == TG_STORE_WATCH_EVENT;
+}
+
+uint32_t xs_tx_start(void);
+int xs_tx_end(uint32_t tx, bool commit);
 
 static void check_basics(void)
 {
@@ -283,6 +334,21 @@ static uint32_t tx_start(void)
 static bool tx_end(uint32_t tx, bool commit)
 {
 	return call(TG_STORE_TRANSACTION_END, tx, commit ? "T" : "F", 2);
+}
+
+uint32_t xs_tx_start(void)
+{
+	return tx_start();
+}
+
+/* 0 committed (or aborted), 1 conflict: redo, -1 error. */
+int xs_tx_end(uint32_t tx, bool commit)
+{
+	if (!tx_end(tx, commit))
+		return -1;
+	if (is_ok(TG_STORE_TRANSACTION_END))
+		return 0;
+	return is_error("EAGAIN") ? 1 : -1;
 }
 
 static void check_transactions(void)

@@ -72,26 +72,10 @@ struct tg_start_info {
 	 */
 	uint64_t doorbell_gpa;
 	uint64_t nr_doorbell_pages;
-	/*
-	 * Interim disk discovery (ABI.md 18.1), until the store (16) offers
-	 * the device directories: one disk, or vbd_evtchn 0 for none. The
-	 * port is already in backend state; the frontend puts its ring page
-	 * under grant reference vbd_ring_ref of its table, granted read-write
-	 * to TG_DOMID_VMM, and rings the port's doorbell.
-	 */
-	uint32_t vbd_evtchn;
-	uint32_t vbd_ring_ref;
-	uint64_t vbd_sectors;      /* disk size in 512-byte sectors */
-	uint32_t vbd_flags;        /* TG_VBD_* */
-	uint32_t vbd_max_segments; /* segments per request, 1..TG_BLKIF_MAX_SEGMENTS */
-	uint8_t _reserved[648];
+	uint8_t _reserved[672];
 	char cmdline[TG_CMDLINE_SIZE]; /* NUL-terminated */
 };
 TG_ABI_ASSERT_SIZE(struct tg_start_info, 2048);
-
-#define TG_VBD_READ_ONLY 0x1 /* writes and discards fail with -EPERM */
-#define TG_VBD_FLUSH 0x2     /* TG_BLKIF_OP_FLUSH works */
-#define TG_VBD_DISCARD 0x4   /* TG_BLKIF_OP_DISCARD works */
 
 #define TG_SIF_INITDOMAIN 0x1 /* unused in v1: every domain is unprivileged */
 
