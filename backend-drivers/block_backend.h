@@ -33,6 +33,7 @@
 #include "block_request.h"
 #include "grant_access.h"
 #include "shared_ring.h"
+#include "split_backend.h"
 
 namespace tortuga {
 
@@ -43,7 +44,7 @@ struct BlockBackendStats {
   uint64_t events = 0;         // times it raised the port
 };
 
-class BlockBackend {
+class BlockBackend final : public SplitBackend {
  public:
   using RaisePort = std::function<void()>;
   using Broken = std::function<void(const std::string& reason)>;
@@ -51,11 +52,11 @@ class BlockBackend {
   // ring_ref: the grant reference of the frontend's ring page.
   BlockBackend(BlockImage& image, GrantAccess& grants, uint32_t ring_ref, RaisePort raise, Broken broken,
                unsigned workers = 4);
-  ~BlockBackend();  // requests still queued are dropped (the domain is going away)
+  ~BlockBackend() override;  // requests still queued are dropped (the device is closing)
   BlockBackend(const BlockBackend&) = delete;
   BlockBackend& operator=(const BlockBackend&) = delete;
 
-  void notified();
+  void notified() override;
   const DiskGeometry& geometry() const { return disk_; }
   BlockBackendStats stats() const;
   bool is_broken() const;

@@ -1,194 +1,30 @@
 #include "block_device.h"
 
-#include <charconv>
-
-#include <fmt/format.h>
-#include <tortuga/event_channel.h>
 #include <tortuga/io/blkif.h>
-#include <tortuga/io/store.h>
 
-#include "store_layout.h"
+#include "block_backend.h"
 
 namespace tortuga {
-namespace {
 
-// A decimal store value, or nullopt for anything else (hostile text).
-std::optional<uint64_t> decimal(const Store::Result& r, uint64_t max) {
-  if (!r.ok() || r.payload.empty()) return std::nullopt;
-  uint64_t v = 0;
-  auto [end, ec] = std::from_chars(r.payload.data(), r.payload.data() + r.payload.size(), v);
-  if (ec != std::errc() || end != r.payload.data() + r.payload.size() || v > max) return std::nullopt;
-  return v;
-}
-
-}  // namespace
-
-BlockDevice::BlockDevice(Parts parts, uint16_t domid, uint32_t id)
-    : p_(std::move(parts)),
-      fdir_(fmt::format("/local/domain/{}/device/vbd/{}", domid, id)),
-      bdir_(fmt::format("/local/domain/0/backend/vbd/{}/{}", domid, id)),
-      token_(fmt::format("vbd/{}/{}", domid, id)) {
-  p_.store.on_vmm_watch(token_, [this](const std::string&) { wake(); });
-  publish_directories();
-  thread_ = std::thread([this] { run(); });
-  p_.store.with_store([&](Store& s) { s.watch(0, fdir_ + "/state", token_); });
-}
-
-BlockDevice::~BlockDevice() { shutdown(); }
-
-void BlockDevice::shutdown() {
-  {
-    std::lock_guard lock(mutex_);
-    if (shut_down_) return;
-    shut_down_ = stopping_ = true;
-  }
-  cv_.notify_all();
-  thread_.join();
-  if (port_ != 0) p_.doorbells.stop_listening(port_);
-  std::unique_lock lock(backend_lock_);
-  backend_.reset();  // requests in flight are not completed: the domain is going away
-}
-
-int BlockDevice::state() const {
-  std::lock_guard lock(mutex_);
-  return state_;
-}
-
-// The toolstack's part (cold-plug) and the backend's first steps: both
-// directories at Initialising, then the features and InitWait.
-void BlockDevice::publish_directories() {
-  p_.store.with_store([&](Store& s) {
-    uint16_t guest = s.guest();
-    auto guest_node = [&](const std::string& path, const std::string& value) {
-      if (!s.write(0, 0, path, value).ok() || !s.set_perms(0, 0, path, {fmt::format("n{}", guest)}).ok()) {
-        throw std::logic_error("cannot create " + path);
-      }
-    };
-    guest_node(fdir_, "");
-    guest_node(fdir_ + "/" TG_STORE_KEY_STATE, std::to_string(TG_STATE_INITIALISING));
-    guest_node(fdir_ + "/" TG_STORE_KEY_BACKEND, bdir_);
-    guest_node(fdir_ + "/" TG_STORE_KEY_BACKEND_ID, "0");
-    vmm_node(s, bdir_, "", 'r');
-    vmm_node(s, bdir_ + "/" TG_STORE_KEY_FRONTEND, fdir_, 'r');
-    vmm_node(s, bdir_ + "/" TG_STORE_KEY_FRONTEND_ID, std::to_string(guest), 'r');
-    vmm_node(s, bdir_ + "/" TG_STORE_KEY_ONLINE, "1", 'r');
-    vmm_node(s, bdir_ + "/" TG_BLKIF_KEY_SECTORS, std::to_string(p_.image.sectors()), 'r');
-    vmm_node(s, bdir_ + "/" TG_BLKIF_KEY_SECTOR_SIZE, "512", 'r');
-    vmm_node(s, bdir_ + "/" TG_BLKIF_KEY_READ_ONLY, p_.image.read_only() ? "1" : "0", 'r');
-    vmm_node(s, bdir_ + "/" TG_BLKIF_KEY_FEATURE_FLUSH, "1", 'r');
-    vmm_node(s, bdir_ + "/" TG_BLKIF_KEY_FEATURE_DISCARD, "1", 'r');
-    vmm_node(s, bdir_ + "/" TG_BLKIF_KEY_DISCARD_GRANULARITY, "512", 'r');
-    vmm_node(s, bdir_ + "/" TG_BLKIF_KEY_MAX_SEGMENTS, std::to_string(TG_BLKIF_MAX_SEGMENTS), 'r');
-    vmm_node(s, bdir_ + "/" TG_STORE_KEY_STATE, std::to_string(TG_STATE_INIT_WAIT), 'r');
-  });
-  state_ = TG_STATE_INIT_WAIT;
-}
-
-void BlockDevice::set_state(int state) {
-  {
-    std::lock_guard lock(mutex_);
-    state_ = state;
-  }
-  p_.store.with_store([&](Store& s) { s.write(0, 0, bdir_ + "/" TG_STORE_KEY_STATE, std::to_string(state)); });
-}
-
-void BlockDevice::wake(const std::string& why) {
-  std::lock_guard lock(mutex_);
-  if (!why.empty() && pending_reason_.empty()) pending_reason_ = why;
-  woken_ = true;
-  cv_.notify_all();
-}
-
-void BlockDevice::run() {
-  for (;;) {
-    {
-      std::unique_lock lock(mutex_);
-      cv_.wait(lock, [&] { return woken_ || stopping_; });
-      if (stopping_) return;
-      woken_ = false;
-    }
-    step();
-  }
-}
-
-// Reacts to the frontend's state (and to a broken ring or a closed port).
-void BlockDevice::step() {
-  std::string reason;
-  int state;
-  {
-    std::lock_guard lock(mutex_);
-    reason = std::exchange(pending_reason_, {});
-    state = state_;
-  }
-  if (!reason.empty() && state == TG_STATE_CONNECTED) {
-    disconnect(reason);
-    return;
-  }
-  std::optional<uint64_t> front;
-  p_.store.with_store([&](Store& s) { front = decimal(s.read(0, 0, fdir_ + "/" TG_STORE_KEY_STATE), 255); });
-  uint64_t f = front.value_or(TG_STATE_UNKNOWN);
-  if (state == TG_STATE_INIT_WAIT && f == TG_STATE_INITIALISED) {
-    connect();
-  } else if (state == TG_STATE_CONNECTED && (f == TG_STATE_CLOSING || f == TG_STATE_CLOSED)) {
-    disconnect("");
-  } else if (state == TG_STATE_CLOSED && f == TG_STATE_INITIALISING) {
-    set_state(TG_STATE_INIT_WAIT);  // the frontend starts over
-  }
-}
-
-void BlockDevice::connect() {
-  std::optional<uint64_t> ring_ref, port;
-  p_.store.with_store([&](Store& s) {
-    ring_ref = decimal(s.read(0, 0, fdir_ + "/" TG_BLKIF_KEY_RING_REF), UINT32_MAX);
-    port = decimal(s.read(0, 0, fdir_ + "/" TG_BLKIF_KEY_EVENT_CHANNEL), TG_NR_EVENT_CHANNELS - 1);
-  });
-  if (!ring_ref || !port) {
-    p_.log("the frontend published no valid ring-ref or event-channel; device closed");
-    set_state(TG_STATE_CLOSING);
-    set_state(TG_STATE_CLOSED);
-    return;
-  }
-  uint32_t pt = static_cast<uint32_t>(*port);
-  {
-    std::unique_lock lock(backend_lock_);
-    backend_ = std::make_unique<BlockBackend>(
-        p_.image, p_.grants, static_cast<uint32_t>(*ring_ref), [this, pt] { p_.events.raise_backend_port(pt); },
-        [this](const std::string& why) { wake(why); });
-  }
-  // The frontend's port must be one it allocated for us, still unbound.
-  if (p_.events.bind_backend(pt, [this] { notified(); }, [this] { wake("the frontend closed its port"); }) != 0) {
-    std::unique_lock lock(backend_lock_);
-    backend_.reset();
-    p_.log(fmt::format("event-channel {} is not an unbound port for the VMM; device closed", pt));
-    set_state(TG_STATE_CLOSING);
-    set_state(TG_STATE_CLOSED);
-    return;
-  }
-  port_ = pt;
-  p_.doorbells.listen(pt, [this] { notified(); });
-  set_state(TG_STATE_CONNECTED);
-}
-
-void BlockDevice::notified() {
-  std::shared_lock lock(backend_lock_);
-  if (backend_) backend_->notified();
-}
-
-// Closing: stop listening, end the connection's backend (its grants are
-// released with it), give the port back, Closed.
-void BlockDevice::disconnect(const std::string& why) {
-  if (!why.empty()) p_.log(why + "; device closed");
-  set_state(TG_STATE_CLOSING);
-  if (port_ != 0) {
-    p_.doorbells.stop_listening(port_);
-    p_.events.unbind_backend(port_);  // harmless if the frontend closed it already
-    port_ = 0;
-  }
-  {
-    std::unique_lock lock(backend_lock_);
-    backend_.reset();
-  }
-  set_state(TG_STATE_CLOSED);
+std::unique_ptr<SplitDevice> make_block_device(SplitDevice::Parts parts, GrantAccess& grants, BlockImage& image,
+                                               uint16_t domid, uint32_t id) {
+  SplitDevice::Keys features{
+      {TG_BLKIF_KEY_SECTORS, std::to_string(image.sectors())},
+      {TG_BLKIF_KEY_SECTOR_SIZE, std::to_string(TG_BLKIF_SECTOR_SIZE)},
+      {TG_BLKIF_KEY_READ_ONLY, image.read_only() ? "1" : "0"},
+      {TG_BLKIF_KEY_FEATURE_FLUSH, "1"},
+      {TG_BLKIF_KEY_FEATURE_DISCARD, "1"},
+      {TG_BLKIF_KEY_DISCARD_GRANULARITY, std::to_string(TG_BLKIF_SECTOR_SIZE)},
+      {TG_BLKIF_KEY_MAX_SEGMENTS, std::to_string(TG_BLKIF_MAX_SEGMENTS)},
+  };
+  auto connect = [&grants, &image](const SplitDevice::FrontendKey& key,
+                                   const SplitDevice::Connection& c) -> std::unique_ptr<SplitBackend> {
+    auto ring_ref = key(TG_BLKIF_KEY_RING_REF, UINT32_MAX);
+    if (!ring_ref) return nullptr;
+    return std::make_unique<BlockBackend>(image, grants, static_cast<uint32_t>(*ring_ref), c.raise, c.broken);
+  };
+  return std::make_unique<SplitDevice>(std::move(parts), TG_BLKIF_DEVTYPE, domid, id, features, SplitDevice::Keys{},
+                                       connect);
 }
 
 }  // namespace tortuga

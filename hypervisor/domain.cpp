@@ -159,12 +159,11 @@ void Domain::attach_store() {
 void Domain::attach_disk() {
   if (config_.disk.empty()) return;
   disk_image_ = std::make_unique<BlockImage>(config_.disk, config_.disk_read_only);
-  uint32_t id = BlockDevice::kFirstDiskId;
-  BlockDevice::Parts parts{*store_ring_, *events_, *doorbells_, *grants_, *disk_image_,
-                           [this, id](const std::string& what) {
+  uint32_t id = kFirstDiskId;
+  SplitDevice::Parts parts{*store_ring_, *events_, *doorbells_, [this, id](const std::string& what) {
                              fmt::print(stderr, "tortuga-vmm: {}: vbd {}: {}\n", config_.name, id, what);
                            }};
-  block_ = std::make_unique<BlockDevice>(std::move(parts), store_->guest(), id);
+  block_ = make_block_device(std::move(parts), *grants_, *disk_image_, store_->guest(), id);
 }
 
 tg_shared_info& Domain::shared_info() { return *memory_->ram_object<tg_shared_info>(layout_.shared_info_gpa); }

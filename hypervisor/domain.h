@@ -88,7 +88,7 @@ class Domain {
   VcpuTimers& timers() { return *timers_; }
   Doorbells& doorbells() { return *doorbells_; }
   GrantTable& grants() { return *grants_; }
-  BlockDevice* block_device() { return block_.get(); }
+  SplitDevice* block_device() { return block_.get(); }
   StoreRing& store() { return *store_ring_; }
   Vcpu& vcpu(uint32_t id) { return *vcpus_.at(id); }
   uint32_t vcpus_up() const;
@@ -127,7 +127,7 @@ class Domain {
   std::unique_ptr<Store> store_;
   std::unique_ptr<StoreRing> store_ring_;
   std::unique_ptr<BlockImage> disk_image_;
-  std::unique_ptr<BlockDevice> block_;
+  std::unique_ptr<SplitDevice> block_;
   BootLayout layout_;
   uint64_t tsc_khz_ = 0;
   uint64_t created_ns_ = 0;
