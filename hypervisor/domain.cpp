@@ -68,16 +68,19 @@ Domain::Domain(const DomainConfig& config, Console& console)
   start_clocks_and_events();
   attach_store();
   attach_disk();
+  attach_nic();
   vcpus_[0]->boot(layout_);
 }
 
 Domain::~Domain() {
   // Their threads raise events on the vCPUs and call the backends: stop them first.
   console_input_.reset();
-  if (block_) block_->shutdown();  // its threads answer through the ring and raise events
+  if (block_) block_->shutdown();  // their threads answer through the rings and raise events
+  if (net_) net_->shutdown();
   timers_.reset();
   doorbells_.reset();
   block_.reset();
+  net_.reset();
 }
 
 // The builder wrote the bootstrap tables directly (nothing has run yet);
@@ -164,6 +167,18 @@ void Domain::attach_disk() {
                              fmt::print(stderr, "tortuga-vmm: {}: vbd {}: {}\n", config_.name, id, what);
                            }};
   block_ = make_block_device(std::move(parts), *grants_, *disk_image_, store_->guest(), id);
+}
+
+// The interface of --nic as vif 0 over its TAP (ABI.md 19).
+void Domain::attach_nic() {
+  if (config_.nic_tap.empty()) return;
+  tap_ = std::make_unique<TapDevice>(config_.nic_tap);
+  uint16_t domid = store_->guest();
+  SplitDevice::Parts parts{*store_ring_, *events_, *doorbells_, [this](const std::string& what) {
+                             fmt::print(stderr, "tortuga-vmm: {}: vif 0: {}\n", config_.name, what);
+                           }};
+  std::string mac = config_.nic_mac.empty() ? default_mac(domid, 0) : config_.nic_mac;
+  net_ = make_net_device(std::move(parts), *grants_, *tap_, mac, domid, 0);
 }
 
 tg_shared_info& Domain::shared_info() { return *memory_->ram_object<tg_shared_info>(layout_.shared_info_gpa); }

@@ -20,6 +20,7 @@
 #include "guest_memory.h"
 #include "kernel_image.h"
 #include "block_device.h"
+#include "net_device.h"
 #include "console_ring.h"
 #include "doorbells.h"
 #include "event_channels.h"
@@ -42,6 +43,8 @@ struct DomainConfig {
   uint32_t vcpus = 1;
   std::string disk;  // raw image for the block backend, empty for none
   bool disk_read_only = false;
+  std::string nic_tap;  // TAP interface for the network backend, empty for none
+  std::string nic_mac;  // empty: default_mac()
 };
 
 // How a domain ended. The numeric values are tortuga-vmm's exit codes
@@ -89,6 +92,7 @@ class Domain {
   Doorbells& doorbells() { return *doorbells_; }
   GrantTable& grants() { return *grants_; }
   SplitDevice* block_device() { return block_.get(); }
+  SplitDevice* net_device() { return net_.get(); }
   StoreRing& store() { return *store_ring_; }
   Vcpu& vcpu(uint32_t id) { return *vcpus_.at(id); }
   uint32_t vcpus_up() const;
@@ -109,6 +113,7 @@ class Domain {
   void start_clocks_and_events();
   void attach_console_ring();
   void attach_disk();
+  void attach_nic();
   void attach_store();
 
   DomainConfig config_;
@@ -128,6 +133,8 @@ class Domain {
   std::unique_ptr<StoreRing> store_ring_;
   std::unique_ptr<BlockImage> disk_image_;
   std::unique_ptr<SplitDevice> block_;
+  std::unique_ptr<TapDevice> tap_;
+  std::unique_ptr<SplitDevice> net_;
   BootLayout layout_;
   uint64_t tsc_khz_ = 0;
   uint64_t created_ns_ = 0;

@@ -53,6 +53,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   std::string disk;
   app.add_option("--disk", disk, "raw disk image for the block backend, PATH or PATH,ro (read-only)");
+  std::string nic;
+  app.add_option("--nic", nic, "network interface over a TAP: TAPNAME or TAPNAME,mac=xx:xx:xx:xx:xx:xx");
   app.add_flag("--stats", show_stats, "print exit counters on stderr when the domain ends");
   CLI11_PARSE(app, argc, argv);
   if (disk.ends_with(",ro")) {
@@ -61,6 +63,8 @@ int main(int argc, char** argv) {
   } else {
     config.disk = disk;
   }
+  config.nic_tap = nic.substr(0, nic.find(','));
+  if (auto at = nic.find(",mac="); at != std::string::npos) config.nic_mac = nic.substr(at + 5);
 
   // Block termination signals in every thread; one thread waits for them.
   sigset_t set;
@@ -82,6 +86,9 @@ int main(int argc, char** argv) {
     if (show_stats) std::fputs(domain.stats().format().c_str(), stderr);
   } catch (const CpuLimitsError& e) {
     fmt::print(stderr, "tortuga-vmm: {}: cannot apply --weight/--cap: {}\n", config.name, e.what());
+    return static_cast<int>(DomainExit::kVmmError);
+  } catch (const TapError& e) {
+    fmt::print(stderr, "tortuga-vmm: {}: refused: {}\n", config.name, e.what());
     return static_cast<int>(DomainExit::kVmmError);
   } catch (const BlockImageError& e) {
     fmt::print(stderr, "tortuga-vmm: {}: refused: {}\n", config.name, e.what());

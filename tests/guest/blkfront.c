@@ -77,59 +77,16 @@ static void port_bit(uint64_t *words, unsigned nr, bool set)
 
 /* ---- the ring ------------------------------------------------------------ */
 
-static void path_join(char *out, size_t cap, const char *dir, const char *key)
-{
-	size_t n = 0;
-	for (; *dir && n + 1 < cap; dir++)
-		out[n++] = *dir;
-	if (n + 1 < cap)
-		out[n++] = '/';
-	for (; *key && n + 1 < cap; key++)
-		out[n++] = *key;
-	out[n] = 0;
-}
-
 /* A decimal key of the backend's directory, or `otherwise`. */
 static uint64_t backend_key(const char *key, uint64_t otherwise)
 {
-	char path[192], value[32];
-	path_join(path, sizeof path, backend_dir, key);
-	return xs_read_str(0, path, value, sizeof value) && value[0] ? parse_dec(value) : otherwise;
-}
-
-/* Waits (on the watch of the backend's state) until it is `want`. */
-static bool wait_backend_state(uint64_t want)
-{
-	for (int events = 0; events < 16; events++) {
-		uint64_t st = backend_key(TG_STORE_KEY_STATE, TG_STATE_UNKNOWN);
-		if (st == want)
-			return true;
-		if (st == TG_STATE_CLOSING || st == TG_STATE_CLOSED || !xs_wait_event())
-			return false;
-	}
-	return false;
-}
-
-static void dec_str(char *out, uint64_t v)
-{
-	char tmp[24];
-	int n = 0;
-	do
-		tmp[n++] = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
-	while (n)
-		*out++ = tmp[--n];
-	*out = 0;
+	return xs_backend_key(backend_dir, key, otherwise);
 }
 
 /* ABI.md 17.3, the frontend's half, up to Connected. */
 static bool blk_handshake(void)
 {
-	char path[192], value[24];
-	if (!xs_init(si) || !xs_read_str(0, FRONTEND_DIR "/" TG_STORE_KEY_BACKEND, backend_dir, sizeof backend_dir))
-		return false;
-	path_join(path, sizeof path, backend_dir, TG_STORE_KEY_STATE);
-	if (!xs_watch(path, "vbd") || !wait_backend_state(TG_STATE_INIT_WAIT))
+	if (!xs_init(si) || !xs_frontend_wait_backend(FRONTEND_DIR, backend_dir, sizeof backend_dir))
 		return false;
 	sectors = backend_key(TG_BLKIF_KEY_SECTORS, 0);
 	read_only = backend_key(TG_BLKIF_KEY_READ_ONLY, 1) != 0;
@@ -144,22 +101,9 @@ static bool blk_handshake(void)
 		return false;
 	port = au.port;
 	port_bit(shared_info->evtchn_mask, port, true); /* we poll; no upcalls */
-	int rc;
-	do {
-		uint32_t tx = xs_tx_start();
-		dec_str(value, RING_REF);
-		bool ok = tx && xs_write_str(tx, FRONTEND_DIR "/" TG_BLKIF_KEY_RING_REF, value);
-		dec_str(value, port);
-		ok = ok && xs_write_str(tx, FRONTEND_DIR "/" TG_BLKIF_KEY_EVENT_CHANNEL, value);
-		dec_str(value, TG_STATE_INITIALISED);
-		ok = ok && xs_write_str(tx, FRONTEND_DIR "/" TG_STORE_KEY_STATE, value);
-		rc = ok ? xs_tx_end(tx, true) : -1;
-	} while (rc == 1);
-	if (rc != 0 || !wait_backend_state(TG_STATE_CONNECTED))
-		return false;
-	dec_str(value, TG_STATE_CONNECTED);
-	/* Connected: the watch goes until there is something to watch for again. */
-	return xs_write_str(0, FRONTEND_DIR "/" TG_STORE_KEY_STATE, value) && xs_unwatch(path, "vbd");
+	const char *keys[] = {TG_BLKIF_KEY_RING_REF, TG_BLKIF_KEY_EVENT_CHANNEL};
+	uint64_t values[] = {RING_REF, port};
+	return xs_frontend_publish(FRONTEND_DIR, backend_dir, keys, values, 2);
 }
 
 static bool blk_connect(void)
@@ -560,9 +504,7 @@ bool blk_scenario(const struct tg_start_info *start_info, const char *name)
 		start_slot(0, &r, 0, 8);
 		TG_RING_PUSH_REQUESTS(&fr);
 	}
-	char path[192];
-	path_join(path, sizeof path, backend_dir, TG_STORE_KEY_STATE);
-	xs_watch(path, "vbd");
+	xs_watch_backend_state(backend_dir);
 	*doorbell = 1;
 	/* The backend lets go of the device (ABI.md 15.4, 17.3). */
 	bool closed = false;

@@ -157,6 +157,18 @@ bool xs_unwatch(const char *path, const char *token);
 bool xs_wait_event(void);
 uint32_t xs_tx_start(void);
 int xs_tx_end(uint32_t tx, bool commit);
+/*
+ * The frontend's half of the handshake (ABI.md 17.3): read the backend's
+ * directory and wait for InitWait; then publish keys (decimal) and
+ * Initialised in one transaction, wait for Connected, say Connected.
+ */
+bool xs_frontend_wait_backend(const char *fdir, char *bdir, size_t cap);
+bool xs_frontend_publish(const char *fdir, const char *bdir, const char *const *keys, const uint64_t *values, unsigned n);
+uint64_t xs_backend_key(const char *bdir, const char *key, uint64_t otherwise);
+bool xs_watch_backend_state(const char *bdir);
+
+/* net=ping (netfront.c): frames to and from the host over vif 0. */
+__attribute__((noreturn)) void net_ping(const struct tg_start_info *si);
 
 /* console=echo (console_in.c): echo lines of console input until "quit". */
 __attribute__((noreturn)) void console_echo(const struct tg_start_info *si);

@@ -14,6 +14,7 @@
  *                        blkfront.c's vbd-{seq,rand}-{read,write} (qd=1..32))
  *   vbd=fill-flush-hold  write the disk (vbdseed=S), flush, say so, sleep
  *   console=echo         echo console input lines until "quit"
+ *   net=ping n=N         exchange frames with the host over vif 0
  */
 #include "guest.h"
 
@@ -491,6 +492,8 @@ void guest_main(const struct tg_start_info *si)
 	char value[64];
 	if (cmdline_value(si->cmdline, "scenario", value, sizeof(value)))
 		scenario(value);
+	if (cmdline_value(si->cmdline, "net", value, sizeof(value)) && str_eq(value, "ping"))
+		net_ping(si);
 	if (cmdline_value(si->cmdline, "console", value, sizeof(value)) && str_eq(value, "echo"))
 		console_echo(si);
 	if (cmdline_value(si->cmdline, "vbd", value, sizeof(value)) && str_eq(value, "fill-flush-hold"))

@@ -270,6 +270,93 @@ bool xs_wait_event(void)
 uint32_t xs_tx_start(void);
 int xs_tx_end(uint32_t tx, bool commit);
 
+/* ---- the frontend's half of ABI.md 17.3 ----------------------------------- */
+
+static void path_join(char *out, size_t cap, const char *dir, const char *key)
+{
+	size_t n = 0;
+	for (; *dir && n + 1 < cap; dir++)
+		out[n++] = *dir;
+	if (n + 1 < cap)
+		out[n++] = '/';
+	for (; *key && n + 1 < cap; key++)
+		out[n++] = *key;
+	out[n] = 0;
+}
+
+static void dec_str(char *out, uint64_t v)
+{
+	char tmp[24];
+	int n = 0;
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n)
+		*out++ = tmp[--n];
+	*out = 0;
+}
+
+uint64_t xs_backend_key(const char *bdir, const char *key, uint64_t otherwise)
+{
+	char path[192], value[32];
+	path_join(path, sizeof path, bdir, key);
+	return xs_read_str(0, path, value, sizeof value) && value[0] ? parse_dec(value) : otherwise;
+}
+
+bool xs_watch_backend_state(const char *bdir)
+{
+	char path[192];
+	path_join(path, sizeof path, bdir, TG_STORE_KEY_STATE);
+	return xs_watch(path, "frontend");
+}
+
+/* Waits on the watch of the backend's state until it is `want`. */
+static bool wait_backend_state(const char *bdir, uint64_t want)
+{
+	for (int events = 0; events < 16; events++) {
+		uint64_t st = xs_backend_key(bdir, TG_STORE_KEY_STATE, TG_STATE_UNKNOWN);
+		if (st == want)
+			return true;
+		if (st == TG_STATE_CLOSING || st == TG_STATE_CLOSED || !xs_wait_event())
+			return false;
+	}
+	return false;
+}
+
+bool xs_frontend_wait_backend(const char *fdir, char *bdir, size_t cap)
+{
+	char path[192];
+	path_join(path, sizeof path, fdir, TG_STORE_KEY_BACKEND);
+	return xs_read_str(0, path, bdir, cap) && xs_watch_backend_state(bdir) && wait_backend_state(bdir, TG_STATE_INIT_WAIT);
+}
+
+bool xs_frontend_publish(const char *fdir, const char *bdir, const char *const *keys, const uint64_t *values, unsigned n)
+{
+	char path[192], value[24];
+	int rc;
+	do {
+		uint32_t tx = xs_tx_start();
+		bool ok = tx != 0;
+		for (unsigned i = 0; ok && i < n; i++) {
+			path_join(path, sizeof path, fdir, keys[i]);
+			dec_str(value, values[i]);
+			ok = xs_write_str(tx, path, value);
+		}
+		path_join(path, sizeof path, fdir, TG_STORE_KEY_STATE);
+		dec_str(value, TG_STATE_INITIALISED);
+		ok = ok && xs_write_str(tx, path, value);
+		rc = ok ? xs_tx_end(tx, true) : -1;
+	} while (rc == 1);
+	if (rc != 0 || !wait_backend_state(bdir, TG_STATE_CONNECTED))
+		return false;
+	dec_str(value, TG_STATE_CONNECTED);
+	path_join(path, sizeof path, fdir, TG_STORE_KEY_STATE);
+	bool ok = xs_write_str(0, path, value);
+	/* Connected: the watch goes until there is something to watch for again. */
+	path_join(path, sizeof path, bdir, TG_STORE_KEY_STATE);
+	return xs_unwatch(path, "frontend") && ok;
+}
+
 static void check_basics(void)
 {
 	check(reads(0, "domid", "1"), "store: domid reads 1 (relative to home)");
