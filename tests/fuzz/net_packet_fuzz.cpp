@@ -20,7 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size -= 2;
   if (size < n * sizeof(tg_netif_tx_request)) return 0;
   std::vector<tg_netif_tx_request> slots(n);
-  std::memcpy(slots.data(), data, n * sizeof(tg_netif_tx_request));
+  if (n > 0) std::memcpy(slots.data(), data, n * sizeof(tg_netif_tx_request));
   data += n * sizeof(tg_netif_tx_request);
   size -= n * sizeof(tg_netif_tx_request);
   NetTxPlan plan;

@@ -169,6 +169,9 @@ bool xs_watch_backend_state(const char *bdir);
 
 /* net=ping (netfront.c): frames to and from the host over vif 0. */
 __attribute__((noreturn)) void net_ping(const struct tg_start_info *si);
+bool net_bench_kind(const char *kind);
+bool net_bench_prepare(const struct tg_start_info *si, const char *kind);
+void net_bench_run(const char *kind, uint64_t n);
 
 /* console=echo (console_in.c): echo lines of console input until "quit". */
 __attribute__((noreturn)) void console_echo(const struct tg_start_info *si);

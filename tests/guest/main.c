@@ -11,7 +11,8 @@
  *                        mm.c's map-unbatched, map-batched, mmu-entries,
  *                        mmu-single, and events.c's timer (hz=H, default
  *                        1000), block and event-pingpong (2 vCPUs), and
- *                        blkfront.c's vbd-{seq,rand}-{read,write} (qd=1..32))
+ *                        blkfront.c's vbd-{seq,rand}-{read,write} (qd=1..32),
+ *                        netfront.c's net-tx and net-rx)
  *   vbd=fill-flush-hold  write the disk (vbdseed=S), flush, say so, sleep
  *   console=echo         echo console input lines until "quit"
  *   net=ping n=N         exchange frames with the host over vif 0
@@ -435,7 +436,7 @@ static void scenario(const char *name)
 static void bench(const char *kind, uint64_t n)
 {
 	install_handlers();
-	bool mm = mm_bench_kind(kind), ev = ev_bench_kind(kind), blk = blk_bench_kind(kind);
+	bool mm = mm_bench_kind(kind), ev = ev_bench_kind(kind), blk = blk_bench_kind(kind), net = net_bench_kind(kind);
 	if (mm && !mm_bench_prepare(start_info, kind)) {
 		put_str("bench ");
 		put_str(kind);
@@ -452,6 +453,12 @@ static void bench(const char *kind, uint64_t n)
 		put_str("bench ");
 		put_str(kind);
 		put_line(": no writable disk, or qd not in 1..32");
+		shutdown(TG_SHUTDOWN_crash);
+	}
+	if (net && !net_bench_prepare(start_info, kind)) {
+		put_str("bench ");
+		put_str(kind);
+		put_line(": no network interface");
 		shutdown(TG_SHUTDOWN_crash);
 	}
 	uint64_t t0 = system_time_ns();
@@ -471,6 +478,8 @@ static void bench(const char *kind, uint64_t n)
 		ev_bench_run(kind, n);
 	} else if (blk) {
 		blk_bench_run(n);
+	} else if (net) {
+		net_bench_run(kind, n);
 	}
 	uint64_t t1 = system_time_ns();
 	put_str("bench ");

@@ -282,3 +282,92 @@ __attribute__((noreturn)) void net_ping(const struct tg_start_info *start_info)
 	put_line("net: done");
 	shutdown(TG_SHUTDOWN_poweroff);
 }
+
+/* ---- bench kinds: net-tx (frames to the host), net-rx (frames from it) ---- */
+
+#define BENCH_FRAME 1514
+
+bool net_bench_kind(const char *kind)
+{
+	return str_eq(kind, "net-tx") || str_eq(kind, "net-rx");
+}
+
+bool net_bench_prepare(const struct tg_start_info *start_info, const char *kind)
+{
+	(void)kind;
+	si = start_info;
+	if (!connect())
+		return false;
+	for (uint16_t i = 0; i < BENCH_FRAME; i++)
+		tx_data[0][i] = (uint8_t)i;
+	test_header(tx_data[0], ETHERTYPE_TEST);
+	return true;
+}
+
+/* n frames of 1514 bytes, the ring kept full, responses reaped in batches. */
+static uint64_t bench_tx(uint64_t n)
+{
+	uint64_t sent = 0, done = 0, errors = 0;
+	uint64_t deadline = system_time_ns() + 60 * WAIT_NS;
+	while (done < n && system_time_ns() < deadline) {
+		while (sent < n && sent - done < TG_RING_SLOTS_OF(struct tg_netif_tx_sring)) {
+			*TG_RING_GET_REQUEST(&tx, tx.req_prod_pvt) =
+				(struct tg_netif_tx_request){.gref = TX_REF0, .offset = 0, .flags = 0, .id = 0, .size = BENCH_FRAME};
+			tx.req_prod_pvt++;
+			sent++;
+		}
+		int notify;
+		TG_RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&tx, notify);
+		notify_if_asked(notify);
+		port_bit(shared_info->evtchn_pending, port, false);
+		while (tx.rsp_cons != TG_RING_READ_IDX(tx.sring->rsp_prod)) {
+			TG_RING_RMB();
+			errors += TG_RING_GET_RESPONSE(&tx, tx.rsp_cons)->status != TG_NETIF_RSP_OKAY;
+			tx.rsp_cons++;
+			done++;
+		}
+		int more;
+		TG_RING_FINAL_CHECK_FOR_RESPONSES(&tx, more);
+		if (!more && done < n && sent - done == TG_RING_SLOTS_OF(struct tg_netif_tx_sring))
+			poll_port(deadline);
+	}
+	return errors + (n - done);
+}
+
+/* Counts n frames of the test type from the host, giving buffers back. */
+static uint64_t bench_rx(uint64_t n)
+{
+	uint64_t got = 0;
+	uint64_t deadline = system_time_ns() + 60 * WAIT_NS;
+	put_line("net: bench rx ready");
+	while (got < n) {
+		port_bit(shared_info->evtchn_pending, port, false);
+		while (rx.rsp_cons != TG_RING_READ_IDX(rx.sring->rsp_prod)) {
+			TG_RING_RMB();
+			struct tg_netif_rx_response r = *TG_RING_GET_RESPONSE(&rx, rx.rsp_cons);
+			rx.rsp_cons++;
+			if (r.status > 14 && r.id < RX_BUFS && rx_data[r.id][12] == (ETHERTYPE_TEST >> 8))
+				got++;
+			if (r.id < RX_BUFS)
+				post_rx(r.id);
+		}
+		int notify;
+		TG_RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&rx, notify);
+		notify_if_asked(notify);
+		int more;
+		TG_RING_FINAL_CHECK_FOR_RESPONSES(&rx, more);
+		if (!more && got < n && poll_port(deadline) == -TG_ETIMEDOUT)
+			break;
+	}
+	return got >= n ? 0 : n - got;
+}
+
+void net_bench_run(const char *kind, uint64_t n)
+{
+	uint64_t lost = str_eq(kind, "net-tx") ? bench_tx(n) : bench_rx(n);
+	put_str("# net bench frame_bytes=");
+	put_dec(BENCH_FRAME);
+	put_str(" lost=");
+	put_dec(lost);
+	put_str("\n");
+}
