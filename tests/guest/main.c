@@ -16,6 +16,7 @@
  *   vbd=fill-flush-hold  write the disk (vbdseed=S), flush, say so, sleep
  *   console=echo         echo console input lines until "quit"
  *   net=ping n=N         exchange frames with the host over vif 0
+ *   net=udp peer=MAC     a UDP exchange with a host stack behind a bridge
  */
 #include "guest.h"
 
@@ -501,7 +502,7 @@ void guest_main(const struct tg_start_info *si)
 	char value[64];
 	if (cmdline_value(si->cmdline, "scenario", value, sizeof(value)))
 		scenario(value);
-	if (cmdline_value(si->cmdline, "net", value, sizeof(value)) && str_eq(value, "ping"))
+	if (cmdline_value(si->cmdline, "net", value, sizeof(value)) && (str_eq(value, "ping") || str_eq(value, "udp")))
 		net_ping(si);
 	if (cmdline_value(si->cmdline, "console", value, sizeof(value)) && str_eq(value, "echo"))
 		console_echo(si);
