@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <span>
 #include <string>
 #include <thread>
@@ -166,18 +167,43 @@ class BridgeNamespace {
   }
   bool ok() const { return ok_; }
   bool got_datagram() const { return got_; }
+  // The namespace's links and counters, for a failure message.
+  std::string describe() const {
+    std::string out = plumbing_errors_;
+    FILE* f = popen((ip("-s link") + " 2>&1; " + ip("neigh") + " 2>&1; " + "bridge -n " + name_ + " fdb 2>&1").c_str(), "r");
+    if (f == nullptr) return out;
+    char buf[512];
+    while (fgets(buf, sizeof buf, f) != nullptr) out += buf;
+    pclose(f);
+    return out;
+  }
 
  private:
   static bool sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
   std::string ip(const std::string& args) const { return "ip -n " + name_ + " " + args; }
 
-  // Moves the TAP in as soon as the VMM has made it.
+  // The TAP exists and the VMM has brought it up (IFF_UP in its flags).
+  bool tap_is_up() const {
+    std::ifstream in("/sys/class/net/" + tap_ + "/flags");
+    unsigned flags = 0;
+    return in >> std::hex >> flags && (flags & IFF_UP);
+  }
+
+  // Moves the TAP in once the VMM has made it and brought it up: moving it
+  // while the VMM is still setting it up can lose the interface.
   void plumb() {
-    while (!stop_ && if_nametoindex(tap_.c_str()) == 0) usleep(10000);
+    while (!stop_ && !tap_is_up()) usleep(10000);
     if (stop_) return;
-    sh("ip link set " + tap_ + " netns " + name_);
-    sh(ip("link set " + tap_ + " master br0"));
-    sh(ip("link set " + tap_ + " up"));
+    for (const std::string& cmd : {"ip link set " + tap_ + " netns " + name_, ip("link set " + tap_ + " master br0"),
+                                   ip("link set " + tap_ + " up")}) {
+      if (!sh(cmd)) {
+        plumbing_errors_ += "failed: " + cmd + "\n";
+        FILE* f = popen((cmd + " 2>&1; ip link show " + tap_ + " 2>&1").c_str(), "r");
+        char buf[512];
+        while (f != nullptr && fgets(buf, sizeof buf, f) != nullptr) plumbing_errors_ += buf;
+        if (f != nullptr) pclose(f);
+      }
+    }
   }
 
   // A UDP server in the namespace: answers "reply" to the guest.
@@ -206,7 +232,7 @@ class BridgeNamespace {
     close(s);
   }
 
-  std::string name_, tap_;
+  std::string name_, tap_, plumbing_errors_;
   bool ok_ = false;
   std::atomic<bool> stop_{false}, got_{false};
   std::thread plumber_, server_;
@@ -220,7 +246,7 @@ TEST(NetDevice, UdpToAHostStackBehindABridgeInANamespace) {
                         "--nic", "tgb" + id + ",mac=02:54:47:00:00:07"});
   EXPECT_EQ(run.exit_code, 0) << run.console << run.messages;
   EXPECT_THAT(run.console, HasSubstr("net: udp reply through the bridge"));
-  EXPECT_TRUE(ns.got_datagram());
+  EXPECT_TRUE(ns.got_datagram()) << ns.describe();
 }
 
 TEST(NetDevice, ABadTapNameIsRefusedBeforeTheDomainStarts) {
