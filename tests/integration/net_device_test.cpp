@@ -166,6 +166,13 @@ class BridgeNamespace {
     sh("ip netns del " + name_);
   }
   bool ok() const { return ok_; }
+  // Moves the calling thread (only) into the namespace; what it forks runs there.
+  bool enter() const {
+    int ns = open(("/run/netns/" + name_).c_str(), O_RDONLY | O_CLOEXEC);
+    bool in = ns >= 0 && setns(ns, CLONE_NEWNET) == 0;
+    if (ns >= 0) close(ns);
+    return in;
+  }
   bool got_datagram() const { return got_; }
   // The namespace's links and counters, for a failure message.
   std::string describe() const {
@@ -182,35 +189,18 @@ class BridgeNamespace {
   static bool sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
   std::string ip(const std::string& args) const { return "ip -n " + name_ + " " + args; }
 
-  // The TAP exists and the VMM has brought it up (IFF_UP in its flags).
-  bool tap_is_up() const {
-    std::ifstream in("/sys/class/net/" + tap_ + "/flags");
-    unsigned flags = 0;
-    return in >> std::hex >> flags && (flags & IFF_UP);
-  }
-
-  // Moves the TAP in once the VMM has made it and brought it up: moving it
-  // while the VMM is still setting it up can lose the interface.
+  // Puts the TAP in the bridge as soon as the VMM (which runs inside the
+  // namespace) has made it. Moving a TAP between namespaces after the VMM
+  // made it can lose the interface (NOTES.md), so the VMM is started in
+  // the namespace instead.
   void plumb() {
-    while (!stop_ && !tap_is_up()) usleep(10000);
-    if (stop_) return;
-    for (const std::string& cmd : {"ip link set " + tap_ + " netns " + name_, ip("link set " + tap_ + " master br0"),
-                                   ip("link set " + tap_ + " up")}) {
-      if (!sh(cmd)) {
-        plumbing_errors_ += "failed: " + cmd + "\n";
-        FILE* f = popen((cmd + " 2>&1; ip link show " + tap_ + " 2>&1").c_str(), "r");
-        char buf[512];
-        while (f != nullptr && fgets(buf, sizeof buf, f) != nullptr) plumbing_errors_ += buf;
-        if (f != nullptr) pclose(f);
-      }
-    }
+    while (!stop_ && !sh(ip("link set " + tap_ + " master br0"))) usleep(10000);
+    if (!stop_ && !sh(ip("link set " + tap_ + " up"))) plumbing_errors_ += "cannot bring " + tap_ + " up\n";
   }
 
   // A UDP server in the namespace: answers "reply" to the guest.
   void serve() {
-    int ns = open(("/run/netns/" + name_).c_str(), O_RDONLY | O_CLOEXEC);
-    if (ns < 0 || setns(ns, CLONE_NEWNET) != 0) return;  // this thread only
-    close(ns);
+    if (!enter()) return;
     int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -242,8 +232,16 @@ TEST(NetDevice, UdpToAHostStackBehindABridgeInANamespace) {
   std::string id = std::to_string(getpid() % 100000);
   BridgeNamespace ns("tgns" + id, "tgb" + id);
   ASSERT_TRUE(ns.ok()) << "ip netns, bridge and veth setup";
-  VmmRun run = run_vmm({test_guest_path(), "--name", "netguest", "--cmdline", "net=udp peer=02:00:00:00:00:01",
-                        "--nic", "tgb" + id + ",mac=02:54:47:00:00:07"});
+  VmmRun run;
+  bool entered = false;
+  std::thread([&] {  // the VMM runs in the namespace, and makes its TAP there
+    entered = ns.enter();
+    if (entered) {
+      run = run_vmm({test_guest_path(), "--name", "netguest", "--cmdline", "net=udp peer=02:00:00:00:00:01", "--nic",
+                     "tgb" + id + ",mac=02:54:47:00:00:07"});
+    }
+  }).join();
+  ASSERT_TRUE(entered);
   EXPECT_EQ(run.exit_code, 0) << run.console << run.messages;
   EXPECT_THAT(run.console, HasSubstr("net: udp reply through the bridge"));
   EXPECT_TRUE(ns.got_datagram()) << ns.describe();
