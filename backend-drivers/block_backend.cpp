@@ -15,11 +15,12 @@ BlockBackend::BlockBackend(BlockImage& image, GrantAccess& grants, uint32_t ring
   for (unsigned i = 0; i < workers; ++i) workers_.emplace_back([this] { worker(); });
 }
 
+// The workers finish what is queued first: a closing device completes the
+// requests it holds (ABI.md 17.3), and their grants end with them.
 BlockBackend::~BlockBackend() {
   {
     std::lock_guard lock(queue_mutex_);
     stopping_ = true;
-    queue_.clear();  // their grants are released here
   }
   queue_cv_.notify_all();
   for (auto& t : workers_) t.join();
@@ -121,7 +122,7 @@ void BlockBackend::worker() {
     {
       std::unique_lock lock(queue_mutex_);
       queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (stopping_) return;
+      if (queue_.empty()) return;  // stopping, and nothing left to finish
       job = std::move(queue_.front());
       queue_.pop_front();
     }

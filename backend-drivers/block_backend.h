@@ -52,7 +52,7 @@ class BlockBackend final : public SplitBackend {
   // ring_ref: the grant reference of the frontend's ring page.
   BlockBackend(BlockImage& image, GrantAccess& grants, uint32_t ring_ref, RaisePort raise, Broken broken,
                unsigned workers = 4);
-  ~BlockBackend() override;  // requests still queued are dropped (the device is closing)
+  ~BlockBackend() override;  // runs and answers the requests still queued (the device is closing)
   BlockBackend(const BlockBackend&) = delete;
   BlockBackend& operator=(const BlockBackend&) = delete;
 

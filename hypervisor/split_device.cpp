@@ -50,7 +50,7 @@ void SplitDevice::shutdown() {
   thread_.join();
   if (port_ != 0) p_.doorbells.stop_listening(port_);
   std::unique_lock lock(backend_lock_);
-  backend_.reset();  // requests in flight are not completed: the domain is going away
+  backend_.reset();  // its queued requests finish first; nobody will look at the answers
 }
 
 int SplitDevice::state() const {

@@ -192,6 +192,15 @@ TEST_F(BlockBackendTest, RefusedGrantsAndBadRequestsGetErrorsAndNoGrantStaysHeld
   EXPECT_EQ(backend->stats().errors, 4u);
 }
 
+TEST_F(BlockBackendTest, AClosingBackendAnswersEveryRequestItTook) {
+  start();
+  for (uint64_t id = 0; id < 32; ++id) submit(rw(TG_BLKIF_OP_WRITE, id, id * 8, {static_cast<uint32_t>(1 + id)}));
+  push();
+  backend.reset();  // the device closes with requests in flight
+  EXPECT_EQ(sring->rsp_prod, 32u) << "each was completed before the backend went";
+  EXPECT_EQ(data_uses(), 0);
+}
+
 TEST_F(BlockBackendTest, AReadOnlyImageRefusesWrites) {
   start(true);
   submit(rw(TG_BLKIF_OP_WRITE, 1, 0, {1}));
