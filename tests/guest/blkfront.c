@@ -485,11 +485,62 @@ void blk_fill_flush_hold(const struct tg_start_info *start_info)
 
 /* ---- hostile frontends ------------------------------------------------------ */
 
+/* Sets our state key and waits for the backend to reach `want`. */
+static bool front_state_then_wait(uint64_t mine, uint64_t want)
+{
+	char value[4] = {(char)('0' + mine), 0};
+	if (!xs_write_str(0, FRONTEND_DIR "/" TG_STORE_KEY_STATE, value))
+		return false;
+	for (int events = 0; events < 16; events++) {
+		if (backend_key(TG_STORE_KEY_STATE, 0) == want)
+			return true;
+		if (!xs_wait_event())
+			return false;
+	}
+	return false;
+}
+
+/*
+ * vbd-reconnect: a write, then the frontend closes the device (Closing,
+ * Closed, its port closed), starts over (Initialising), connects again
+ * with a new port, and reads the data back (ABI.md 17.3).
+ */
+static void blk_reconnect(void)
+{
+	struct tg_blkif_request r;
+	fill_rw(&r, TG_BLKIF_OP_WRITE, 0, 64, 8);
+	pattern_fill(0, 64, 8, 77);
+	check_rc(blk_sync(&r), 0, "reconnect: a write before closing");
+	xs_watch_backend_state(backend_dir);
+	check(front_state_then_wait(TG_STATE_CLOSING, TG_STATE_CLOSED), "reconnect: Closing makes the backend Closed");
+	struct tg_evtchn_port_op close = {.port = port};
+	check(hypercall2(TG_HC_event_channel_op, TG_EVTCHNOP_close, &close) == 0, "reconnect: our port closes");
+	check(gnt_revoke(RING_REF), "reconnect: the ring's grant revokes (the backend let go of it)");
+	check(front_state_then_wait(TG_STATE_CLOSED, TG_STATE_CLOSED) &&
+		      front_state_then_wait(TG_STATE_INITIALISING, TG_STATE_INIT_WAIT),
+	      "reconnect: Initialising brings the backend back to InitWait");
+	xs_unwatch_backend_state(backend_dir);
+	connected = false;
+	bool again = blk_connect();
+	struct tg_evtchn_status st = {.port = port};
+	check(again && hypercall2(TG_HC_event_channel_op, TG_EVTCHNOP_status, &st) == 0 &&
+		      st.status == TG_EVTCHNSTAT_backend,
+	      "reconnect: connected again, the new port bound to the backend");
+	fill_rw(&r, TG_BLKIF_OP_READ, 0, 64, 8);
+	mem_set(slot_page(0, 0), 0, 4096);
+	check(blk_sync(&r) == 0 && pattern_mismatches(0, 64, 8, 77) == 0, "reconnect: the data reads back");
+}
+
 bool blk_scenario(const struct tg_start_info *start_info, const char *name)
 {
 	si = start_info;
-	if (!str_eq(name, "vbd-runaway") && !str_eq(name, "vbd-ring-revoked"))
+	if (!str_eq(name, "vbd-runaway") && !str_eq(name, "vbd-ring-revoked") && !str_eq(name, "vbd-reconnect"))
 		return false;
+	if (str_eq(name, "vbd-reconnect")) {
+		if (blk_connect())
+			blk_reconnect();
+		return true;
+	}
 	if (!blk_connect()) {
 		put_line("scenario: no disk");
 		return true;

@@ -166,6 +166,7 @@ bool xs_frontend_wait_backend(const char *fdir, char *bdir, size_t cap);
 bool xs_frontend_publish(const char *fdir, const char *bdir, const char *const *keys, const uint64_t *values, unsigned n);
 uint64_t xs_backend_key(const char *bdir, const char *key, uint64_t otherwise);
 bool xs_watch_backend_state(const char *bdir);
+bool xs_unwatch_backend_state(const char *bdir);
 
 /* net=ping (netfront.c): frames to and from the host over vif 0. */
 __attribute__((noreturn)) void net_ping(const struct tg_start_info *si);

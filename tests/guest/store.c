@@ -310,6 +310,13 @@ bool xs_watch_backend_state(const char *bdir)
 	return xs_watch(path, "frontend");
 }
 
+bool xs_unwatch_backend_state(const char *bdir)
+{
+	char path[192];
+	path_join(path, sizeof path, bdir, TG_STORE_KEY_STATE);
+	return xs_unwatch(path, "frontend");
+}
+
 /* Waits on the watch of the backend's state until it is `want`. */
 static bool wait_backend_state(const char *bdir, uint64_t want)
 {

@@ -159,6 +159,24 @@ TEST(BlockDevice, ARevokedRingPageClosesTheDeviceWithAReason) {
   EXPECT_THAT(run.console, HasSubstr("scenario: the backend closed the device"));
 }
 
+// ABI.md 17.3 both ways: the frontend closes, the backend lets go of its
+// grants and port, and the frontend connects again and finds its data.
+TEST(BlockDevice, AFrontendCanCloseAndConnectAgain) {
+  Image image(kImageBytes);
+  VmmRun run = run_with_disk("scenario=vbd-reconnect", image.path());
+  EXPECT_EQ(run.exit_code, kPoweroff) << run.console << run.messages;
+  for (const char* line : {
+           "ok - reconnect: Closing makes the backend Closed",
+           "ok - reconnect: the ring's grant revokes (the backend let go of it)",
+           "ok - reconnect: Initialising brings the backend back to InitWait",
+           "ok - reconnect: connected again, the new port bound to the backend",
+           "ok - reconnect: the data reads back",
+       }) {
+    EXPECT_THAT(run.console, HasSubstr(line));
+  }
+  EXPECT_THAT(run.console, Not(HasSubstr("not ok")));
+}
+
 TEST(BlockDevice, AMissingImageIsRefusedBeforeTheDomainStarts) {
   VmmRun run = run_with_disk("", "/nonexistent/tortuga.img");
   EXPECT_EQ(run.exit_code, kVmmError) << run.messages;
