@@ -2,22 +2,34 @@
 
 #include <sys/uio.h>
 
+#include <cerrno>
+
 #include <tortuga/errno.h>
 #include <tortuga/event_channel.h>
 
 namespace tortuga {
 
 BlockBackend::BlockBackend(BlockImage& image, GrantAccess& grants, uint32_t ring_ref, RaisePort raise,
-                           Broken broken, unsigned workers)
+                           Broken broken, BlockEngine engine, unsigned workers)
     : image_(image), grants_(grants), ring_ref_(ring_ref), raise_(std::move(raise)), broken_(std::move(broken)) {
   disk_.sectors = image.sectors();
   disk_.read_only = image.read_only();
+  if (engine == BlockEngine::kUring) {
+    try {
+      uring_ = std::make_unique<BlockUring>(image.fd(), Ring::kSlots,
+                                            [this](void* tag, int result) { uring_done(tag, result); });
+      return;
+    } catch (const std::exception&) {
+      // no io_uring here (old kernel, seccomp): the threads do the same job
+    }
+  }
   for (unsigned i = 0; i < workers; ++i) workers_.emplace_back([this] { worker(); });
 }
 
 // The workers finish what is queued first: a closing device completes the
 // requests it holds (ABI.md 17.3), and their grants end with them.
 BlockBackend::~BlockBackend() {
+  uring_.reset();  // waits for what it has in flight, which completes through the ring
   {
     std::lock_guard lock(queue_mutex_);
     stopping_ = true;
@@ -85,12 +97,16 @@ void BlockBackend::take_requests(tg_blkif_sring& s, bool* respond) {
 }
 
 int BlockBackend::start(const BlockPlan& plan) {
-  Job job{plan, {}};
+  Job job{plan, {}, {}};
   bool to_memory = plan.op == TG_BLKIF_OP_READ;  // a read writes the granted pages
   for (uint32_t i = 0; i < plan.nr_segments; ++i) {
     GrantUse page = grants_.use(TG_DOMID_VMM, plan.seg[i].gref, to_memory);
     if (!page.ok()) return -TG_EACCES;  // the pages taken so far are released with job
     job.pages.push_back(std::move(page));
+  }
+  if (uring_) {
+    submit_uring(std::make_unique<Job>(std::move(job)));
+    return 0;
   }
   {
     std::lock_guard lock(queue_mutex_);
@@ -146,6 +162,36 @@ int BlockBackend::run(Job& job) {
       return p.op == TG_BLKIF_OP_READ ? image_.read(p.offset, v) : image_.write(p.offset, v);
     }
   }
+}
+
+// The job's ownership travels with the request as its tag.
+void BlockBackend::submit_uring(std::unique_ptr<Job> job) {
+  const BlockPlan& p = job->plan;
+  for (uint32_t i = 0; i < p.nr_segments; ++i) job->iov[i] = {job->pages[i].page() + p.seg[i].offset, p.seg[i].length};
+  Job* tag = job.release();
+  switch (p.op) {
+    case TG_BLKIF_OP_FLUSH:
+      return uring_->datasync(tag);
+    case TG_BLKIF_OP_DISCARD:
+      return uring_->punch_hole(p.offset, p.length, tag);
+    case TG_BLKIF_OP_READ:
+      return uring_->read(p.offset, tag->iov, p.nr_segments, tag);
+    default:
+      return uring_->write(p.offset, tag->iov, p.nr_segments, tag);
+  }
+}
+
+// A short transfer (a signal, the file shrinking) is redone the slow way.
+void BlockBackend::uring_done(void* tag, int result) {
+  std::unique_ptr<Job> job(static_cast<Job*>(tag));
+  const BlockPlan& p = job->plan;
+  int status;
+  if (p.op == TG_BLKIF_OP_READ || p.op == TG_BLKIF_OP_WRITE) {
+    status = result == static_cast<int>(p.length) ? 0 : run(*job);
+  } else {
+    status = result == 0 ? 0 : result == -EOPNOTSUPP ? -TG_EOPNOTSUPP : -TG_EIO;
+  }
+  complete(*job, status);
 }
 
 void BlockBackend::complete(Job& job, int status) {

@@ -31,6 +31,7 @@
 
 #include "block_image.h"
 #include "block_request.h"
+#include "block_uring.h"
 #include "grant_access.h"
 #include "shared_ring.h"
 #include "split_backend.h"
@@ -44,14 +45,19 @@ struct BlockBackendStats {
   uint64_t events = 0;         // times it raised the port
 };
 
+// How the host I/O runs: a few worker threads doing preadv/pwritev, or
+// io_uring with one reaper thread.
+enum class BlockEngine { kThreads, kUring };
+
 class BlockBackend final : public SplitBackend {
  public:
   using RaisePort = std::function<void()>;
   using Broken = std::function<void(const std::string& reason)>;
 
   // ring_ref: the grant reference of the frontend's ring page.
+  // kUring falls back to threads when io_uring cannot be set up.
   BlockBackend(BlockImage& image, GrantAccess& grants, uint32_t ring_ref, RaisePort raise, Broken broken,
-               unsigned workers = 4);
+               BlockEngine engine = BlockEngine::kThreads, unsigned workers = 4);
   ~BlockBackend() override;  // runs and answers the requests still queued (the device is closing)
   BlockBackend(const BlockBackend&) = delete;
   BlockBackend& operator=(const BlockBackend&) = delete;
@@ -60,12 +66,14 @@ class BlockBackend final : public SplitBackend {
   const DiskGeometry& geometry() const { return disk_; }
   BlockBackendStats stats() const;
   bool is_broken() const;
+  BlockEngine engine() const { return uring_ ? BlockEngine::kUring : BlockEngine::kThreads; }
 
  private:
   using Ring = BackRing<tg_blkif_sring, tg_blkif_request, tg_blkif_response>;
   struct Job {
     BlockPlan plan;
     std::vector<GrantUse> pages;
+    iovec iov[TG_BLKIF_MAX_SEGMENTS];  // into the pages, for io_uring
   };
 
   // With mutex_ held and the ring page in hand.
@@ -79,6 +87,8 @@ class BlockBackend final : public SplitBackend {
 
   void worker();
   int run(Job& job);
+  void submit_uring(std::unique_ptr<Job> job);
+  void uring_done(void* tag, int result);
   void complete(Job& job, int status);
 
   BlockImage& image_;
@@ -99,6 +109,7 @@ class BlockBackend final : public SplitBackend {
   std::deque<Job> queue_;
   bool stopping_ = false;
   std::vector<std::thread> workers_;
+  std::unique_ptr<BlockUring> uring_;  // when the engine is io_uring
 };
 
 }  // namespace tortuga

@@ -29,6 +29,8 @@ class BlockImage {
   bool read_only() const { return read_only_; }
   // Whole 512-byte sectors (a trailing partial sector is not part of the disk).
   uint64_t sectors() const { return sectors_; }
+  // For asynchronous I/O on the same file (block_uring.h).
+  int fd() const { return fd_; }
 
   // 0 or a negative TG_E* code (-EIO for any host failure).
   int read(uint64_t offset, std::span<const iovec> iov) const;

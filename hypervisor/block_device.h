@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "block_backend.h"
 #include "block_image.h"
 #include "grant_access.h"
 #include "split_device.h"
@@ -14,6 +15,7 @@ namespace tortuga {
 constexpr uint32_t kFirstDiskId = 51712;  // xvda in Linux's numbering
 
 std::unique_ptr<SplitDevice> make_block_device(SplitDevice::Parts parts, GrantAccess& grants, BlockImage& image,
-                                               uint16_t domid, uint32_t id);
+                                               uint16_t domid, uint32_t id,
+                                               BlockEngine engine = BlockEngine::kThreads);
 
 }  // namespace tortuga

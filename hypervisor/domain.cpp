@@ -166,7 +166,8 @@ void Domain::attach_disk() {
   SplitDevice::Parts parts{*store_ring_, *events_, *doorbells_, [this, id](const std::string& what) {
                              fmt::print(stderr, "tortuga-vmm: {}: vbd {}: {}\n", config_.name, id, what);
                            }};
-  block_ = make_block_device(std::move(parts), *grants_, *disk_image_, store_->guest(), id);
+  block_ = make_block_device(std::move(parts), *grants_, *disk_image_, store_->guest(), id,
+                             config_.disk_uring ? BlockEngine::kUring : BlockEngine::kThreads);
 }
 
 // The interface of --nic as vif 0 over its TAP (ABI.md 19).

@@ -43,6 +43,7 @@ struct DomainConfig {
   uint32_t vcpus = 1;
   std::string disk;  // raw image for the block backend, empty for none
   bool disk_read_only = false;
+  bool disk_uring = false;  // host I/O through io_uring instead of worker threads
   std::string nic_tap;  // TAP interface for the network backend, empty for none
   std::string nic_mac;  // empty: default_mac()
 };

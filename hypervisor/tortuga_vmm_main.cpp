@@ -52,17 +52,23 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 100 * 1024))
       ->capture_default_str();
   std::string disk;
-  app.add_option("--disk", disk, "raw disk image for the block backend, PATH or PATH,ro (read-only)");
+  app.add_option("--disk", disk, "raw disk image for the block backend: PATH[,ro][,uring] (read-only; host I/O through io_uring)");
   std::string nic;
   app.add_option("--nic", nic, "network interface over a TAP: TAPNAME or TAPNAME,mac=xx:xx:xx:xx:xx:xx");
   app.add_flag("--stats", show_stats, "print exit counters on stderr when the domain ends");
   CLI11_PARSE(app, argc, argv);
-  if (disk.ends_with(",ro")) {
-    config.disk = disk.substr(0, disk.size() - 3);
-    config.disk_read_only = true;
-  } else {
-    config.disk = disk;
+  // PATH[,ro][,uring]: the options follow the last comma-free path.
+  for (;;) {
+    if (disk.ends_with(",ro")) {
+      config.disk_read_only = true;
+    } else if (disk.ends_with(",uring")) {
+      config.disk_uring = true;
+    } else {
+      break;
+    }
+    disk.resize(disk.rfind(','));
   }
+  config.disk = disk;
   config.nic_tap = nic.substr(0, nic.find(','));
   if (auto at = nic.find(",mac="); at != std::string::npos) config.nic_mac = nic.substr(at + 5);
 

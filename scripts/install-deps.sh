@@ -10,7 +10,7 @@ packages=(
   build-essential cmake make g++ gcc binutils
   libgtest-dev libgmock-dev googletest
   libspdlog-dev libfmt-dev libcli11-dev libboost-dev
-  iproute2
+  iproute2 liburing-dev
 )
 if [[ "${1:-}" == "fuzz" ]]; then
   packages+=(clang libclang-rt-14-dev)

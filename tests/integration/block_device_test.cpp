@@ -98,6 +98,20 @@ TEST(BlockDevice, WholeDiskRoundTripIsBitExactInTheGuestAndInTheImage) {
   EXPECT_EQ(image.mismatches(7), 0u);
 }
 
+// The same round trip and flush with the host I/O through io_uring (--disk PATH,uring).
+TEST(BlockDevice, IoUringEngineRoundTripAndFlush) {
+  Image image(kImageBytes);
+  VmmRun run = run_with_disk("vbdseed=9", image.path() + ",uring");
+  EXPECT_EQ(run.exit_code, kPoweroff) << run.console << run.messages;
+  EXPECT_THAT(run.console, HasSubstr("ok - vbd: the whole disk read back bit-exact, 8 in flight"));
+  EXPECT_THAT(run.console, Not(HasSubstr("not ok")));
+  EXPECT_EQ(image.mismatches(9), 0u);
+  Image flushed(kImageBytes);
+  VmmRun killed = run_with_disk("vbd=fill-flush-hold vbdseed=12", flushed.path() + ",uring", "vbd: flushed\n", SIGKILL);
+  EXPECT_THAT(killed.console, HasSubstr("vbd: flushed"));
+  EXPECT_EQ(flushed.mismatches(12), 0u);
+}
+
 TEST(BlockDevice, EveryBadRequestGetsItsErrorAndTheDomainCarriesOn) {
   Image image(kImageBytes);
   VmmRun run = run_with_disk("", image.path());

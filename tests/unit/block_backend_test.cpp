@@ -50,7 +50,7 @@ class FakeGrants : public GrantAccess {
 constexpr uint32_t kRingRef = 0;
 constexpr uint64_t kSectors = 2048;
 
-class BlockBackendTest : public ::testing::Test {
+class BlockBackendTest : public ::testing::TestWithParam<BlockEngine> {
  protected:
   BlockBackendTest() {
     path = (std::filesystem::temp_directory_path() / ("tortuga-bb-" + std::to_string(::getpid()) + ".img")).string();
@@ -78,7 +78,9 @@ class BlockBackendTest : public ::testing::Test {
           std::lock_guard lock(mutex);
           broken = why;
           cv.notify_all();
-        });
+        },
+        GetParam());
+    ASSERT_EQ(backend->engine(), GetParam()) << "io_uring is available on the hosts we test on";
   }
   void submit(const tg_blkif_request& r) {
     *TG_RING_GET_REQUEST(&front, front.req_prod_pvt) = r;
@@ -129,7 +131,7 @@ class BlockBackendTest : public ::testing::Test {
   std::string broken;
 };
 
-TEST_F(BlockBackendTest, WritesThenReadsBackMultiSegmentRequests) {
+TEST_P(BlockBackendTest, WritesThenReadsBackMultiSegmentRequests) {
   start();
   for (int i = 0; i < 4096 * 3; ++i) grants.page(1)[i] = static_cast<uint8_t>(i * 13 + 5);
   submit(rw(TG_BLKIF_OP_WRITE, 1, 100, {1, 2, 3}));
@@ -153,7 +155,7 @@ TEST_F(BlockBackendTest, WritesThenReadsBackMultiSegmentRequests) {
   EXPECT_EQ(std::memcmp(bytes.data(), grants.page(1), bytes.size()), 0);
 }
 
-TEST_F(BlockBackendTest, ManyRequestsInFlightAreEachAnsweredOnce) {
+TEST_P(BlockBackendTest, ManyRequestsInFlightAreEachAnsweredOnce) {
   start();
   for (uint64_t id = 0; id < 32; ++id) submit(rw(TG_BLKIF_OP_READ, id, id * 8, {static_cast<uint32_t>(1 + id)}));
   push();
@@ -169,7 +171,7 @@ TEST_F(BlockBackendTest, ManyRequestsInFlightAreEachAnsweredOnce) {
   EXPECT_EQ(backend->stats().requests, 32u);
 }
 
-TEST_F(BlockBackendTest, RefusedGrantsAndBadRequestsGetErrorsAndNoGrantStaysHeld) {
+TEST_P(BlockBackendTest, RefusedGrantsAndBadRequestsGetErrorsAndNoGrantStaysHeld) {
   start();
   grants.read_only[5] = true;
   grants.revoked[6] = true;
@@ -192,7 +194,7 @@ TEST_F(BlockBackendTest, RefusedGrantsAndBadRequestsGetErrorsAndNoGrantStaysHeld
   EXPECT_EQ(backend->stats().errors, 4u);
 }
 
-TEST_F(BlockBackendTest, AClosingBackendAnswersEveryRequestItTook) {
+TEST_P(BlockBackendTest, AClosingBackendAnswersEveryRequestItTook) {
   start();
   for (uint64_t id = 0; id < 32; ++id) submit(rw(TG_BLKIF_OP_WRITE, id, id * 8, {static_cast<uint32_t>(1 + id)}));
   push();
@@ -201,7 +203,7 @@ TEST_F(BlockBackendTest, AClosingBackendAnswersEveryRequestItTook) {
   EXPECT_EQ(data_uses(), 0);
 }
 
-TEST_F(BlockBackendTest, AReadOnlyImageRefusesWrites) {
+TEST_P(BlockBackendTest, AReadOnlyImageRefusesWrites) {
   start(true);
   submit(rw(TG_BLKIF_OP_WRITE, 1, 0, {1}));
   tg_blkif_request f{};
@@ -214,7 +216,7 @@ TEST_F(BlockBackendTest, AReadOnlyImageRefusesWrites) {
   for (const auto& x : r) EXPECT_EQ(x.status, x.id == 1 ? -TG_EPERM : 0);
 }
 
-TEST_F(BlockBackendTest, ARunawayProducerBreaksTheDeviceAndNothingMoreIsRead) {
+TEST_P(BlockBackendTest, ARunawayProducerBreaksTheDeviceAndNothingMoreIsRead) {
   start();
   TG_RING_WRITE_IDX(sring->req_prod, 500);
   backend->notified();
@@ -225,14 +227,14 @@ TEST_F(BlockBackendTest, ARunawayProducerBreaksTheDeviceAndNothingMoreIsRead) {
   EXPECT_EQ(sring->rsp_prod, 0u);
 }
 
-TEST_F(BlockBackendTest, ARevokedRingPageBreaksTheDevice) {
+TEST_P(BlockBackendTest, ARevokedRingPageBreaksTheDevice) {
   start();
   grants.revoked[kRingRef] = true;
   backend->notified();
   EXPECT_NE(broken.find("ring page"), std::string::npos) << broken;
 }
 
-TEST_F(BlockBackendTest, NotificationsAreSuppressedWhileTheFrontendDoesNotAsk) {
+TEST_P(BlockBackendTest, NotificationsAreSuppressedWhileTheFrontendDoesNotAsk) {
   start();
   submit(rw(TG_BLKIF_OP_READ, 1, 0, {1}));
   push();
@@ -245,6 +247,9 @@ TEST_F(BlockBackendTest, NotificationsAreSuppressedWhileTheFrontendDoesNotAsk) {
   ASSERT_EQ(responses(8).size(), 8u);
   EXPECT_EQ(backend->stats().notifications, 2u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, BlockBackendTest, ::testing::Values(BlockEngine::kThreads, BlockEngine::kUring),
+                         [](const auto& info) { return info.param == BlockEngine::kUring ? "uring" : "threads"; });
 
 }  // namespace
 }  // namespace tortuga
