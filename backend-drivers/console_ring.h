@@ -1,13 +1,18 @@
 // The console backend on the console ring page (io/console.h, ABI.md 20):
 // output the guest produced goes to the domain's console; the VMM frees the
 // space and raises the console port so a guest waiting for room wakes.
+// Input for the guest (feed()) is queued here, up to kMaxBacklog bytes,
+// and moved into the ring's input half as the guest frees room; the port
+// is raised whenever input was added.
 //
 // It touches guest memory only through the ring page (a VMM-typed frame,
 // never a page table), and copies every index it reads before using it:
 // the guest may rewrite the page at any time.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <span>
@@ -28,11 +33,27 @@ class ConsoleRing {
   // Thread-safe. Returns the number of bytes passed on.
   size_t notified();
 
+  static constexpr size_t kMaxBacklog = 4096;
+  // Queues console input for the guest: takes as many bytes as the backlog
+  // has room for and returns that number (0 when full: wait_for_room()).
+  size_t feed(std::span<const uint8_t> bytes);
+  // Blocks until the backlog has room or stop_feeding() was called; false
+  // once stopped.
+  bool wait_for_room();
+  void stop_feeding();
+  size_t backlog() const;
+
  private:
+  void move_input_locked();
+
   tg_console_ring& ring_;
   Output output_;
   RaisePort raise_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
+  std::condition_variable room_;
+  std::deque<uint8_t> backlog_;
+  uint32_t in_prod_ = 0;  // ours; the page's copy is only ever written
+  bool stopped_ = false;
 };
 
 }  // namespace tortuga

@@ -23,6 +23,8 @@ class Console {
   void write(std::span<const uint8_t> bytes);
   // Bytes waiting for the guest, at most dst.size(); 0 when none.
   size_t read(std::span<uint8_t> dst);
+  // The input descriptor (-1 for none), for the console ring's feeder.
+  int input_fd() const { return input_fd_; }
 
   // A console that writes to stdout and reads stdin.
   static Console stdio();

@@ -11,6 +11,7 @@
 #include <tortuga/start_info.h>
 
 #include "reserved_area.h"
+#include "store_layout.h"
 
 namespace tortuga {
 namespace {
@@ -54,6 +55,7 @@ Domain::Domain(const DomainConfig& config, Console& console)
   memory_ = std::make_unique<GuestMemory>(config.memory_mib << 20, reserved_area::kGpa, reserved_area::kSize);
   reserved_area::build(*memory_, config.vcpus);
   mmu_ = std::make_unique<PvMmu>(*memory_, config.vcpus, kDoorbellGpa >> 12, Doorbells::kPages);
+  grants_ = std::make_unique<GrantTable>(*memory_, *mmu_);
   vm_.set_memory_region(kRamSlot, 0, memory_->ram_base(), memory_->ram_size());
   vm_.set_memory_region(kReservedSlot, memory_->reserved_gpa(), memory_->reserved_base(), memory_->reserved_size());
   for (uint32_t id = 0; id < config.vcpus; ++id) {
@@ -64,13 +66,21 @@ Domain::Domain(const DomainConfig& config, Console& console)
   layout_ = build_domain(*memory_, kernel_, params);
   adopt_boot_memory();
   start_clocks_and_events();
+  attach_store();
+  attach_disk();
+  attach_nic();
   vcpus_[0]->boot(layout_);
 }
 
 Domain::~Domain() {
   // Their threads raise events on the vCPUs and call the backends: stop them first.
+  console_input_.reset();
+  if (block_) block_->shutdown();  // their threads answer through the rings and raise events
+  if (net_) net_->shutdown();
   timers_.reset();
   doorbells_.reset();
+  block_.reset();
+  net_.reset();
 }
 
 // The builder wrote the bootstrap tables directly (nothing has run yet);
@@ -123,10 +133,53 @@ void Domain::attach_console_ring() {
   events_->bind_backend(
       port, [this] { console_ring_->notified(); }, [this, port] { doorbells_->stop_listening(port); });
   doorbells_->listen(port, [this] { console_ring_->notified(); });
+  // Console input goes to the ring (ABI.md 7.0, 20): console_io READ returns 0.
+  if (console_.input_fd() >= 0) console_input_ = std::make_unique<ConsoleInput>(console_.input_fd(), *console_ring_);
   auto* si = memory_->ram_object<tg_start_info>(layout_.start_info_gpa);
   si->console_evtchn = port;
   si->doorbell_gpa = kDoorbellGpa;
   si->nr_doorbell_pages = Doorbells::kPages;
+}
+
+// The store (ABI.md 16) on its ring page and port, filled with the
+// domain's home. The domain id is the first guest's until the toolstack
+// hands one down.
+void Domain::attach_store() {
+  store_ = std::make_unique<Store>(TG_DOMID_FIRST_GUEST);
+  fill_domain_store(*store_, config_.name, config_.memory_mib * 1024);
+  uint32_t port = 0;
+  if (events_->alloc_unbound(TG_DOMID_VMM, &port) != 0) throw std::logic_error("no port for the store");
+  auto* ring = memory_->ram_object<tg_store_ring>(layout_.store_ring_gpa);
+  store_ring_ = std::make_unique<StoreRing>(*ring, *store_, [this, port] { events_->raise_backend_port(port); });
+  events_->bind_backend(
+      port, [this] { store_ring_->notified(); }, [this, port] { doorbells_->stop_listening(port); });
+  doorbells_->listen(port, [this] { store_ring_->notified(); });
+  memory_->ram_object<tg_start_info>(layout_.start_info_gpa)->store_evtchn = port;
+}
+
+// The disk of --disk as vbd 51712 (xvda): its directories in the store,
+// where the frontend finds it and connects (ABI.md 17, 18).
+void Domain::attach_disk() {
+  if (config_.disk.empty()) return;
+  disk_image_ = std::make_unique<BlockImage>(config_.disk, config_.disk_read_only);
+  uint32_t id = kFirstDiskId;
+  SplitDevice::Parts parts{*store_ring_, *events_, *doorbells_, [this, id](const std::string& what) {
+                             fmt::print(stderr, "tortuga-vmm: {}: vbd {}: {}\n", config_.name, id, what);
+                           }};
+  block_ = make_block_device(std::move(parts), *grants_, *disk_image_, store_->guest(), id,
+                             config_.disk_uring ? BlockEngine::kUring : BlockEngine::kThreads);
+}
+
+// The interface of --nic as vif 0 over its TAP (ABI.md 19).
+void Domain::attach_nic() {
+  if (config_.nic_tap.empty()) return;
+  tap_ = std::make_unique<TapDevice>(config_.nic_tap);
+  uint16_t domid = store_->guest();
+  SplitDevice::Parts parts{*store_ring_, *events_, *doorbells_, [this](const std::string& what) {
+                             fmt::print(stderr, "tortuga-vmm: {}: vif 0: {}\n", config_.name, what);
+                           }};
+  std::string mac = config_.nic_mac.empty() ? default_mac(domid, 0) : config_.nic_mac;
+  net_ = make_net_device(std::move(parts), *grants_, *tap_, mac, domid, 0);
 }
 
 tg_shared_info& Domain::shared_info() { return *memory_->ram_object<tg_shared_info>(layout_.shared_info_gpa); }

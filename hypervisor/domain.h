@@ -13,16 +13,22 @@
 #include <tortuga/shared_info.h>
 
 #include "console.h"
+#include "console_input.h"
 #include "domain_builder.h"
 #include "exit_stats.h"
+#include "grant_table.h"
 #include "guest_memory.h"
 #include "kernel_image.h"
+#include "block_device.h"
+#include "net_device.h"
 #include "console_ring.h"
 #include "doorbells.h"
 #include "event_channels.h"
 #include "kvm.h"
 #include "pv_mmu.h"
 #include "quiesce.h"
+#include "store.h"
+#include "store_ring.h"
 #include "timers.h"
 #include "vcpu.h"
 
@@ -35,6 +41,11 @@ struct DomainConfig {
   std::string cmdline;
   uint64_t memory_mib = 32;
   uint32_t vcpus = 1;
+  std::string disk;  // raw image for the block backend, empty for none
+  bool disk_read_only = false;
+  bool disk_uring = false;  // host I/O through io_uring instead of worker threads
+  std::string nic_tap;  // TAP interface for the network backend, empty for none
+  std::string nic_mac;  // empty: default_mac()
 };
 
 // How a domain ended. The numeric values are tortuga-vmm's exit codes
@@ -86,6 +97,10 @@ class Domain {
   EventChannels& events() { return *events_; }
   VcpuTimers& timers() { return *timers_; }
   Doorbells& doorbells() { return *doorbells_; }
+  GrantTable& grants() { return *grants_; }
+  SplitDevice* block_device() { return block_.get(); }
+  SplitDevice* net_device() { return net_.get(); }
+  StoreRing& store() { return *store_ring_; }
   Vcpu& vcpu(uint32_t id) { return *vcpus_.at(id); }
   uint32_t vcpus_up() const;
   Quiesce& quiesce() { return quiesce_; }
@@ -104,6 +119,9 @@ class Domain {
   void adopt_boot_memory();
   void start_clocks_and_events();
   void attach_console_ring();
+  void attach_disk();
+  void attach_nic();
+  void attach_store();
 
   DomainConfig config_;
   Console& console_;
@@ -112,10 +130,18 @@ class Domain {
   KvmVm vm_;
   std::unique_ptr<GuestMemory> memory_;
   std::unique_ptr<PvMmu> mmu_;
+  std::unique_ptr<GrantTable> grants_;
   std::unique_ptr<EventChannels> events_;
   std::unique_ptr<VcpuTimers> timers_;
   std::unique_ptr<Doorbells> doorbells_;
   std::unique_ptr<ConsoleRing> console_ring_;
+  std::unique_ptr<ConsoleInput> console_input_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<StoreRing> store_ring_;
+  std::unique_ptr<BlockImage> disk_image_;
+  std::unique_ptr<SplitDevice> block_;
+  std::unique_ptr<TapDevice> tap_;
+  std::unique_ptr<SplitDevice> net_;
   BootLayout layout_;
   uint64_t tsc_khz_ = 0;
   uint64_t created_ns_ = 0;

@@ -116,6 +116,15 @@ int EventChannels::bind_backend(uint32_t port, std::function<void()> notify, std
   return 0;
 }
 
+int EventChannels::unbind_backend(uint32_t port) {
+  if (!valid_port(port)) return -TG_EINVAL;
+  std::lock_guard lock(mutex_);
+  if (ports_[port].state != TG_EVTCHNSTAT_backend) return -TG_EINVAL;
+  ports_[port].state = TG_EVTCHNSTAT_unbound;
+  backends_[port] = {};
+  return 0;
+}
+
 void EventChannels::raise_backend_port(uint32_t port) {
   if (!valid_port(port)) return;
   std::lock_guard lock(mutex_);

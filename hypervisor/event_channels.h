@@ -44,6 +44,9 @@ class EventChannels {
   // closes the port.
   int bind_backend(uint32_t port, std::function<void()> notify, std::function<void()> closed);
   void raise_backend_port(uint32_t port);
+  // The backend lets go of the port (ABI.md 17.3): it is unbound again,
+  // and `closed` does not run. -EINVAL when it was not in state backend.
+  int unbind_backend(uint32_t port);
   // Whether the port's pending bit is set (poll).
   bool pending(uint32_t port) const;
   // The vCPU a port is delivered to (0 for closed ports).

@@ -32,7 +32,7 @@ int FrameTable::get_type(uint64_t gfn, unsigned level) {
   }
   if (f.type == PageType::kVmm) return -TG_EBUSY;
   if (f.type != PageType::kWritable) return -TG_EINVAL;
-  if (f.writable_mappings != 0) return -TG_EBUSY;
+  if (f.writable_mappings != 0 || f.io_refs != 0) return -TG_EBUSY;
   if (f.writable_dropped_epoch == epoch_ || f.table_dropped_epoch == epoch_) flush_needed_ = true;
   f.type = table_type(level);  // so that its entries cannot map it writable
   f.validating = true;

@@ -41,6 +41,9 @@ struct FrameInfo {
   uint32_t type_refs = 0;   // the pin, plus present entries of typed tables one level up
   uint32_t mappings = 0;    // present entries of typed L1s that map this frame
   uint32_t writable_mappings = 0;
+  // Uses of the frame through a grant (a backend's I/O, a grant copy or
+  // map): while nonzero the frame cannot become a page table or be released.
+  uint32_t io_refs = 0;
   // Equal to the frame table's epoch while a TLB may still hold a writable
   // mapping dropped since the last full flush / walk through it as a table.
   uint32_t writable_dropped_epoch = 0;

@@ -1,5 +1,6 @@
 #include "pv_mmu.h"
 
+#include <cstdint>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -54,6 +55,29 @@ void PvMmu::set_vmm_frame(uint64_t gfn) {
   FrameInfo& f = frames_.at(gfn);
   if (f.type != PageType::kWritable || f.mappings != 0) throw std::logic_error("VMM frame already in use");
   f.type = PageType::kVmm;
+}
+
+int PvMmu::hold_for_io(uint64_t gfn) {
+  if (!frames_.is_ram(gfn)) return -TG_EPERM;
+  FrameInfo& f = frames_.at(gfn);
+  if (f.type != PageType::kWritable) return -TG_EPERM;
+  if (f.io_refs == UINT32_MAX) return -TG_EBUSY;
+  ++f.io_refs;
+  return 0;
+}
+
+void PvMmu::release_io(uint64_t gfn) {
+  FrameInfo& f = frames_.at(gfn);
+  if (f.io_refs == 0) throw std::logic_error("release_io without hold_for_io");
+  --f.io_refs;
+}
+
+int PvMmu::take_vmm_frame(uint64_t gfn) {
+  if (!frames_.is_ram(gfn)) return -TG_EPERM;
+  FrameInfo& f = frames_.at(gfn);
+  if (f.type != PageType::kWritable || f.io_refs != 0) return -TG_EBUSY;
+  f.type = PageType::kVmm;
+  return 0;
 }
 
 void PvMmu::adopt_boot_tables(uint64_t l4_gfn, ApplyProgram& program) {
@@ -166,7 +190,7 @@ int PvMmu::set_user_base(uint32_t vcpu, uint64_t gfn) {
 bool PvMmu::release(uint64_t gfn, ApplyProgram& program) {
   if (!frames_.is_ram(gfn)) return false;
   FrameInfo& f = frames_.at(gfn);
-  if (f.type != PageType::kWritable || f.mappings != 0) return false;
+  if (f.type != PageType::kWritable || f.mappings != 0 || f.io_refs != 0) return false;
   // A TLB may still hold a writable mapping of it: flush before the guest
   // runs again, so that it cannot quietly repopulate a released frame.
   if (frames_.maybe_cached(gfn)) full_flush_requested(program);

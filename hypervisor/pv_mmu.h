@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,20 @@ class PvMmu : private EntryReader {
   uint64_t populated_frames() const { return populated_; }
   uint64_t maximum_frames() const { return frames_.nr_frames(); }
 
+  // Grants (grant_table.cpp). The frame lock serialises page-type changes
+  // (hypercalls that change page tables hold it) with the backends'
+  // threads, which hold a frame for I/O: a frame held for I/O must be
+  // ordinary domain RAM and stays so until released. 0, -EPERM (not RAM,
+  // a page table or a VMM frame) or -EBUSY (a count would overflow).
+  std::mutex& frame_lock() { return frame_lock_; }
+  int hold_for_io(uint64_t gfn);
+  void release_io(uint64_t gfn);
+  // A frame the guest hands to the VMM (a grant table frame): ordinary RAM
+  // not held for I/O. 0, -EPERM (not RAM) or -EBUSY (a table, VMM, held).
+  int take_vmm_frame(uint64_t gfn);
+  // The current value of a page-table entry (pending writes included).
+  uint64_t current_entry(uint64_t gpa) const { return read_entry(gpa); }
+
   // The program that held the pending writes has run: RAM is current.
   void applied() { pending_.clear(); }
   const PendingWrites& pending() const { return pending_; }
@@ -86,6 +101,7 @@ class PvMmu : private EntryReader {
   PendingWrites pending_;
   std::vector<uint64_t> kernel_base_, user_base_;
   uint64_t populated_;
+  std::mutex frame_lock_;
 };
 
 }  // namespace tortuga

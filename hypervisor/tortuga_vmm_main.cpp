@@ -77,11 +77,29 @@ int main(int argc, char** argv) {
   app.add_option("--cap", limits.cap, "at most this percent of one host CPU, 0 = no cap")
       ->check(CLI::Range(0, 100 * 1024))
       ->capture_default_str();
+  std::string disk;
+  app.add_option("--disk", disk, "raw disk image for the block backend: PATH[,ro][,uring] (read-only; host I/O through io_uring)");
+  std::string nic;
+  app.add_option("--nic", nic, "network interface over a TAP: TAPNAME or TAPNAME,mac=xx:xx:xx:xx:xx:xx");
   app.add_flag("--stats", show_stats, "print exit counters on stderr when the domain ends");
   std::string control_path, exit_record_path;
   app.add_option("--control", control_path, "serve the toolstack's control channel on this Unix socket");
   app.add_option("--exit-record", exit_record_path, "write how the domain ended here (protobuf), atomically");
   CLI11_PARSE(app, argc, argv);
+  // PATH[,ro][,uring]: the options follow the last comma-free path.
+  for (;;) {
+    if (disk.ends_with(",ro")) {
+      config.disk_read_only = true;
+    } else if (disk.ends_with(",uring")) {
+      config.disk_uring = true;
+    } else {
+      break;
+    }
+    disk.resize(disk.rfind(','));
+  }
+  config.disk = disk;
+  config.nic_tap = nic.substr(0, nic.find(','));
+  if (auto at = nic.find(",mac="); at != std::string::npos) config.nic_mac = nic.substr(at + 5);
 
   // Block termination signals in every thread; one thread waits for them.
   sigset_t set;
@@ -113,6 +131,10 @@ int main(int argc, char** argv) {
   } catch (const CpuLimitsError& e) {
     return finish(config.name, exit_record_path, DomainExit::kVmmError,
                   fmt::format("cannot apply --weight/--cap: {}", e.what()));
+  } catch (const TapError& e) {
+    return finish(config.name, exit_record_path, DomainExit::kVmmError, fmt::format("refused: {}", e.what()));
+  } catch (const BlockImageError& e) {
+    return finish(config.name, exit_record_path, DomainExit::kVmmError, fmt::format("refused: {}", e.what()));
   } catch (const KernelImageError& e) {
     return finish(config.name, exit_record_path, DomainExit::kVmmError, fmt::format("refused: {}", e.what()));
   } catch (const std::exception& e) {

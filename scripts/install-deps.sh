@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev googletest
   libspdlog-dev libfmt-dev libcli11-dev libboost-dev
   libprotobuf-dev protobuf-compiler
+  iproute2 liburing-dev
 )
 if [[ "${1:-}" == "fuzz" ]]; then
   packages+=(clang libclang-rt-14-dev)

@@ -34,8 +34,7 @@ constexpr std::array<Entry, TG_NR_HYPERCALLS> make_table() {
   t[TG_HC_event_channel_op] = {event_channel_op, true};
   t[TG_HC_set_timer_op] = {set_timer_op, true};
   t[TG_HC_vcpu_op] = {vcpu_op, true};
-  // The grant hypercalls answer -ENOSYS until their feature is offered
-  // (offered_features()).
+  t[TG_HC_grant_table_op] = {grant_table_op, true};
   return t;
 }
 
@@ -49,6 +48,7 @@ bool changes_page_tables(uint64_t nr, const Args& a) {
     case TG_HC_mmuext_op:
     case TG_HC_update_va_mapping:
     case TG_HC_multicall:
+    case TG_HC_grant_table_op:  // types grant frames, writes L1 entries
       return true;
     case TG_HC_memory_op:
       return a.a0 == TG_MEMOP_increase_reservation || a.a0 == TG_MEMOP_decrease_reservation;
@@ -57,6 +57,14 @@ bool changes_page_tables(uint64_t nr, const Args& a) {
     default:
       return false;
   }
+}
+
+// Backends check frame types from their own threads (grant_table.h): a call
+// that changes them holds the frame lock. grant_table_op takes it itself,
+// around the parts that need it (its copies end grant uses, which lock).
+std::unique_lock<std::mutex> frame_lock_for(Domain& domain, uint64_t nr, const Args& a) {
+  if (nr == TG_HC_grant_table_op || !changes_page_tables(nr, a)) return {};
+  return std::unique_lock(domain.mmu().frame_lock());
 }
 
 }  // namespace
@@ -73,11 +81,15 @@ void Vcpu::return_from_hypercall(int64_t result) {
 // accessed or dirty bit moves meanwhile. They flush their TLBs before they
 // next run if this call flushed. Costs each running vCPU a kick, and this
 // one an exit for the apply routine.
-int64_t Vcpu::call_with_others_stopped(const hypercalls::Entry& entry, const hypercalls::Args& args) {
+int64_t Vcpu::call_with_others_stopped(uint64_t nr, const hypercalls::Entry& entry, const hypercalls::Args& args) {
   QuiesceSection section(
       domain_.quiesce(), id_, [&](uint32_t v) { domain_.vcpu(v).kick(); }, [&] { return domain_.stopping(); });
   if (!section.active()) return -TG_EAGAIN;  // the domain is stopping
-  int64_t result = entry.handler(*this, args);
+  int64_t result;
+  {
+    auto lock = frame_lock_for(domain_, nr, args);
+    result = entry.handler(*this, args);
+  }
   bool flushed = apply_program_.flushes_tlb() || !apply_program_.invlpgs().empty();
   apply_page_table_writes_now();
   if (flushed) {
@@ -101,8 +113,9 @@ void Vcpu::handle_hypercall() {
   int64_t result;
   try {
     if (domain_.config().vcpus > 1 && changes_page_tables(nr, args)) {
-      result = call_with_others_stopped(entry, args);
+      result = call_with_others_stopped(nr, entry, args);
     } else {
+      auto lock = frame_lock_for(domain_, nr, args);
       result = entry.handler(*this, args);
     }
   } catch (const BadGuestAddress& bad) {

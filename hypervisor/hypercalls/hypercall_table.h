@@ -37,6 +37,7 @@ int64_t memory_op(Vcpu& vcpu, const Args& args);
 int64_t event_channel_op(Vcpu& vcpu, const Args& args);
 int64_t set_timer_op(Vcpu& vcpu, const Args& args);
 int64_t vcpu_op(Vcpu& vcpu, const Args& args);
+int64_t grant_table_op(Vcpu& vcpu, const Args& args);
 bool vcpu_op_changes_page_tables(uint64_t cmd);
 
 // Arms this vCPU's one-shot timer (set_timer_op and vcpu_op share it).

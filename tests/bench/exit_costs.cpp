@@ -1,16 +1,32 @@
 // tortuga-bench: what each guest operation costs, in exits and time, next to
 // a bare-KVM exit round trip measured in the same run. Prints a table; never
 // fails on a number (`make bench`).
+#include <arpa/inet.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
 
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "block_image.h"
 #include "domain.h"
 #include "host_mapping.h"
 #include "kvm.h"
@@ -95,7 +111,8 @@ double process_cpu_seconds() {
 }
 
 GuestRun run_test_guest(const std::string& guest, const std::string& kind, uint64_t n,
-                        const std::string& extra = "", uint32_t vcpus = 1) {
+                        const std::string& extra = "", uint32_t vcpus = 1, const std::string& disk = "",
+                        const std::string& nic = "") {
   std::string console;
   Console capture([&](std::span<const uint8_t> b) { console.append(b.begin(), b.end()); }, -1);
   DomainConfig config;
@@ -103,6 +120,8 @@ GuestRun run_test_guest(const std::string& guest, const std::string& kind, uint6
   config.kernel = guest;
   config.cmdline = fmt::format("bench={} n={} {}", kind, n, extra);
   config.vcpus = vcpus;
+  config.disk = disk;
+  config.nic_tap = nic;
   Domain domain(config, capture);
   double cpu0 = process_cpu_seconds();
   auto t0 = Clock::now();
@@ -189,6 +208,182 @@ void print_map_table(const std::vector<MapRow>& rows, const Row& single, const R
              (batch.us_per_op - single.us_per_op) / 1023.0);
 }
 
+// Block (ABI.md 18): the test guest's frontend against an image file, next
+// to the same I/O issued by the host directly on the file (the same request
+// sizes and offsets, qd threads each doing its share). Both go through the
+// host page cache.
+struct BlockKind {
+  const char* kind;
+  const char* label;
+  bool write, random;
+  uint64_t bytes;  // per request
+};
+constexpr BlockKind kBlockKinds[] = {
+    {"vbd-seq-read", "sequential read 32 KiB", false, false, 32768},
+    {"vbd-seq-write", "sequential write 32 KiB", true, false, 32768},
+    {"vbd-rand-read", "random read 4 KiB", false, true, 4096},
+    {"vbd-rand-write", "random write 4 KiB", true, true, 4096},
+};
+
+class ScratchImage {
+ public:
+  explicit ScratchImage(uint64_t bytes)
+      : path_((std::filesystem::temp_directory_path() / fmt::format("tortuga-bench-{}.img", ::getpid())).string()) {
+    std::ofstream out(path_, std::ios::binary);
+    std::vector<char> chunk(1 << 20);
+    std::mt19937_64 rng(1);
+    for (auto& c : chunk) c = static_cast<char>(rng());
+    for (uint64_t done = 0; done < bytes; done += chunk.size()) out.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+  }
+  ~ScratchImage() { std::filesystem::remove(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// The host's own I/O of the same shape: seconds for n requests.
+double host_block_seconds(const std::string& path, const BlockKind& k, unsigned qd, uint64_t n) {
+  BlockImage image(path, false);
+  uint64_t units = image.sectors() * 512 / k.bytes;
+  auto t0 = Clock::now();
+  std::vector<std::thread> threads;
+  for (unsigned t = 0; t < qd; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<uint8_t> buf(k.bytes, 0x5a);
+      iovec iov{buf.data(), buf.size()};
+      std::mt19937_64 rng(t + 1);
+      for (uint64_t i = t; i < n; i += qd) {
+        uint64_t unit = k.random ? rng() % units : i % units;
+        if (k.write) image.write(unit * k.bytes, {&iov, 1}); else image.read(unit * k.bytes, {&iov, 1});
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+void print_block_table(const std::string& guest, uint64_t n) {
+  constexpr uint64_t kImageBytes = 64ULL << 20;
+  ScratchImage image(kImageBytes);
+  fmt::print("\nBlock device: {} requests per row on a {} MiB raw image (host page cache)\n\n", n, kImageBytes >> 20);
+  fmt::print("{:<26}{:>4}{:>11}{:>10}{:>11}{:>10}{:>10}{:>11}{:>11}\n", "operation", "qd", "guest MB/s", "IOPS",
+             "host MB/s", "host IOPS", "exits/req", "doorbells", "polls");
+  for (const BlockKind& k : kBlockKinds) {
+    for (unsigned qd : {1u, 8u, 32u}) {
+      std::string extra = fmt::format("qd={}", qd);
+      GuestRun none = run_test_guest(guest, k.kind, 0, extra, 1, image.path());
+      GuestRun run = run_test_guest(guest, k.kind, n, extra, 1, image.path());
+      double s = static_cast<double>(run.guest_ns - none.guest_ns) / 1e9;
+      double host_s = host_block_seconds(image.path(), k, qd, n);
+      double per = static_cast<double>(n);
+      fmt::print("{:<26}{:>4}{:>11.1f}{:>10.0f}{:>11.1f}{:>10.0f}{:>10.3f}{:>11.3f}{:>11.3f}\n", k.label, qd,
+                 per * k.bytes / s / 1e6, per / s, per * k.bytes / host_s / 1e6, per / host_s,
+                 static_cast<double>(run.stats.exits - none.stats.exits) / per,
+                 printed_value(run.console, "doorbells") / per, printed_value(run.console, "polls") / per);
+    }
+  }
+  fmt::print("(exits/req: VMM exits per request; doorbells: ioeventfd notifications the frontend sent\n"
+             " per request, which cost no VMM exit; polls: times the frontend slept in sched_op poll\n"
+             " per request, each one exit, since responses notify only a frontend that asked)\n");
+}
+
+// Network (ABI.md 19): 1514-byte frames from the guest into its TAP and
+// from a packet socket on the TAP into the guest, next to UDP datagrams of
+// the same size over the host's loopback.
+class FrameBlaster {
+ public:
+  explicit FrameBlaster(const std::string& ifname) : thread_([this, ifname] { run(ifname); }) {}
+  ~FrameBlaster() {
+    stop_ = true;
+    thread_.join();
+  }
+
+ private:
+  // Each domain run makes the TAP anew (a new interface index): find it
+  // again whenever sending stops working.
+  void run(const std::string& ifname) {
+    std::vector<uint8_t> frame(1514, 0x5a);
+    std::memset(frame.data(), 0xff, 6);
+    frame[12] = 0x88;
+    frame[13] = 0xb5;
+    int s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+    if (s < 0) return;
+    sockaddr_ll addr{};
+    addr.sll_family = AF_PACKET;
+    addr.sll_halen = 6;
+    std::memset(addr.sll_addr, 0xff, 6);
+    while (!stop_) {
+      addr.sll_ifindex = static_cast<int>(if_nametoindex(ifname.c_str()));
+      if (addr.sll_ifindex == 0) {
+        usleep(1000);
+        continue;
+      }
+      while (!stop_) {
+        if (sendto(s, frame.data(), frame.size(), 0, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0 &&
+            errno != ENOBUFS && errno != EAGAIN) {
+          break;
+        }
+      }
+    }
+    close(s);
+  }
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// Seconds to carry n datagrams of `bytes` from one UDP socket to another on 127.0.0.1.
+double loopback_udp_seconds(uint64_t n, size_t bytes) {
+  int rx = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), tx = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  int big = 8 << 20;
+  setsockopt(rx, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+  bind(rx, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  getsockname(rx, reinterpret_cast<sockaddr*>(&addr), &len);
+  timeval tv{1, 0};
+  setsockopt(rx, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::vector<char> buf(bytes, 'x');
+  auto t0 = Clock::now();
+  std::thread sender([&] {
+    for (uint64_t i = 0; i < n; ++i) sendto(tx, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&addr), len);
+  });
+  std::vector<char> in(65536);
+  for (uint64_t got = 0; got < n && recv(rx, in.data(), in.size(), 0) > 0; ++got) {
+  }
+  double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  sender.join();
+  close(rx);
+  close(tx);
+  return s;
+}
+
+void print_net_table(const std::string& guest, uint64_t n) {
+  std::string tap = fmt::format("tgbench{}", ::getpid() % 10000);
+  fmt::print("\nNetwork: {} frames of 1514 bytes per row through a TAP interface\n\n", n);
+  fmt::print("{:<40}{:>12}{:>14}{:>12}\n", "direction", "MB/s", "frames/s", "exits/frame");
+  for (const char* kind : {"net-tx", "net-rx"}) {
+    GuestRun none, run;
+    {
+      std::unique_ptr<FrameBlaster> blaster;
+      if (std::string(kind) == "net-rx") blaster = std::make_unique<FrameBlaster>(tap);
+      none = run_test_guest(guest, kind, 0, "", 1, "", tap);
+      run = run_test_guest(guest, kind, n, "", 1, "", tap);
+    }
+    double s = static_cast<double>(run.guest_ns - none.guest_ns) / 1e9;
+    fmt::print("{:<40}{:>12.1f}{:>14.0f}{:>12.3f}\n",
+               std::string(kind) == "net-tx" ? "guest -> host (tx)" : "host -> guest (rx)", n * 1514.0 / s / 1e6,
+               static_cast<double>(n) / s, static_cast<double>(run.stats.exits - none.stats.exits) / n);
+  }
+  double lo = loopback_udp_seconds(n, 1472);
+  fmt::print("{:<40}{:>12.1f}{:>14.0f}{:>12}\n", "host loopback UDP, 1472-byte datagrams", n * 1472.0 / lo / 1e6,
+             static_cast<double>(n) / lo, "-");
+  fmt::print("(rx: a host thread floods the TAP; frames that find no posted buffer are dropped, and the\n"
+             " guest counts the n it received)\n");
+}
+
 std::string host_kind() {
   struct stat st {};
   return ::stat("/sys/module/kvm_pvm", &st) == 0 ? "PVM-backed KVM (software, CPL0 emulated)" : "KVM";
@@ -203,13 +398,26 @@ int main(int argc, char** argv) {
   app.add_option("--guest", guest, "the test guest kernel")->required()->check(CLI::ExistingFile);
   app.add_option("-n,--iterations", n, "operations per measurement")->capture_default_str();
   app.add_option("--map-iterations", map_n, "4 MiB map-and-touch rounds per PV MMU measurement")->capture_default_str();
+  bool io_only = false;
+  app.add_flag("--io-only", io_only, "only the block and network tables");
   CLI11_PARSE(app, argc, argv);
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // tables appear as they are measured
   if (n == 0) n = 1;
   if (map_n == 0) map_n = 1;
 
   std::vector<Row> rows;
   std::vector<MapRow> map_rows;
   Row single_update, batch_update;
+  if (io_only) {
+    try {
+      print_block_table(guest, std::max<uint64_t>(n / 10, 200));
+      print_net_table(guest, std::max<uint64_t>(n, 2000));
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "tortuga-bench: {}\n", e.what());
+      return 1;
+    }
+    return 0;
+  }
   try {
     map_rows.push_back(map_and_touch(guest, "map-unbatched", "unbatched: 1 update_va_mapping/page", map_n));
     map_rows.push_back(map_and_touch(guest, "map-batched", "batched: 1 mmu_update of 1024", map_n));
@@ -231,6 +439,8 @@ int main(int argc, char** argv) {
   print_map_table(map_rows, single_update, batch_update);
   try {
     print_time_table(guest, 200);
+    print_block_table(guest, std::max<uint64_t>(n / 10, 200));
+    print_net_table(guest, std::max<uint64_t>(n, 2000));
   } catch (const std::exception& e) {
     fmt::print(stderr, "tortuga-bench: {}\n", e.what());
     return 1;

@@ -121,6 +121,63 @@ void event_upcall(struct trap_regs *r);
 void nmi_upcall(struct trap_regs *r);
 
 /*
+ * The grant table (grants.c): its suite, and the helpers frontends use:
+ * gnt_init sets up a 4-frame table (2048 references), gnt_grant grants a
+ * frame to the VMM's backends, gnt_revoke ends a grant unless in use.
+ */
+void grants_selftest(const struct tg_start_info *si);
+bool gnt_init(const struct tg_start_info *si);
+void gnt_grant(uint32_t ref, uint64_t gfn, bool readonly);
+bool gnt_revoke(uint32_t ref);
+struct tg_grant_entry_v1 *gnt_entry(uint32_t ref);
+uint64_t gfn_of(const void *p);
+
+/*
+ * The block frontend (blkfront.c): its suite, vbd=fill-flush-hold, the
+ * vbd-* scenarios and the vbd-{seq,rand}-{read,write} bench kinds (qd=N).
+ */
+void blk_selftest(const struct tg_start_info *si);
+__attribute__((noreturn)) void blk_fill_flush_hold(const struct tg_start_info *si);
+bool blk_scenario(const struct tg_start_info *si, const char *name);
+bool blk_bench_kind(const char *kind);
+bool blk_bench_prepare(const struct tg_start_info *si, const char *kind);
+void blk_bench_run(uint64_t n);
+
+/*
+ * The store (store.c): its suite, and a client for frontends. Calls are
+ * synchronous; watch events that arrive meanwhile are counted, and
+ * xs_wait_event waits for the next one. tx 0 = no transaction.
+ */
+void store_selftest(const struct tg_start_info *si);
+bool xs_init(const struct tg_start_info *si);
+bool xs_read_str(uint32_t tx, const char *path, char *buf, size_t cap);
+bool xs_write_str(uint32_t tx, const char *path, const char *value);
+bool xs_watch(const char *path, const char *token);
+bool xs_unwatch(const char *path, const char *token);
+bool xs_wait_event(void);
+uint32_t xs_tx_start(void);
+int xs_tx_end(uint32_t tx, bool commit);
+/*
+ * The frontend's half of the handshake (ABI.md 17.3): read the backend's
+ * directory and wait for InitWait; then publish keys (decimal) and
+ * Initialised in one transaction, wait for Connected, say Connected.
+ */
+bool xs_frontend_wait_backend(const char *fdir, char *bdir, size_t cap);
+bool xs_frontend_publish(const char *fdir, const char *bdir, const char *const *keys, const uint64_t *values, unsigned n);
+uint64_t xs_backend_key(const char *bdir, const char *key, uint64_t otherwise);
+bool xs_watch_backend_state(const char *bdir);
+bool xs_unwatch_backend_state(const char *bdir);
+
+/* net=ping (netfront.c): frames to and from the host over vif 0. */
+__attribute__((noreturn)) void net_ping(const struct tg_start_info *si);
+bool net_bench_kind(const char *kind);
+bool net_bench_prepare(const struct tg_start_info *si, const char *kind);
+void net_bench_run(const char *kind, uint64_t n);
+
+/* console=echo (console_in.c): echo lines of console input until "quit". */
+__attribute__((noreturn)) void console_echo(const struct tg_start_info *si);
+
+/*
  * User programs of the memory suite (mm_user.c), in the pages
  * [user_text_start, user_text_end) that user page tables map read-only at
  * the same VAs. Their data pages are at MM_USER_DATA_VA, their stack below

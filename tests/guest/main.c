@@ -10,7 +10,13 @@
  *   bench=KIND n=N       N operations of KIND (hypercall, syscall, exception,
  *                        mm.c's map-unbatched, map-batched, mmu-entries,
  *                        mmu-single, and events.c's timer (hz=H, default
- *                        1000), block and event-pingpong (2 vCPUs))
+ *                        1000), block and event-pingpong (2 vCPUs), and
+ *                        blkfront.c's vbd-{seq,rand}-{read,write} (qd=1..32),
+ *                        netfront.c's net-tx and net-rx)
+ *   vbd=fill-flush-hold  write the disk (vbdseed=S), flush, say so, sleep
+ *   console=echo         echo console input lines until "quit"
+ *   net=ping n=N         exchange frames with the host over vif 0
+ *   net=udp peer=MAC     a UDP exchange with a host stack behind a bridge
  */
 #include "guest.h"
 
@@ -327,6 +333,9 @@ static void selftest(void)
 	mm_selftest(start_info);
 	events_selftest(start_info);
 	check_console_ring();
+	grants_selftest(start_info);
+	blk_selftest(start_info);
+	store_selftest(start_info);
 }
 
 /* Writes text to the console ring and rings the doorbell of its port, then
@@ -419,6 +428,8 @@ static void scenario(const char *name)
 			__asm__ volatile("pause");
 	else if (str_eq(name, "shutdown-while-running"))
 		ev_scenario_shutdown_while_running(start_info);
+	else
+		blk_scenario(start_info, name);
 	put_line("scenario: the VMM let the guest carry on");
 	shutdown(TG_SHUTDOWN_poweroff);
 }
@@ -426,7 +437,7 @@ static void scenario(const char *name)
 static void bench(const char *kind, uint64_t n)
 {
 	install_handlers();
-	bool mm = mm_bench_kind(kind), ev = ev_bench_kind(kind);
+	bool mm = mm_bench_kind(kind), ev = ev_bench_kind(kind), blk = blk_bench_kind(kind), net = net_bench_kind(kind);
 	if (mm && !mm_bench_prepare(start_info, kind)) {
 		put_str("bench ");
 		put_str(kind);
@@ -437,6 +448,18 @@ static void bench(const char *kind, uint64_t n)
 		put_str("bench ");
 		put_str(kind);
 		put_line(": setting up events, the timer or vCPU 1 failed");
+		shutdown(TG_SHUTDOWN_crash);
+	}
+	if (blk && !blk_bench_prepare(start_info, kind)) {
+		put_str("bench ");
+		put_str(kind);
+		put_line(": no writable disk, or qd not in 1..32");
+		shutdown(TG_SHUTDOWN_crash);
+	}
+	if (net && !net_bench_prepare(start_info, kind)) {
+		put_str("bench ");
+		put_str(kind);
+		put_line(": no network interface");
 		shutdown(TG_SHUTDOWN_crash);
 	}
 	uint64_t t0 = system_time_ns();
@@ -454,6 +477,10 @@ static void bench(const char *kind, uint64_t n)
 		mm_bench_run(kind, n);
 	} else if (ev) {
 		ev_bench_run(kind, n);
+	} else if (blk) {
+		blk_bench_run(n);
+	} else if (net) {
+		net_bench_run(kind, n);
 	}
 	uint64_t t1 = system_time_ns();
 	put_str("bench ");
@@ -475,6 +502,12 @@ void guest_main(const struct tg_start_info *si)
 	char value[64];
 	if (cmdline_value(si->cmdline, "scenario", value, sizeof(value)))
 		scenario(value);
+	if (cmdline_value(si->cmdline, "net", value, sizeof(value)) && (str_eq(value, "ping") || str_eq(value, "udp")))
+		net_ping(si);
+	if (cmdline_value(si->cmdline, "console", value, sizeof(value)) && str_eq(value, "echo"))
+		console_echo(si);
+	if (cmdline_value(si->cmdline, "vbd", value, sizeof(value)) && str_eq(value, "fill-flush-hold"))
+		blk_fill_flush_hold(si);
 	if (cmdline_value(si->cmdline, "bench", value, sizeof(value))) {
 		char n[24] = "0";
 		cmdline_value(si->cmdline, "n", n, sizeof(n));

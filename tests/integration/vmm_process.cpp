@@ -8,20 +8,28 @@
 
 #include <array>
 #include <stdexcept>
+#include <thread>
 
 namespace tortuga::testing {
 
 std::string vmm_path() { return TORTUGA_VMM_PATH; }
 std::string test_guest_path() { return TORTUGA_TEST_GUEST_PATH; }
 
-VmmRun run_vmm(const std::vector<std::string>& args, const std::string& wait_for, int signal_after_output) {
-  int out[2], err[2];
-  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+VmmRun run_vmm(const std::vector<std::string>& args, const std::string& wait_for, int signal_after_output,
+               const std::string& input) {
+  int out[2], err[2], in[2];
+  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0 || pipe2(in, O_CLOEXEC) != 0) {
+    throw std::runtime_error("pipe");
+  }
   pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork");
   if (pid == 0) {
-    int null = open("/dev/null", O_RDONLY);
-    dup2(null, STDIN_FILENO);
+    if (input.empty()) {
+      int null = open("/dev/null", O_RDONLY);
+      dup2(null, STDIN_FILENO);
+    } else {
+      dup2(in[0], STDIN_FILENO);
+    }
     dup2(out[1], STDOUT_FILENO);
     dup2(err[1], STDERR_FILENO);
     std::vector<char*> argv;
@@ -35,6 +43,18 @@ VmmRun run_vmm(const std::vector<std::string>& args, const std::string& wait_for
   }
   close(out[1]);
   close(err[1]);
+  close(in[0]);
+  signal(SIGPIPE, SIG_IGN);  // a VMM that exits before reading all its input
+  // The VMM's stdin from a thread: input beyond the pipe's buffer waits
+  // for the guest to read it while we collect the output here.
+  std::thread feeder([fd = in[1], input] {
+    for (size_t done = 0; done < input.size();) {
+      ssize_t n = write(fd, input.data() + done, input.size() - done);
+      if (n <= 0) break;
+      done += static_cast<size_t>(n);
+    }
+    close(fd);
+  });
   VmmRun run;
   bool signalled = false;
   std::array<pollfd, 2> fds{{{out[0], POLLIN, 0}, {err[0], POLLIN, 0}}};
@@ -58,6 +78,7 @@ VmmRun run_vmm(const std::vector<std::string>& args, const std::string& wait_for
       signalled = true;
     }
   }
+  feeder.join();
   int status = 0;
   waitpid(pid, &status, 0);
   run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -13,9 +13,12 @@ struct VmmRun {
   std::string messages;    // stderr: the VMM's own lines
 };
 
-// Runs `tortuga-vmm args...`; if kill_after_ms > 0, sends SIGTERM once the
-// guest console has printed `wait_for` (or immediately when it is empty).
-VmmRun run_vmm(const std::vector<std::string>& args, const std::string& wait_for = "", int signal_after_output = 0);
+// Runs `tortuga-vmm args...`; if signal_after_output is nonzero, sends that
+// signal once the guest console has printed `wait_for` (or immediately when
+// it is empty). `input` is the VMM's stdin (then end of file); /dev/null
+// when empty.
+VmmRun run_vmm(const std::vector<std::string>& args, const std::string& wait_for = "", int signal_after_output = 0,
+               const std::string& input = "");
 
 std::string vmm_path();
 std::string test_guest_path();

@@ -112,5 +112,56 @@ TEST_F(ConsoleRingTest, ARunawayProducerIndexIsClampedToTheRing) {
   EXPECT_EQ(ring.out_cons, ring.out_prod);
 }
 
+// The guest consumes input: everything between in_cons and in_prod.
+std::string consume_input(tg_console_ring& ring) {
+  std::string s;
+  for (; ring.in_cons != ring.in_prod; ++ring.in_cons) s += ring.in[TG_CONSOLE_IDX(ring.in_cons, TG_CONSOLE_IN_SIZE)];
+  return s;
+}
+
+TEST_F(ConsoleRingTest, InputGoesIntoTheRingAndRaisesThePort) {
+  const std::string text = "input for the guest\n";
+  EXPECT_EQ(backend.feed({reinterpret_cast<const uint8_t*>(text.data()), text.size()}), text.size());
+  EXPECT_EQ(ring.in_prod, text.size());
+  EXPECT_EQ(raised, 1);
+  EXPECT_EQ(consume_input(ring), text);
+  EXPECT_EQ(backend.backlog(), 0u);
+}
+
+TEST_F(ConsoleRingTest, InputBeyondTheRingWaitsForTheGuestToMakeRoom) {
+  std::string text(3000, 'a');
+  for (size_t i = 0; i < text.size(); ++i) text[i] = static_cast<char>('a' + i % 26);
+  EXPECT_EQ(backend.feed({reinterpret_cast<const uint8_t*>(text.data()), text.size()}), text.size());
+  EXPECT_EQ(ring.in_prod, uint32_t{TG_CONSOLE_IN_SIZE}) << "the ring holds 1024 bytes";
+  EXPECT_EQ(backend.backlog(), text.size() - TG_CONSOLE_IN_SIZE);
+  std::string got = consume_input(ring);
+  backend.notified();  // the guest's doorbell after making room
+  got += consume_input(ring);
+  backend.notified();
+  got += consume_input(ring);
+  EXPECT_EQ(got, text);
+  EXPECT_EQ(raised, 3);
+}
+
+TEST_F(ConsoleRingTest, TheBacklogIsBoundedAndFeedingCanBeStopped) {
+  std::vector<uint8_t> lots(3 * ConsoleRing::kMaxBacklog, 'z');
+  size_t taken = backend.feed(lots);
+  EXPECT_EQ(taken, ConsoleRing::kMaxBacklog) << "the backlog is capped (the ring took its part of it)";
+  EXPECT_EQ(backend.backlog(), ConsoleRing::kMaxBacklog - TG_CONSOLE_IN_SIZE);
+  backend.stop_feeding();
+  EXPECT_FALSE(backend.wait_for_room()) << "a stopped feeder never blocks";
+}
+
+TEST_F(ConsoleRingTest, AGuestClaimingToHaveConsumedTooMuchGetsNoMoreInput) {
+  ring.in_cons = 5000;  // more than was ever produced
+  const std::string text = "ignored";
+  backend.feed({reinterpret_cast<const uint8_t*>(text.data()), text.size()});
+  EXPECT_EQ(ring.in_prod, 0u);
+  EXPECT_EQ(raised, 0);
+  ring.in_cons = 0;  // the guest repairs its index
+  backend.notified();
+  EXPECT_EQ(consume_input(ring), text);
+}
+
 }  // namespace
 }  // namespace tortuga

@@ -1,0 +1,21 @@
+// A disk as a split device (ABI.md 18): vbd <id> with the backend keys of
+// its image, and a BlockBackend on the frontend's ring for each connection.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "block_backend.h"
+#include "block_image.h"
+#include "grant_access.h"
+#include "split_device.h"
+
+namespace tortuga {
+
+constexpr uint32_t kFirstDiskId = 51712;  // xvda in Linux's numbering
+
+std::unique_ptr<SplitDevice> make_block_device(SplitDevice::Parts parts, GrantAccess& grants, BlockImage& image,
+                                               uint16_t domid, uint32_t id,
+                                               BlockEngine engine = BlockEngine::kThreads);
+
+}  // namespace tortuga

@@ -1,0 +1,23 @@
+// A network interface as a split device (ABI.md 19): vif <id> over a TAP
+// interface, its MAC in the frontend's directory, and a NetBackend on the
+// frontend's two rings for each connection.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "grant_access.h"
+#include "split_device.h"
+#include "tap_device.h"
+
+namespace tortuga {
+
+std::unique_ptr<SplitDevice> make_net_device(SplitDevice::Parts parts, GrantAccess& grants, TapDevice& tap,
+                                             const std::string& mac, uint16_t domid, uint32_t id);
+
+// A MAC for a domain's interface when none was given: locally administered,
+// from the domain and interface numbers.
+std::string default_mac(uint16_t domid, uint32_t id);
+
+}  // namespace tortuga

@@ -1,0 +1,198 @@
+#include "split_device.h"
+
+#include <charconv>
+
+#include <fmt/format.h>
+#include <tortuga/event_channel.h>
+#include <tortuga/io/store.h>
+
+#include "store_layout.h"
+
+namespace tortuga {
+namespace {
+
+// A decimal store value, or nullopt for anything else (hostile text).
+std::optional<uint64_t> decimal(const Store::Result& r, uint64_t max) {
+  if (!r.ok() || r.payload.empty()) return std::nullopt;
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(r.payload.data(), r.payload.data() + r.payload.size(), v);
+  if (ec != std::errc() || end != r.payload.data() + r.payload.size() || v > max) return std::nullopt;
+  return v;
+}
+
+// Every device's frontend publishes its port under this key (blkif.h, netif.h).
+constexpr const char* kEventChannelKey = "event-channel";
+
+}  // namespace
+
+SplitDevice::SplitDevice(Parts parts, const std::string& type, uint16_t domid, uint32_t id, const Keys& backend_keys,
+                         const Keys& frontend_keys, Connect connect)
+    : p_(std::move(parts)),
+      connect_(std::move(connect)),
+      fdir_(fmt::format("/local/domain/{}/device/{}/{}", domid, type, id)),
+      bdir_(fmt::format("/local/domain/0/backend/{}/{}/{}", type, domid, id)),
+      token_(fmt::format("{}/{}/{}", type, domid, id)) {
+  p_.store.on_vmm_watch(token_, [this](const std::string&) { wake(); });
+  publish_directories(backend_keys, frontend_keys);
+  thread_ = std::thread([this] { run(); });
+  p_.store.with_store([&](Store& s) { s.watch(0, fdir_ + "/" TG_STORE_KEY_STATE, token_); });
+}
+
+SplitDevice::~SplitDevice() { shutdown(); }
+
+void SplitDevice::shutdown() {
+  {
+    std::lock_guard lock(mutex_);
+    if (shut_down_) return;
+    shut_down_ = stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+  if (port_ != 0) p_.doorbells.stop_listening(port_);
+  std::unique_lock lock(backend_lock_);
+  backend_.reset();  // its queued requests finish first; nobody will look at the answers
+}
+
+int SplitDevice::state() const {
+  std::lock_guard lock(mutex_);
+  return state_;
+}
+
+// The toolstack's part (cold-plug) and the backend's first steps: both
+// directories at Initialising, then the features and InitWait.
+void SplitDevice::publish_directories(const Keys& backend_keys, const Keys& frontend_keys) {
+  p_.store.with_store([&](Store& s) {
+    auto guest_node = [&](const std::string& path, const std::string& value) {
+      if (!s.write(0, 0, path, value).ok() || !s.set_perms(0, 0, path, {fmt::format("n{}", s.guest())}).ok()) {
+        throw std::logic_error("cannot create " + path);
+      }
+    };
+    guest_node(fdir_, "");
+    guest_node(fdir_ + "/" TG_STORE_KEY_STATE, std::to_string(TG_STATE_INITIALISING));
+    guest_node(fdir_ + "/" TG_STORE_KEY_BACKEND, bdir_);
+    guest_node(fdir_ + "/" TG_STORE_KEY_BACKEND_ID, "0");
+    for (const auto& [key, value] : frontend_keys) vmm_node(s, fdir_ + "/" + key, value, 'r');
+    vmm_node(s, bdir_, "", 'r');
+    vmm_node(s, bdir_ + "/" TG_STORE_KEY_FRONTEND, fdir_, 'r');
+    vmm_node(s, bdir_ + "/" TG_STORE_KEY_FRONTEND_ID, std::to_string(s.guest()), 'r');
+    vmm_node(s, bdir_ + "/" TG_STORE_KEY_ONLINE, "1", 'r');
+    for (const auto& [key, value] : backend_keys) vmm_node(s, bdir_ + "/" + key, value, 'r');
+    vmm_node(s, bdir_ + "/" TG_STORE_KEY_STATE, std::to_string(TG_STATE_INIT_WAIT), 'r');
+  });
+  state_ = TG_STATE_INIT_WAIT;
+}
+
+void SplitDevice::set_state(int state) {
+  {
+    std::lock_guard lock(mutex_);
+    state_ = state;
+  }
+  p_.store.with_store([&](Store& s) { s.write(0, 0, bdir_ + "/" TG_STORE_KEY_STATE, std::to_string(state)); });
+}
+
+void SplitDevice::wake(const std::string& why) {
+  std::lock_guard lock(mutex_);
+  if (!why.empty() && pending_reason_.empty()) pending_reason_ = why;
+  woken_ = true;
+  cv_.notify_all();
+}
+
+void SplitDevice::run() {
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      cv_.wait(lock, [&] { return woken_ || stopping_; });
+      if (stopping_) return;
+      woken_ = false;
+    }
+    step();
+  }
+}
+
+// Reacts to the frontend's state, a broken protocol or a closed port.
+void SplitDevice::step() {
+  std::string reason;
+  int state;
+  {
+    std::lock_guard lock(mutex_);
+    reason = std::exchange(pending_reason_, {});
+    state = state_;
+  }
+  if (!reason.empty() && state == TG_STATE_CONNECTED) {
+    disconnect(reason);
+    return;
+  }
+  std::optional<uint64_t> front;
+  p_.store.with_store([&](Store& s) { front = decimal(s.read(0, 0, fdir_ + "/" TG_STORE_KEY_STATE), 255); });
+  uint64_t f = front.value_or(TG_STATE_UNKNOWN);
+  if (state == TG_STATE_INIT_WAIT && f == TG_STATE_INITIALISED) {
+    connect();
+  } else if (state == TG_STATE_CONNECTED && (f == TG_STATE_CLOSING || f == TG_STATE_CLOSED)) {
+    disconnect("");
+  } else if (state == TG_STATE_CLOSED && f == TG_STATE_INITIALISING) {
+    set_state(TG_STATE_INIT_WAIT);  // the frontend starts over
+  }
+}
+
+void SplitDevice::close_now(const std::string& why) {
+  p_.log(why + "; device closed");
+  set_state(TG_STATE_CLOSING);
+  set_state(TG_STATE_CLOSED);
+}
+
+void SplitDevice::connect() {
+  FrontendKey key = [this](const std::string& name, uint64_t max) {
+    std::optional<uint64_t> v;
+    p_.store.with_store([&](Store& s) { v = decimal(s.read(0, 0, fdir_ + "/" + name), max); });
+    return v;
+  };
+  std::optional<uint64_t> port = key(kEventChannelKey, TG_NR_EVENT_CHANNELS - 1);
+  if (!port) return close_now("the frontend published no valid event-channel");
+  uint32_t pt = static_cast<uint32_t>(*port);
+  // The frontend's port must be one it allocated for us, still unbound.
+  if (p_.events.bind_backend(pt, [this] { notified(); }, [this] { wake("the frontend closed its port"); }) != 0) {
+    return close_now(fmt::format("event-channel {} is not an unbound port for the VMM", pt));
+  }
+  Connection c{pt, [this, pt] { p_.events.raise_backend_port(pt); }, [this](const std::string& why) { wake(why); }};
+  std::unique_ptr<SplitBackend> backend;
+  try {
+    backend = connect_(key, c);
+  } catch (const std::exception& e) {
+    p_.log(e.what());
+  }
+  if (!backend) {
+    p_.events.unbind_backend(pt);
+    return close_now("the frontend's keys do not hold");
+  }
+  {
+    std::unique_lock lock(backend_lock_);
+    backend_ = std::move(backend);
+  }
+  port_ = pt;
+  p_.doorbells.listen(pt, [this] { notified(); });
+  set_state(TG_STATE_CONNECTED);
+}
+
+void SplitDevice::notified() {
+  std::shared_lock lock(backend_lock_);
+  if (backend_) backend_->notified();
+}
+
+// Closing: stop listening, end the connection's backend (its grants are
+// released with it), give the port back, Closed.
+void SplitDevice::disconnect(const std::string& why) {
+  if (!why.empty()) p_.log(why + "; device closed");
+  set_state(TG_STATE_CLOSING);
+  if (port_ != 0) {
+    p_.doorbells.stop_listening(port_);
+    p_.events.unbind_backend(port_);  // harmless if the frontend closed it already
+    port_ = 0;
+  }
+  {
+    std::unique_lock lock(backend_lock_);
+    backend_.reset();
+  }
+  set_state(TG_STATE_CLOSED);
+}
+
+}  // namespace tortuga

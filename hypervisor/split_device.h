@@ -1,0 +1,98 @@
+// One split device as the store presents it (ABI.md 17): the frontend and
+// backend directories, the backend's half of the state machine, and a
+// SplitBackend for each connection. When the frontend reaches
+// Initialised, its event-channel is checked and bound and the device's
+// `connect` makes the backend from the frontend's keys; the device is
+// Connected. When the frontend goes Closing or Closed, closes its port, or
+// the backend reports it broken, the backend is destroyed (ending its
+// grants), the port given back, and the device is Closed; a frontend may
+// start over from Initialising.
+//
+// Every step runs on the device's own thread, fed by store watches and the
+// backend's reports, so no backend thread ever waits for itself, and the
+// doorbell thread only calls into a live backend (under backend_lock_).
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "doorbells.h"
+#include "event_channels.h"
+#include "split_backend.h"
+#include "store_ring.h"
+
+namespace tortuga {
+
+class SplitDevice {
+ public:
+  using Log = std::function<void(const std::string&)>;
+  using Keys = std::vector<std::pair<std::string, std::string>>;
+  // A decimal key of the frontend's directory, at most max, or nullopt.
+  using FrontendKey = std::function<std::optional<uint64_t>(const std::string& key, uint64_t max)>;
+  struct Connection {
+    uint32_t port;                                    // the frontend's, bound to the backend
+    std::function<void()> raise;                      // raises it
+    std::function<void(const std::string&)> broken;   // the frontend broke the protocol
+  };
+  // Makes the connection's backend, or nullptr (with a reason logged) when
+  // the frontend's keys do not hold.
+  using Connect = std::function<std::unique_ptr<SplitBackend>(const FrontendKey& key, const Connection& c)>;
+
+  struct Parts {
+    StoreRing& store;
+    EventChannels& events;
+    Doorbells& doorbells;
+    Log log;  // one line about the device, for the VMM's stderr
+  };
+
+  // type: "vbd", "vif". backend_keys: the features the backend publishes;
+  // frontend_keys: what the toolstack writes in the frontend's directory.
+  SplitDevice(Parts parts, const std::string& type, uint16_t domid, uint32_t id, const Keys& backend_keys,
+              const Keys& frontend_keys, Connect connect);
+  // shutdown() if not done: the owner calls it before it stops the
+  // doorbell thread, and destroys the device after (a doorbell already
+  // taken may still call in, and finds no backend).
+  ~SplitDevice();
+  void shutdown();
+  SplitDevice(const SplitDevice&) = delete;
+  SplitDevice& operator=(const SplitDevice&) = delete;
+
+  const std::string& frontend_dir() const { return fdir_; }
+  const std::string& backend_dir() const { return bdir_; }
+  int state() const;
+
+ private:
+  void publish_directories(const Keys& backend_keys, const Keys& frontend_keys);
+  void run();
+  void step();
+  void connect();
+  void close_now(const std::string& why);
+  void disconnect(const std::string& why);
+  void set_state(int state);
+  void wake(const std::string& why = "");
+  void notified();
+
+  Parts p_;
+  Connect connect_;
+  std::string fdir_, bdir_, token_;
+  mutable std::mutex mutex_;  // state_, the wake flag, pending_reason_
+  std::condition_variable cv_;
+  bool woken_ = false, stopping_ = false, shut_down_ = false;
+  std::string pending_reason_;
+  int state_ = 0;
+  uint32_t port_ = 0;
+  std::shared_mutex backend_lock_;
+  std::unique_ptr<SplitBackend> backend_;
+  std::thread thread_;
+};
+
+}  // namespace tortuga
