@@ -1,8 +1,10 @@
 # Tortuga: the user's interface. Every target installs what is missing first.
-#   make run     build everything and boot the default domain through tortugad (console on stdout)
-#   make test    build everything and run every test (unit, guest, fuzz replays), then
+#   make run     build everything and boot the default domain, the patched Linux with a
+#                busybox shell on its console, through tortugad and tortuga
+#   make test    build everything and the Linux guest, run every test (unit, guest, linux,
+#                fuzz replays), then
 #                each libFuzzer target briefly (CI_FUZZ_SECONDS each)
-#   make bench   print exit costs (never fails on a number)
+#   make bench   print exit costs, I/O and Linux guest figures (never fails on a number)
 #   make fuzz    build the libFuzzer targets with clang and run each for a while
 #   make linux   build the patched guest kernel and its initramfs (cached in /var/cache/tortuga)
 
@@ -13,7 +15,7 @@ CI_FUZZ_SECONDS ?= 10
 JOBS ?= $(shell nproc)
 CMAKE_BUILD_TYPE ?= RelWithDebInfo
 
-.PHONY: all deps build run test bench fuzz linux clean
+.PHONY: all deps build run run-test-guest test bench fuzz linux clean
 
 all: build
 
@@ -26,15 +28,21 @@ build: deps
 
 # The default domain (the test guest, 32 MiB, one vCPU), created and
 # booted through tortugad and tortuga.
-run: build
-	scripts/run-default-domain.sh $(BUILD_DIR)
+# The default domain: the patched Linux with a busybox shell on its console
+# (type `exit` to power it off); run-test-guest boots the freestanding test guest.
+run: build linux
+	scripts/run-default-domain.sh $(BUILD_DIR) linux
 
-test: build
+run-test-guest: build
+	scripts/run-default-domain.sh $(BUILD_DIR) test-guest
+
+test: build linux
 	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 300 -j$(JOBS)
 	$(MAKE) fuzz FUZZ_SECONDS=$(CI_FUZZ_SECONDS)
 
-bench: build
-	$(BUILD_DIR)/tests/bench/tortuga-bench --guest $(BUILD_DIR)/tests/guest/tortuga-test-guest
+bench: build linux
+	$(BUILD_DIR)/tests/bench/tortuga-bench --guest $(BUILD_DIR)/tests/guest/tortuga-test-guest \
+	  --linux $(BUILD_DIR)/linux
 
 fuzz:
 	@scripts/install-deps.sh fuzz

@@ -9,9 +9,19 @@
 set -euo pipefail
 
 build=${1:-build}
+which=${2:-linux}
 tortugad="$build/toolstack/tortugad"
 tortuga="$build/toolstack/tortuga"
-guest="$(cd "$build/tests/guest" && pwd)/tortuga-test-guest"
+build_abs="$(cd "$build" && pwd)"
+case "$which" in
+  linux)  # the patched Linux 6.1 and its busybox initramfs (make linux)
+    kernel="$build_abs/linux/vmlinux" initramfs="$build_abs/linux/initramfs.cpio.gz"
+    cmdline="console=hvc0" memory=128 ;;
+  test-guest)
+    kernel="$build_abs/tests/guest/tortuga-test-guest" initramfs="" cmdline="" memory=32 ;;
+  *) echo "run-default-domain.sh: the default domain is 'linux' or 'test-guest', not '$which'" >&2; exit 1 ;;
+esac
+[[ -f "$kernel" ]] || { echo "run-default-domain.sh: $kernel is missing (make linux?)" >&2; exit 1; }
 
 state=$(mktemp -d /tmp/tortuga-run-XXXXXX)
 export TORTUGA_SOCKET="$state/tortugad.sock"
@@ -39,15 +49,18 @@ for _ in $(seq 100); do
   sleep 0.05
 done
 
-cat >"$state/default.json" <<JSON
 {
-  "name": "default",
-  "kernel": "$guest",
-  "memory_mib": 32,
-  "vcpus": 1,
-  "on_crash": "preserve"
-}
-JSON
+  echo "{"
+  echo "  \"name\": \"default\","
+  echo "  \"kernel\": \"$kernel\","
+  [[ -n "$initramfs" ]] && echo "  \"initramfs\": \"$initramfs\","
+  [[ -n "$cmdline" ]] && echo "  \"cmdline\": \"$cmdline\","
+  echo "  \"memory_mib\": $memory,"
+  echo "  \"vcpus\": 1,"
+  echo "  \"on_crash\": \"preserve\""
+  echo "}"
+} >"$state/default.json"
+cat "$state/default.json"
 
 echo "== tortuga create -c $state/default.json"
 "$tortuga" create --console "$state/default.json"

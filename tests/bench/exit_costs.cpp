@@ -30,6 +30,7 @@
 #include "domain.h"
 #include "host_mapping.h"
 #include "kvm.h"
+#include "linux_guest_bench.h"
 
 namespace {
 
@@ -400,6 +401,8 @@ int main(int argc, char** argv) {
   app.add_option("--map-iterations", map_n, "4 MiB map-and-touch rounds per PV MMU measurement")->capture_default_str();
   bool io_only = false;
   app.add_flag("--io-only", io_only, "only the block and network tables");
+  std::string linux_dir;
+  app.add_option("--linux", linux_dir, "also measure the patched Linux guest in this directory (make linux)");
   CLI11_PARSE(app, argc, argv);
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // tables appear as they are measured
   if (n == 0) n = 1;
@@ -444,6 +447,14 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     fmt::print(stderr, "tortuga-bench: {}\n", e.what());
     return 1;
+  }
+  if (!linux_dir.empty()) {
+    try {
+      tortuga::bench::print_linux_table(linux_dir, std::max<uint64_t>(n / 4, 1000));
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "tortuga-bench: {}\n", e.what());
+      return 1;
+    }
   }
   fmt::print("\nGuest operations are timed inside the guest with its pvclock; exits come from\n"
              "the VMM's counters, as (exits of n operations - exits of none) / n.\n");
