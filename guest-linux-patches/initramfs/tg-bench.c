@@ -62,10 +62,15 @@ static void pipe_round_trips(long n)
 	}
 	pid = fork();
 	if (pid == 0) {
+		/* Only the parent may keep a write end open: its close is our EOF. */
+		close(to_child[1]);
+		close(to_parent[0]);
 		while (read(to_child[0], &c, 1) == 1 && write(to_parent[1], &c, 1) == 1)
 			;
 		_exit(0);
 	}
+	close(to_child[0]);
+	close(to_parent[1]);
 	for (long i = 0; i < n; i++) {
 		if (write(to_child[1], &c, 1) != 1 || read(to_parent[0], &c, 1) != 1) {
 			perror("tg-bench: pipe round trip");
