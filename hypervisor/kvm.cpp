@@ -125,6 +125,13 @@ bool KvmVcpu::enter() {
   fail("KVM_RUN");
 }
 
+bool KvmVcpu::exception_in_flight() {
+  kvm_vcpu_events events{};
+  if (::ioctl(fd_.get(), KVM_GET_VCPU_EVENTS, &events) < 0) fail("KVM_GET_VCPU_EVENTS");
+  return events.exception.injected || events.exception.pending || events.nmi.injected ||
+         events.interrupt.injected;
+}
+
 void KvmVcpu::set_sregs(const kvm_sregs& s) {
   if (::ioctl(fd_.get(), KVM_SET_SREGS, &s) < 0) fail("KVM_SET_SREGS");
 }

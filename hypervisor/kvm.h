@@ -51,6 +51,9 @@ class KvmVcpu {
   void set_msrs(const std::vector<kvm_msr_entry>& entries);
   uint64_t get_msr(uint32_t index);
   void set_cpuid(const std::vector<kvm_cpuid_entry2>& entries);
+  // True while KVM holds an exception it has started to deliver (or will):
+  // the vCPU is then not at an instruction boundary of the guest's.
+  bool exception_in_flight();
   // TSC frequency of this vCPU in kHz, or 0 when KVM cannot tell.
   uint64_t tsc_khz();
 

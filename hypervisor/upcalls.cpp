@@ -38,6 +38,11 @@ void Vcpu::on_kick() {
     make_apply_routine_exit();
     return;
   }
+  // A kick can stop the vCPU while KVM is delivering an exception it took
+  // (a user page fault, say): redirecting rip now would have KVM deliver
+  // that exception again at the handler, with the old cr2. Let it exit to
+  // the VMM's stub first; the upcall rides on that exit.
+  if (kvm_.exception_in_flight()) return;
   if (deliver_pending_upcall()) {
     kvm_.mark_regs_dirty();
     kvm_.mark_sregs_dirty();
