@@ -20,40 +20,30 @@ bool Quiesce::begin(uint32_t self, const std::function<void(uint32_t)>& kick, co
     cv_.wait(lock, [&] { return !requested_.load(); });
     state_[self].quiet = false;
   }
-  requested_.store(true, std::memory_order_release);
-  owner_ = self;
-  std::vector<uint32_t> others;
-  for (uint32_t v = 0; v < state_.size(); ++v) {
-    if (v != self && state_[v].up && !state_[v].quiet) others.push_back(v);
-  }
-  lock.unlock();
-  for (uint32_t v : others) kick(v);
-  lock.lock();
-  while (!others_quiet(self)) {
-    if (stopping()) {
-      requested_.store(false, std::memory_order_release);
-      cv_.notify_all();
-      return false;
-    }
-    cv_.wait_for(lock, std::chrono::milliseconds(10));
-  }
-  return true;
+  return claim_and_wait(lock, self, kick, stopping);
 }
 
 bool Quiesce::pause_all(const std::function<void(uint32_t)>& kick, const std::function<bool()>& stopping) {
   std::unique_lock lock(mutex_);
   // A vCPU's section ends on its own; the pause waits for it.
   cv_.wait(lock, [&] { return !requested_.load(); });
+  return claim_and_wait(lock, kOutside, kick, stopping);
+}
+
+// Takes the section for owner (a vCPU, or kOutside for a pause), kicks every
+// other vCPU that runs guest code and waits until all are quiet.
+bool Quiesce::claim_and_wait(std::unique_lock<std::mutex>& lock, uint32_t owner,
+                             const std::function<void(uint32_t)>& kick, const std::function<bool()>& stopping) {
   requested_.store(true, std::memory_order_release);
-  owner_ = kOutside;
+  owner_ = owner;
   std::vector<uint32_t> running;
   for (uint32_t v = 0; v < state_.size(); ++v) {
-    if (state_[v].up && !state_[v].quiet) running.push_back(v);
+    if (v != owner && state_[v].up && !state_[v].quiet) running.push_back(v);
   }
   lock.unlock();
   for (uint32_t v : running) kick(v);
   lock.lock();
-  while (!others_quiet(kOutside)) {
+  while (!others_quiet(owner)) {
     if (stopping()) {
       requested_.store(false, std::memory_order_release);
       cv_.notify_all();

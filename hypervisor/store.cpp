@@ -142,10 +142,20 @@ Result Store::create(uint16_t who, uint32_t tx, Tree& t, const std::string& path
   return ok();
 }
 
+// The tree a request works on (the transaction's or the live one) and its
+// absolute path; an error result when either is wrong.
+Result Store::locate(uint16_t who, uint32_t tx, std::string_view path, Tree*& tree,
+                     std::optional<std::string>& abs) {
+  tree = tree_for(who, tx);
+  abs = absolute(who, path);
+  if (tree == nullptr || !abs) return fail(tree ? TG_STORE_ERR_EINVAL : TG_STORE_ERR_ENOENT);
+  return {{}, {}};
+}
+
 Result Store::read(uint16_t who, uint32_t tx, std::string_view path) {
-  Tree* t = tree_for(who, tx);
-  auto abs = absolute(who, path);
-  if (t == nullptr || !abs) return fail(t ? TG_STORE_ERR_EINVAL : TG_STORE_ERR_ENOENT);
+  Tree* t = nullptr;
+  std::optional<std::string> abs;
+  if (Result r = locate(who, tx, path, t, abs); !r.ok()) return r;
   touched(tx, *abs, false);
   auto it = t->find(*abs);
   if (it == t->end()) return fail(TG_STORE_ERR_ENOENT);
@@ -154,24 +164,24 @@ Result Store::read(uint16_t who, uint32_t tx, std::string_view path) {
 }
 
 Result Store::write(uint16_t who, uint32_t tx, std::string_view path, std::string_view value) {
-  Tree* t = tree_for(who, tx);
-  auto abs = absolute(who, path);
-  if (t == nullptr || !abs) return fail(t ? TG_STORE_ERR_EINVAL : TG_STORE_ERR_ENOENT);
+  Tree* t = nullptr;
+  std::optional<std::string> abs;
+  if (Result r = locate(who, tx, path, t, abs); !r.ok()) return r;
   if (value.size() > TG_STORE_VALUE_MAX) return fail(TG_STORE_ERR_E2BIG);
   return create(who, tx, *t, *abs, value, false);
 }
 
 Result Store::mkdir(uint16_t who, uint32_t tx, std::string_view path) {
-  Tree* t = tree_for(who, tx);
-  auto abs = absolute(who, path);
-  if (t == nullptr || !abs) return fail(t ? TG_STORE_ERR_EINVAL : TG_STORE_ERR_ENOENT);
+  Tree* t = nullptr;
+  std::optional<std::string> abs;
+  if (Result r = locate(who, tx, path, t, abs); !r.ok()) return r;
   return create(who, tx, *t, *abs, {}, true);
 }
 
 Result Store::rm(uint16_t who, uint32_t tx, std::string_view path) {
-  Tree* t = tree_for(who, tx);
-  auto abs = absolute(who, path);
-  if (t == nullptr || !abs) return fail(t ? TG_STORE_ERR_EINVAL : TG_STORE_ERR_ENOENT);
+  Tree* t = nullptr;
+  std::optional<std::string> abs;
+  if (Result r = locate(who, tx, path, t, abs); !r.ok()) return r;
   auto it = t->find(*abs);
   if (it == t->end()) return fail(TG_STORE_ERR_ENOENT);
   // Removing a node changes its parent's children too: both must allow it
@@ -194,9 +204,9 @@ Result Store::rm(uint16_t who, uint32_t tx, std::string_view path) {
 }
 
 Result Store::directory(uint16_t who, uint32_t tx, std::string_view path) {
-  Tree* t = tree_for(who, tx);
-  auto abs = absolute(who, path);
-  if (t == nullptr || !abs) return fail(t ? TG_STORE_ERR_EINVAL : TG_STORE_ERR_ENOENT);
+  Tree* t = nullptr;
+  std::optional<std::string> abs;
+  if (Result r = locate(who, tx, path, t, abs); !r.ok()) return r;
   touched(tx, *abs, false);
   auto it = t->find(*abs);
   if (it == t->end()) return fail(TG_STORE_ERR_ENOENT);
@@ -214,9 +224,9 @@ Result Store::directory(uint16_t who, uint32_t tx, std::string_view path) {
 }
 
 Result Store::get_perms(uint16_t who, uint32_t tx, std::string_view path) {
-  Tree* t = tree_for(who, tx);
-  auto abs = absolute(who, path);
-  if (t == nullptr || !abs) return fail(t ? TG_STORE_ERR_EINVAL : TG_STORE_ERR_ENOENT);
+  Tree* t = nullptr;
+  std::optional<std::string> abs;
+  if (Result r = locate(who, tx, path, t, abs); !r.ok()) return r;
   touched(tx, *abs, false);
   auto it = t->find(*abs);
   if (it == t->end()) return fail(TG_STORE_ERR_ENOENT);
@@ -227,9 +237,9 @@ Result Store::get_perms(uint16_t who, uint32_t tx, std::string_view path) {
 }
 
 Result Store::set_perms(uint16_t who, uint32_t tx, std::string_view path, const std::vector<std::string>& perms) {
-  Tree* t = tree_for(who, tx);
-  auto abs = absolute(who, path);
-  if (t == nullptr || !abs) return fail(t ? TG_STORE_ERR_EINVAL : TG_STORE_ERR_ENOENT);
+  Tree* t = nullptr;
+  std::optional<std::string> abs;
+  if (Result r = locate(who, tx, path, t, abs); !r.ok()) return r;
   std::vector<StorePerm> parsed;
   for (const std::string& s : perms) {
     auto p = parse_perm(s);

@@ -84,6 +84,7 @@ class Store {
   bool can(uint16_t who, const Node& n, bool write) const;
   // The tree a call works on, or nullptr for an unknown transaction.
   Tree* tree_for(uint16_t who, uint32_t tx);
+  Result locate(uint16_t who, uint32_t tx, std::string_view path, Tree*& tree, std::optional<std::string>& abs);
   void touched(uint32_t tx, const std::string& path, bool write);
   Result create(uint16_t who, uint32_t tx, Tree& t, const std::string& path, std::string_view value, bool keep);
   void changed(uint32_t tx, const std::string& path);
