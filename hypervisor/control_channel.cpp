@@ -140,6 +140,13 @@ api::VmmReply ControlChannel::handle(const api::VmmRequest& request) {
           "not supported by this guest yet: a balloon target is written to the store, which this VMM does not "
           "have yet");
       break;
+    case api::VmmRequest::kAttachDisk:
+    case api::VmmRequest::kAttachNic:
+    case api::VmmRequest::kDetach:
+    case api::VmmRequest::kSave:
+    case api::VmmRequest::kReboot:
+      reply.set_error("not supported by this VMM yet");
+      break;
     case api::VmmRequest::OP_NOT_SET:
       reply.set_error("empty request (no operation set)");
       break;
