@@ -1,4 +1,5 @@
 #include "config.h"
+#include "devices.h"
 
 #include <sys/stat.h>
 
@@ -77,8 +78,7 @@ void validate_config(const api::DomainConfig& c, bool check_files) {
   for (char ch : c.cmdline()) {
     if (ch == '\0' || ch == '\n') throw ConfigError("cmdline: contains a NUL or newline");
   }
-  if (!c.disks().empty()) throw ConfigError("disks: block backend not available in this build");
-  if (!c.nics().empty()) throw ConfigError("nics: network backend not available in this build");
+  validate_devices(c, check_files);
   if (check_files) {
     require_regular_file("kernel", c.kernel());
     if (!c.initramfs().empty()) require_regular_file("initramfs", c.initramfs());

@@ -28,8 +28,8 @@ api::DomainConfig parse_config_json(const std::string& json);
 void apply_defaults(api::DomainConfig& config);
 
 // Meaning: name charset, memory and vCPU ranges, weight and cap, the
-// kernel and initramfs exist (when check_files), no devices this build
-// cannot back. Throws ConfigError naming the key.
+// kernel and initramfs exist (when check_files), disks and NICs
+// (devices.h). Throws ConfigError naming the key.
 void validate_config(const api::DomainConfig& config, bool check_files);
 
 // Letters, digits, '_', '-', '.'; not starting with '-' or '.'; not all

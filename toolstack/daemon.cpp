@@ -17,6 +17,8 @@
 #include "vmm_client.h"
 #include "vmm_control.pb.h"
 #include "vmm_process.h"
+#include "vmm_reply.h"
+#include "devices.h"
 
 namespace tortuga::toolstack {
 namespace {
@@ -25,16 +27,9 @@ using State = api::DomainInfo;
 using namespace std::chrono_literals;
 
 constexpr size_t kMaxExitRecordBytes = 64 * 1024;
-constexpr size_t kMaxReasonLength = 512;
 constexpr auto kPollInterval = 20ms;
 // tortuga-vmm's exit codes (README, ABI.md "Domain exit").
 constexpr int kExitPoweroff = 0, kExitReboot = 4, kExitSuspend = 6, kExitDestroyed = 7, kMaxExitCode = 7;
-
-api::Response error(std::string text) {
-  api::Response r;
-  r.set_error(std::move(text));
-  return r;
-}
 
 api::Response domain_response(const api::DomainRecord& record) {
   api::Response r;
@@ -45,34 +40,6 @@ api::Response domain_response(const api::DomainRecord& record) {
 uint64_t file_size(const std::string& path) {
   struct stat st{};
   return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
-}
-
-// A VMM's words are hostile like any other input: one printable line, bounded.
-std::string clean_line(const std::string& text) {
-  std::string out;
-  for (char c : text.substr(0, kMaxReasonLength)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  return out;
-}
-
-// Counters come from the VMM, whose guest may own it: operation names that
-// are not short identifiers (terminal escapes, floods) are dropped.
-api::DomainStats sanitized(api::DomainStats stats) {
-  constexpr int kMaxOps = 64, kMaxVectors = 256;
-  constexpr size_t kMaxName = 32;
-  auto identifier = [](const std::string& name) {
-    return !name.empty() && name.size() <= kMaxName && std::all_of(name.begin(), name.end(), [](char c) {
-      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-    });
-  };
-  auto* ops = stats.mutable_hypercalls_by_op();
-  std::vector<std::string> bad;
-  for (const auto& [name, count] : *ops) {
-    if (!identifier(name)) bad.push_back(name);
-  }
-  for (const auto& name : bad) ops->erase(name);
-  if (ops->size() > kMaxOps) ops->clear();
-  if (stats.exceptions_by_vector_size() > kMaxVectors) stats.clear_exceptions_by_vector();
-  return stats;
 }
 
 std::string describe_wait_status(int status) {
@@ -111,6 +78,12 @@ awaitable<void> sleep_for(std::chrono::milliseconds d) {
 }  // namespace
 
 std::string domain_label(const std::string& name) { return fmt::format("domain '{}'", name); }
+
+api::Response error_response(std::string text) {
+  api::Response r;
+  r.set_error(std::move(text));
+  return r;
+}
 
 const char* state_name(State::State s) {
   switch (s) {
@@ -258,6 +231,7 @@ void Daemon::start_vmm(api::DomainRecord& record) {
   if (!c.initramfs().empty()) launch.args.push_back(fmt::format("--initramfs={}", c.initramfs()));
   if (c.weight() != 0) launch.args.push_back(fmt::format("--weight={}", c.weight()));
   if (c.cap() != 0) launch.args.push_back(fmt::format("--cap={}", c.cap()));
+  for (auto& arg : vmm_device_args(c, record.info().domid())) launch.args.push_back(std::move(arg));
   launch.stdin_fifo = record.console_fifo();
   launch.stdout_path = logged ? store_.console_log(name) : "";
   launch.stderr_path = store_.vmm_log(name);
@@ -347,14 +321,7 @@ awaitable<void> Daemon::refresh(std::string name, uint32_t domid) {
     api::VmmReply reply = co_await call_vmm(r->control_socket(), status);
     r = table_.find(name);
     if (r == nullptr || r->info().domid() != domid || !has_vmm(*r)) co_return;
-    *r->mutable_info()->mutable_stats() = sanitized(reply.stats());
-    if (r->info().state() == State::RUNNING || r->info().state() == State::PAUSED) {
-      State::State now = reply.paused() ? State::PAUSED : State::RUNNING;
-      if (now != r->info().state()) {
-        r->mutable_info()->set_state(now);
-        save(*r);
-      }
-    }
+    if (apply_vmm_reply(reply, *r->mutable_info())) save(*r);
   } catch (const VmmCallError& e) {
     spdlog::warn("{}: no status from its VMM: {}", domain_label(name), e.what());
   }
@@ -441,27 +408,29 @@ awaitable<api::Response> Daemon::handle(const api::Request& request) {
     case api::Request::kPause: co_return co_await set_paused(request.pause().domain(), true);
     case api::Request::kUnpause: co_return co_await set_paused(request.unpause().domain(), false);
     case api::Request::kShutdown:
+      if (request.shutdown().reboot()) co_return co_await reboot(request.shutdown().domain());
       co_return co_await shutdown(request.shutdown().domain(), request.shutdown().timeout_s());
     case api::Request::kDestroy: co_return co_await destroy(request.destroy().domain());
     case api::Request::kMemSet:
       co_return co_await mem_set(request.mem_set().domain(), request.mem_set().memory_mib());
-    case api::Request::kBlockAttach: co_return not_in_this_build(request.block_attach().domain(), "block");
-    case api::Request::kBlockDetach: co_return not_in_this_build(request.block_detach().domain(), "block");
-    case api::Request::kNetworkAttach: co_return not_in_this_build(request.network_attach().domain(), "network");
-    case api::Request::kNetworkDetach: co_return not_in_this_build(request.network_detach().domain(), "network");
+    case api::Request::kBlockAttach:
+      co_return co_await block_attach(request.block_attach().domain(), request.block_attach().disk());
+    case api::Request::kBlockDetach: {
+      const auto& d = request.block_detach();
+      co_return co_await block_detach(d.domain(), d.vdev(), d.force());
+    }
+    case api::Request::kNetworkAttach:
+      co_return co_await network_attach(request.network_attach().domain(), request.network_attach().nic());
+    case api::Request::kNetworkDetach: {
+      const auto& d = request.network_detach();
+      co_return co_await network_detach(d.domain(), d.device(), d.force());
+    }
     case api::Request::kConsole:
     case api::Request::kConsoleInput:
-      co_return error("console messages need a console attachment (ConsoleRequest first)");
+      co_return error_response("console messages need a console attachment (ConsoleRequest first)");
     case api::Request::OP_NOT_SET: break;
   }
-  co_return error("empty request: no operation set");
-}
-
-api::Response Daemon::not_in_this_build(const std::string& ref, const char* what) {
-  api::DomainRecord* r = table_.find(ref);
-  if (r == nullptr) return error(fmt::format("no domain '{}'", ref));
-  return error(fmt::format("{}: {} backend not available in this build", domain_label(r->info().config().name()),
-                           what));
+  co_return error_response("empty request: no operation set");
 }
 
 awaitable<api::Response> Daemon::create(api::DomainConfig config) {
@@ -469,7 +438,7 @@ awaitable<api::Response> Daemon::create(api::DomainConfig config) {
   try {
     validate_config(config, true);
   } catch (const ConfigError& e) {
-    co_return error(fmt::format("{}: {}", domain_label(config.name()), e.what()));
+    co_return error_response(fmt::format("{}: {}", domain_label(config.name()), e.what()));
   }
   const std::string name = config.name();
   api::DomainRecord fresh;
@@ -478,23 +447,24 @@ awaitable<api::Response> Daemon::create(api::DomainConfig config) {
   fresh.mutable_info()->set_created_unix(static_cast<int64_t>(std::time(nullptr)));
   // The check and the claim of the name happen with no co_await between them.
   api::DomainRecord* r = table_.insert(std::move(fresh));
-  if (r == nullptr) co_return error(fmt::format("{} already exists", domain_label(name)));
+  if (r == nullptr) co_return error_response(fmt::format("{} already exists", domain_label(name)));
   const uint32_t domid = r->info().domid();
+  assign_nic_identities(*r->mutable_info()->mutable_config(), domid);
   try {
     start_vmm(*r);
   } catch (const std::exception& e) {
     forget(name);
-    co_return error(fmt::format("{}: cannot start tortuga-vmm: {}", domain_label(name), e.what()));
+    co_return error_response(fmt::format("{}: cannot start tortuga-vmm: {}", domain_label(name), e.what()));
   }
   std::string failed = co_await wait_until_up(name, domid);
   if (!failed.empty()) {
     co_await stop_vmm(name, domid);
     r = table_.find(name);
     if (r != nullptr && r->info().domid() == domid) forget(name);
-    co_return error(fmt::format("{}: did not start: {}", domain_label(name), failed));
+    co_return error_response(fmt::format("{}: did not start: {}", domain_label(name), failed));
   }
   r = table_.find(name);
-  if (r == nullptr || r->info().domid() != domid) co_return error(fmt::format("{} was destroyed", domain_label(name)));
+  if (r == nullptr || r->info().domid() != domid) co_return error_response(fmt::format("{} was destroyed", domain_label(name)));
   co_return domain_response(*r);
 }
 
@@ -512,50 +482,54 @@ awaitable<api::Response> Daemon::list() {
 
 awaitable<api::Response> Daemon::info(const std::string& ref) {
   api::DomainRecord* r = table_.find(ref);
-  if (r == nullptr) co_return error(fmt::format("no domain '{}'", ref));
+  if (r == nullptr) co_return error_response(fmt::format("no domain '{}'", ref));
   const std::string name = r->info().config().name();
   const uint32_t domid = r->info().domid();
   co_await refresh(name, domid);
   r = table_.find(name);
-  if (r == nullptr) co_return error(fmt::format("{} was destroyed meanwhile", domain_label(name)));
+  if (r == nullptr) co_return error_response(fmt::format("{} was destroyed meanwhile", domain_label(name)));
   co_return domain_response(*r);
 }
 
 awaitable<api::Response> Daemon::set_paused(const std::string& ref, bool pause) {
+  api::VmmRequest request;
+  if (pause) request.mutable_pause(); else request.mutable_unpause();
+  co_return co_await vmm_operation(ref, request);
+}
+
+awaitable<api::Response> Daemon::vmm_operation(std::string ref, api::VmmRequest request,
+                                               OnVmmSuccess on_success) {
   api::DomainRecord* r = table_.find(ref);
-  if (r == nullptr) co_return error(fmt::format("no domain '{}'", ref));
+  if (r == nullptr) co_return error_response(fmt::format("no domain '{}'", ref));
   const std::string name = r->info().config().name();
   const uint32_t domid = r->info().domid();
   State::State s = r->info().state();
   if (s != State::RUNNING && s != State::PAUSED) {
-    co_return error(fmt::format("{} is {}, not running", domain_label(name), state_name(s)));
+    co_return error_response(fmt::format("{} is {}, not running", domain_label(name), state_name(s)));
   }
-  api::VmmRequest request;
-  if (pause) request.mutable_pause(); else request.mutable_unpause();
   try {
     api::VmmReply reply = co_await call_vmm(r->control_socket(), request);
     r = table_.find(name);
-    if (r == nullptr || r->info().domid() != domid) co_return error(fmt::format("{} was destroyed", domain_label(name)));
-    if (!reply.error().empty()) co_return error(fmt::format("{}: {}", domain_label(name), clean_line(reply.error())));
-    if (r->info().state() == State::RUNNING || r->info().state() == State::PAUSED) {
-      r->mutable_info()->set_state(reply.paused() ? State::PAUSED : State::RUNNING);
-    }
-    *r->mutable_info()->mutable_stats() = sanitized(reply.stats());
+    if (r == nullptr || r->info().domid() != domid) co_return error_response(fmt::format("{} was destroyed", domain_label(name)));
+    if (!reply.error().empty()) co_return error_response(fmt::format("{}: {}", domain_label(name), clean_line(reply.error())));
+    apply_vmm_reply(reply, *r->mutable_info());
+    std::string failed = on_success ? on_success(reply, *r->mutable_info()->mutable_config()) : "";
     save(*r);
+    if (!failed.empty()) co_return error_response(fmt::format("{}: {}", domain_label(name), failed));
     co_return domain_response(*r);
   } catch (const VmmCallError& e) {
-    co_return error(fmt::format("{}: {}", domain_label(name), e.what()));
+    co_return error_response(fmt::format("{}: {}", domain_label(name), e.what()));
   }
 }
 
 awaitable<api::Response> Daemon::shutdown(const std::string& ref, uint32_t timeout_s) {
   api::DomainRecord* r = table_.find(ref);
-  if (r == nullptr) co_return error(fmt::format("no domain '{}'", ref));
+  if (r == nullptr) co_return error_response(fmt::format("no domain '{}'", ref));
   const std::string name = r->info().config().name();
   const uint32_t domid = r->info().domid();
   State::State s = r->info().state();
   if (s != State::RUNNING && s != State::PAUSED) {
-    co_return error(fmt::format("{} is {}, not running", domain_label(name), state_name(s)));
+    co_return error_response(fmt::format("{} is {}, not running", domain_label(name), state_name(s)));
   }
   if (timeout_s == 0) timeout_s = 30;
   api::Response response;
@@ -580,15 +554,25 @@ awaitable<api::Response> Daemon::shutdown(const std::string& ref, uint32_t timeo
     result.set_destroyed(true);
     result.set_note(fmt::format(
         "{}: {}; destroyed after {} s", domain_label(name),
-        result.guest_asked() ? "the guest did not stop" : "the guest cannot be asked yet (this VMM has no store)",
+        result.guest_asked() ? "the guest did not stop" : "the guest cannot be asked (it does not watch control/shutdown)",
         timeout_s));
   }
   co_return response;
 }
 
+// Like `xl reboot`: the guest is asked through the store and reboots on its
+// own (its VMM ends with the reboot status and the daemon starts a new one).
+awaitable<api::Response> Daemon::reboot(const std::string& ref) {
+  api::VmmRequest request;
+  request.mutable_reboot();
+  co_return co_await vmm_operation(ref, request, [](const api::VmmReply& reply, api::DomainConfig&) {
+    return reply.shutdown_delivered() ? "" : "the guest cannot be asked to reboot (it does not watch control/shutdown)";
+  });
+}
+
 awaitable<api::Response> Daemon::destroy(const std::string& ref) {
   api::DomainRecord* r = table_.find(ref);
-  if (r == nullptr) co_return error(fmt::format("no domain '{}'", ref));
+  if (r == nullptr) co_return error_response(fmt::format("no domain '{}'", ref));
   const std::string name = r->info().config().name();
   const uint32_t domid = r->info().domid();
   api::Response response;
@@ -602,31 +586,6 @@ awaitable<api::Response> Daemon::destroy(const std::string& ref) {
   save(*r);
   co_await stop_vmm(name, domid);
   co_return response;
-}
-
-awaitable<api::Response> Daemon::mem_set(const std::string& ref, uint32_t mib) {
-  api::DomainRecord* r = table_.find(ref);
-  if (r == nullptr) co_return error(fmt::format("no domain '{}'", ref));
-  const std::string name = r->info().config().name();
-  if (mib < 1 || mib > r->info().config().memory_mib()) {
-    co_return error(fmt::format("{}: target {} MiB is outside 1..{} (its memory_mib)", domain_label(name), mib,
-                                r->info().config().memory_mib()));
-  }
-  State::State s = r->info().state();
-  if (s != State::RUNNING && s != State::PAUSED) {
-    co_return error(fmt::format("{} is {}, not running", domain_label(name), state_name(s)));
-  }
-  api::VmmRequest request;
-  request.set_memory_target_mib(mib);
-  try {
-    api::VmmReply reply = co_await call_vmm(r->control_socket(), request);
-    if (!reply.error().empty()) co_return error(fmt::format("{}: {}", domain_label(name), clean_line(reply.error())));
-  } catch (const VmmCallError& e) {
-    co_return error(fmt::format("{}: {}", domain_label(name), e.what()));
-  }
-  r = table_.find(name);
-  if (r == nullptr) co_return error(fmt::format("{} was destroyed", domain_label(name)));
-  co_return domain_response(*r);
 }
 
 }  // namespace tortuga::toolstack

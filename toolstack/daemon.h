@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -19,6 +20,7 @@
 #include "control.pb.h"
 #include "domain_table.h"
 #include "state_store.h"
+#include "vmm_control.pb.h"
 #include "vmm_supervisor.h"
 
 namespace tortuga::toolstack {
@@ -53,8 +55,20 @@ class Daemon {
   awaitable<api::Response> set_paused(const std::string& ref, bool pause);
   awaitable<api::Response> shutdown(const std::string& ref, uint32_t timeout_s);
   awaitable<api::Response> destroy(const std::string& ref);
+  awaitable<api::Response> reboot(const std::string& ref);
+  // Devices and memory (daemon_devices.cpp).
   awaitable<api::Response> mem_set(const std::string& ref, uint32_t mib);
-  api::Response not_in_this_build(const std::string& ref, const char* what);
+  awaitable<api::Response> block_attach(const std::string& ref, api::Disk disk);
+  awaitable<api::Response> block_detach(const std::string& ref, const std::string& vdev, bool force);
+  awaitable<api::Response> network_attach(const std::string& ref, api::Nic nic);
+  awaitable<api::Response> network_detach(const std::string& ref, const std::string& device, bool force);
+
+  // One request to a running (or paused) domain's VMM: the reply's counters
+  // and devices go into its info; when the VMM did it, on_success may change
+  // the config (a device attached or detached) or return an error for the
+  // user ("" = none); the record is saved.
+  using OnVmmSuccess = std::function<std::string(const api::VmmReply&, api::DomainConfig&)>;
+  awaitable<api::Response> vmm_operation(std::string ref, api::VmmRequest request, OnVmmSuccess on_success = {});
 
   // The pid a VMM reports on the record's control socket, 0 if none answers.
   awaitable<pid_t> pid_behind_control_socket(const api::DomainRecord& record);
@@ -90,5 +104,7 @@ class Daemon {
 // "domain 'NAME'": how errors name a domain.
 std::string domain_label(const std::string& name);
 const char* state_name(api::DomainInfo::State state);
+// A response that is only an error: one line naming the domain and the cause.
+api::Response error_response(std::string text);
 
 }  // namespace tortuga::toolstack

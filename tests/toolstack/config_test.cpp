@@ -95,13 +95,51 @@ TEST(Config, FilesMustExist) {
   EXPECT_THAT(error_of([&] { validate_config(c, true); }), HasSubstr("initramfs: not a regular file"));
 }
 
-TEST(Config, DevicesNeedBackendsThisBuildDoesNotHave) {
+TEST(Config, DevicesAreCheckedKeyByKey) {
+  auto with = [](auto change) {
+    api::DomainConfig c = valid();
+    change(c);
+    return error_of([&] { validate_config(c, false); });
+  };
+  auto disk = [](api::DomainConfig& c, const char* path, const char* vdev) {
+    api::Disk* d = c.add_disks();
+    d->set_path(path);
+    d->set_vdev(vdev);
+  };
+  EXPECT_EQ(with([&](auto& c) { disk(c, "/d.img", "xvda"); disk(c, "/e.img", "xvdp"); }), "");
+  EXPECT_EQ(with([&](auto& c) { disk(c, "d.img", "xvda"); }), "disks[0].path: 'd.img' is not an absolute path");
+  EXPECT_EQ(with([&](auto& c) { disk(c, "", "xvda"); }), "disks[0].path: missing (the image file)");
+  EXPECT_THAT(with([&](auto& c) { disk(c, "/a,ro.img", "xvda"); }), HasSubstr("contains a comma"));
+  EXPECT_EQ(with([&](auto& c) { disk(c, "/d.img", "sda"); }), "disks[0].vdev: 'sda' is not xvda..xvdp");
+  EXPECT_THAT(with([&](auto& c) { disk(c, "/d.img", "xvdq"); }), HasSubstr("is not xvda..xvdp"));
+  EXPECT_EQ(with([&](auto& c) { disk(c, "/d.img", "xvda"); disk(c, "/e.img", "xvda"); }),
+            "disks[1].vdev: xvda is used twice");
+  EXPECT_EQ(with([&](auto& c) { disk(c, "/d.img", "xvda"); disk(c, "/d.img", "xvdb"); }),
+            "disks[1].path: /d.img is attached twice");
+  EXPECT_EQ(with([](auto& c) { c.add_nics()->set_bridge("br0"); }), "");
+  EXPECT_EQ(with([](auto& c) { c.add_nics(); }), "");  // no bridge: a TAP on its own
+  EXPECT_THAT(with([](auto& c) { c.add_nics()->set_bridge("a/b"); }), HasSubstr("nics[0].bridge: 'a/b'"));
+  EXPECT_THAT(with([](auto& c) { c.add_nics()->set_bridge(std::string(16, 'b')); }), HasSubstr("nics[0].bridge"));
+  EXPECT_THAT(with([](auto& c) { c.add_nics()->set_mac("01:00:5e:00:00:01"); }), HasSubstr("nics[0].mac"));
+  EXPECT_THAT(with([](auto& c) { c.add_nics()->set_mac("02:00:00:00:00"); }), HasSubstr("nics[0].mac"));
+  EXPECT_EQ(with([](auto& c) {
+              c.add_nics()->set_mac("02:00:00:00:00:01");
+              c.add_nics()->set_mac("02:00:00:00:00:01");
+            }),
+            "nics[1].mac: 02:00:00:00:00:01 is used twice");
+  EXPECT_THAT(with([](auto& c) { for (int i = 0; i < 9; ++i) c.add_nics(); }), HasSubstr("nics: more than 8"));
+}
+
+TEST(Config, DeviceFilesAndBridgesMustExist) {
   api::DomainConfig c = valid();
-  c.add_disks()->set_path("/d.img");
-  EXPECT_THAT(error_of([&] { validate_config(c, false); }), HasSubstr("block backend not available in this build"));
+  c.add_disks()->set_path("/nonexistent/d.img");
+  c.mutable_disks(0)->set_vdev("xvda");
+  EXPECT_EQ(error_of([&] { validate_config(c, true); }), "disks[0].path: no such file: /nonexistent/d.img");
+  c.mutable_disks(0)->set_path("/");
+  EXPECT_THAT(error_of([&] { validate_config(c, true); }), HasSubstr("not a regular file or block device"));
   c = valid();
-  c.add_nics()->set_bridge("br0");
-  EXPECT_THAT(error_of([&] { validate_config(c, false); }), HasSubstr("network backend not available"));
+  c.add_nics()->set_bridge("tgnosuchbr0");
+  EXPECT_EQ(error_of([&] { validate_config(c, true); }), "nics[0].bridge: no bridge 'tgnosuchbr0' on this host");
 }
 
 TEST(Config, NameCharset) {

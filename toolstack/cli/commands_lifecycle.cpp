@@ -1,4 +1,4 @@
-// create, pause, unpause, shutdown, destroy.
+// create, pause, unpause, shutdown, reboot, destroy.
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -166,6 +166,18 @@ void add_lifecycle_commands(CLI::App& app, Context& context) {
     api::Response response = ApiClient(context).call(request, static_cast<int>(*timeout + 30) * 1000);
     if (context.json) std::cout << to_json(response);
     else fmt::print("{}\n", response.shutdown().note());
+  });
+
+  auto* reboot = app.add_subcommand("reboot", "ask a domain's guest to reboot (it starts again with the same config)");
+  auto reboot_domain = std::make_shared<std::string>();
+  reboot->add_option("domain", *reboot_domain, "name or id")->required();
+  reboot->callback([&context, reboot_domain] {
+    api::Request request;
+    request.mutable_shutdown()->set_domain(*reboot_domain);
+    request.mutable_shutdown()->set_reboot(true);
+    api::Response response = ApiClient(context).call(request);
+    if (context.json) std::cout << to_json(response.domain());
+    else fmt::print("domain '{}': reboot requested\n", response.domain().config().name());
   });
 }
 

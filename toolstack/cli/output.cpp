@@ -1,9 +1,51 @@
 #include "output.h"
 
+#include "devices.h"
+
 #include <fmt/format.h>
 #include <google/protobuf/util/json_util.h>
 
 namespace tortuga::cli {
+namespace {
+
+uint32_t vbd_number(const std::string& vdev) { return toolstack::vbd_id(vdev).value_or(0); }
+
+// A device's state by its ABI.md 17.2 name.
+std::string device_state(int32_t state) {
+  static const char* const names[] = {"unknown", "initialising", "initwait", "initialised",
+                                      "connected", "closing",      "closed"};
+  return state >= 0 && state <= 6 ? names[state] : fmt::format("state {}", state);
+}
+
+// Disks and NICs from the config, with what the VMM said about each.
+std::string devices_text(const api::DomainInfo& d) {
+  std::string out;
+  auto live = [&d](const char* type, uint32_t id) -> const api::DeviceStatus* {
+    for (const auto& dev : d.devices()) {
+      if (dev.type() == type && dev.id() == id) return &dev;
+    }
+    return nullptr;
+  };
+  auto states = [](const api::DeviceStatus* dev) {
+    return dev == nullptr ? std::string()
+                          : fmt::format(", backend {}, frontend {}", device_state(dev->state()),
+                                        device_state(dev->frontend_state()));
+  };
+  for (const auto& disk : d.config().disks()) {
+    const auto* dev = live("vbd", vbd_number(disk.vdev()));
+    out += fmt::format("{:<12} {} {}{}{}\n", "disk:", disk.vdev(), disk.path(), disk.readonly() ? " (read-only)" : "",
+                       states(dev));
+  }
+  for (const auto& nic : d.config().nics()) {
+    const auto* dev = live("vif", nic.devid());
+    out += fmt::format("{:<12} {} mac {}{}{}{}\n", "nic:", nic.devid(), nic.mac(),
+                       dev != nullptr && !dev->name().empty() ? ", tap " + dev->name() : "",
+                       nic.bridge().empty() ? "" : ", bridge " + nic.bridge(), states(dev));
+  }
+  return out;
+}
+
+}  // namespace
 
 std::string state_word(api::DomainInfo::State s) {
   switch (s) {
@@ -22,9 +64,15 @@ std::string list_header() {
   return fmt::format("{:<32} {:>5} {:>7} {:>5} {:>9} {:>9}\n", "Name", "ID", "Mem", "VCPUs", "State", "Time(s)");
 }
 
+// MiB the domain holds now: after ballooning when its VMM said, else its
+// configured memory (as `xl list` shows current memory).
+uint64_t memory_now_mib(const api::DomainInfo& d) {
+  return d.memory_current_kib() != 0 ? d.memory_current_kib() / 1024 : d.config().memory_mib();
+}
+
 std::string list_row(const api::DomainInfo& d) {
   return fmt::format("{:<32} {:>5} {:>7} {:>5} {:>9} {:>9.1f}\n", d.config().name(), d.domid(),
-                     d.config().memory_mib(), d.config().vcpus(), state_word(d.state()),
+                     memory_now_mib(d), d.config().vcpus(), state_word(d.state()),
                      static_cast<double>(d.stats().cpu_ns()) / 1e9);
 }
 
@@ -37,11 +85,16 @@ std::string info_text(const api::DomainInfo& d) {
   line("state:", state_word(d.state()));
   line("pid:", d.pid() > 0 ? std::to_string(d.pid()) : "-");
   line("memory:", fmt::format("{} MiB", c.memory_mib()));
+  if (d.memory_current_kib() != 0) {
+    line("balloon:", fmt::format("{} MiB now, target {} MiB", d.memory_current_kib() / 1024,
+                                 d.memory_target_kib() / 1024));
+  }
   line("vcpus:", std::to_string(c.vcpus()));
   line("kernel:", c.kernel());
   if (!c.cmdline().empty()) line("cmdline:", c.cmdline());
   if (!c.initramfs().empty()) line("initramfs:", c.initramfs());
   line("on_crash:", api::DomainConfig::OnCrash_Name(c.on_crash()));
+  out += devices_text(d);
   line("cpu time:", fmt::format("{:.2f} s", static_cast<double>(d.stats().cpu_ns()) / 1e9));
   line("uptime:", fmt::format("{:.2f} s", static_cast<double>(d.stats().uptime_ns()) / 1e9));
   line("restarts:", std::to_string(d.restarts()));
