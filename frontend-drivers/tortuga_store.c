@@ -212,9 +212,14 @@ static void shutdown_watch_fn(struct work_struct *work)
 		return;
 	/* Taken: an empty value tells the toolstack we act on it (ABI 16.1). */
 	tortuga_store_write("control/shutdown", "");
+	/*
+	 * Both run /sbin/poweroff or /sbin/reboot first, so user space shuts
+	 * down in order; where there is none (a bare initramfs) the kernel
+	 * syncs and does it itself rather than ignore the toolstack.
+	 */
 	if (!strcmp(what, "poweroff") || !strcmp(what, "halt")) {
 		pr_info("the toolstack asks for a power off\n");
-		orderly_poweroff(false);
+		orderly_poweroff(true);
 	} else if (!strcmp(what, "reboot")) {
 		pr_info("the toolstack asks for a reboot\n");
 		orderly_reboot();
