@@ -75,6 +75,31 @@ awaitable<void> sleep_for(std::chrono::milliseconds d) {
   co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
 }
 
+// Runs the tasks concurrently on this coroutine's executor and returns when
+// every one has finished (each handles its own errors).
+awaitable<void> all_of(std::vector<awaitable<void>> tasks) {
+  auto executor = co_await asio::this_coro::executor;
+  auto remaining = std::make_shared<size_t>(tasks.size());
+  auto all_done = std::make_shared<asio::steady_timer>(executor, asio::steady_timer::time_point::max());
+  for (auto& task : tasks) {
+    asio::co_spawn(
+        executor,
+        [task = std::move(task), remaining, all_done]() mutable -> awaitable<void> {
+          try {
+            co_await std::move(task);
+          } catch (const std::exception& e) {
+            spdlog::warn("a concurrent task failed: {}", e.what());
+          }
+          if (--*remaining == 0) all_done->cancel();
+        },
+        asio::detached);
+  }
+  if (*remaining != 0) {
+    boost::system::error_code ec;
+    co_await all_done->async_wait(asio::redirect_error(use_awaitable, ec));
+  }
+}
+
 }  // namespace
 
 std::string domain_label(const std::string& name) { return fmt::format("domain '{}'", name); }
@@ -473,7 +498,11 @@ awaitable<api::Response> Daemon::list() {
   for (auto* r : table_.all()) {
     if (has_vmm(*r)) running.emplace_back(r->info().config().name(), r->info().domid());
   }
-  for (auto& [name, domid] : running) co_await refresh(name, domid);
+  // All at once: one slow VMM costs the listing its own deadline, not the
+  // sum of everyone's round trips.
+  std::vector<awaitable<void>> refreshes;
+  for (auto& [name, domid] : running) refreshes.push_back(refresh(name, domid));
+  co_await all_of(std::move(refreshes));
   api::Response response;
   api::DomainList& domains = *response.mutable_list();  // set even when empty
   for (auto* r : table_.all()) *domains.add_domains() = r->info();
