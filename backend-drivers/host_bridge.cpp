@@ -4,7 +4,6 @@
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,13 +13,9 @@ namespace tortuga {
 
 void join_bridge(const std::string& bridge, const std::string& ifname) {
   if (bridge.empty() || bridge.size() >= IFNAMSIZ) throw TapError("bad bridge name '" + bridge + "'");
+  // Asked of the kernel (not of sysfs, which may show another network
+  // namespace than ours).
   if (::if_nametoindex(bridge.c_str()) == 0) throw TapError("no bridge named " + bridge + " on the host");
-  // A bridge has a bridge/ directory in sysfs; any other interface would
-  // make SIOCBRADDIF fail with a less helpful EOPNOTSUPP.
-  struct stat st{};
-  if (::stat(("/sys/class/net/" + bridge + "/bridge").c_str(), &st) != 0) {
-    throw TapError(bridge + " is not a bridge");
-  }
   unsigned index = ::if_nametoindex(ifname.c_str());
   if (index == 0) throw TapError("no interface " + ifname + " to add to bridge " + bridge);
   int s = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -31,6 +26,8 @@ void join_bridge(const std::string& bridge, const std::string& ifname) {
   int rc = ::ioctl(s, SIOCBRADDIF, &ifr);
   int err = errno;
   ::close(s);
+  // Any interface but a bridge refuses the bridge's ioctl.
+  if (rc != 0 && err == EOPNOTSUPP) throw TapError(bridge + " is not a bridge");
   if (rc != 0) throw TapError("cannot add " + ifname + " to bridge " + bridge + ": " + std::strerror(err));
 }
 

@@ -132,6 +132,9 @@ void SplitDevice::publish_directories(const Keys& backend_keys, const Keys& fron
         throw std::logic_error("cannot create " + path);
       }
     };
+    // device/<type> itself, made by the first device of its type: the
+    // guest lists it to find its devices, and may write there (16.4).
+    if (std::string type_dir = store_parent(fdir_); !s.read(0, 0, type_dir).ok()) vmm_node(s, type_dir, "", 'b');
     guest_node(fdir_, "");
     guest_node(fdir_ + "/" TG_STORE_KEY_STATE, std::to_string(TG_STATE_INITIALISING));
     guest_node(fdir_ + "/" TG_STORE_KEY_BACKEND, bdir_);
