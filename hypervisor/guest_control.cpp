@@ -41,7 +41,8 @@ bool request_guest_shutdown(StoreRing& store, const std::string& what) {
 
 void set_balloon_target(StoreRing& store, uint64_t target_kib, uint64_t max_kib) {
   if (read_home_key(store, TG_STORE_KEY_FEATURE_BALLOON) != "1") {
-    throw GuestControlError("the guest has no balloon driver (control/feature-balloon)");
+    throw GuestControlError(
+        "not supported by this guest yet: the guest has no balloon driver (control/feature-balloon)");
   }
   if (target_kib < 1024 || target_kib > max_kib) {
     throw GuestControlError(fmt::format("memory target must be between 1 and {} MiB, not {} KiB", max_kib / 1024,
