@@ -7,12 +7,11 @@
 
 #include "block_backend.h"
 #include "block_image.h"
+#include "device_spec.h"
 #include "grant_access.h"
 #include "split_device.h"
 
 namespace tortuga {
-
-constexpr uint32_t kFirstDiskId = 51712;  // xvda in Linux's numbering
 
 std::unique_ptr<SplitDevice> make_block_device(SplitDevice::Parts parts, GrantAccess& grants, BlockImage& image,
                                                uint16_t domid, uint32_t id,

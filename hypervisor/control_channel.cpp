@@ -8,6 +8,10 @@
 
 #include <fmt/format.h>
 
+#include <tortuga/io/blkif.h>
+#include <tortuga/io/netif.h>
+#include <tortuga/io/store.h>
+
 #include "domain.h"
 #include "framing.h"
 #include "unix_socket.h"
@@ -18,6 +22,10 @@ namespace {
 // A request must arrive whole this soon after its first byte: a stuck
 // peer cannot hold the channel.
 constexpr int kRequestTimeoutMs = 5000;
+// How long a detach waits for the guest to let go, unless told (the
+// daemon's own deadline for a call must cover it), and the most it may ask.
+constexpr uint32_t kDefaultDetachTimeoutMs = 2000;
+constexpr uint32_t kMaxDetachTimeoutMs = 60000;
 
 uint64_t process_cpu_ns() {
   timespec ts{};
@@ -118,6 +126,24 @@ void ControlChannel::serve_connection(int fd) {
 
 api::VmmReply ControlChannel::handle(const api::VmmRequest& request) {
   api::VmmReply reply;
+  try {
+    perform(request, reply);
+  } catch (const std::exception& e) {
+    // Every refusal (bad spec, missing image, unknown bridge, a guest that
+    // did not let go) is one line; the domain is as it was.
+    reply.set_error(e.what());
+  }
+  reply.set_paused(domain_.paused());
+  reply.set_pid(static_cast<int32_t>(::getpid()));
+  reply.set_name(domain_.config().name);
+  *reply.mutable_stats() = to_domain_stats(domain_.stats(), domain_.system_time_ns());
+  reply.set_memory_target_kib(domain_.memory_target_kib());
+  reply.set_memory_current_kib(domain_.memory_current_kib());
+  for (const DeviceInfo& d : domain_.devices()) *reply.add_devices() = to_device_status(d);
+  return reply;
+}
+
+void ControlChannel::perform(const api::VmmRequest& request, api::VmmReply& reply) {
   switch (request.op_case()) {
     case api::VmmRequest::kStatus:
       break;
@@ -128,34 +154,83 @@ api::VmmReply ControlChannel::handle(const api::VmmRequest& request) {
       domain_.unpause();
       break;
     case api::VmmRequest::kShutdown:
-      // ABI.md 16: the request travels through the store's control/shutdown
-      // key, and this VMM has no store yet. The daemon waits and destroys.
-      reply.set_shutdown_delivered(false);
+      reply.set_shutdown_delivered(domain_.request_shutdown(TG_STORE_SHUTDOWN_POWEROFF));
+      break;
+    case api::VmmRequest::kReboot:
+      reply.set_shutdown_delivered(domain_.request_shutdown(TG_STORE_SHUTDOWN_REBOOT));
       break;
     case api::VmmRequest::kDestroy:
       domain_.destroy("by the toolstack");
       break;
     case api::VmmRequest::kMemoryTargetMib:
-      reply.set_error(
-          "not supported by this guest yet: a balloon target is written to the store, which this VMM does not "
-          "have yet");
+      set_memory_target(request.memory_target_mib());
       break;
     case api::VmmRequest::kAttachDisk:
+      domain_.attach_disk(to_disk_spec(request.attach_disk()));
+      break;
     case api::VmmRequest::kAttachNic:
+      domain_.attach_nic(to_nic_spec(request.attach_nic()));
+      break;
     case api::VmmRequest::kDetach:
+      detach(request.detach());
+      break;
     case api::VmmRequest::kSave:
-    case api::VmmRequest::kReboot:
       reply.set_error("not supported by this VMM yet");
       break;
     case api::VmmRequest::OP_NOT_SET:
       reply.set_error("empty request (no operation set)");
       break;
   }
-  reply.set_paused(domain_.paused());
-  reply.set_pid(static_cast<int32_t>(::getpid()));
-  reply.set_name(domain_.config().name);
-  *reply.mutable_stats() = to_domain_stats(domain_.stats(), domain_.system_time_ns());
-  return reply;
+}
+
+void ControlChannel::set_memory_target(uint64_t mib) {
+  // Checked here first: MiB times 1024 must not wrap.
+  uint64_t max_mib = domain_.config().memory_mib;
+  if (mib < 1 || mib > max_mib) {
+    throw std::runtime_error(fmt::format("memory target must be between 1 and {} MiB, not {}", max_mib, mib));
+  }
+  domain_.set_memory_target_kib(mib * 1024);
+}
+
+void ControlChannel::detach(const api::DeviceDetach& d) {
+  if (d.type() != TG_BLKIF_DEVTYPE && d.type() != TG_NETIF_DEVTYPE) {
+    throw std::runtime_error(fmt::format("unknown device type '{}' (vbd or vif)", d.type()));
+  }
+  if (d.timeout_ms() > kMaxDetachTimeoutMs) {
+    throw std::runtime_error(fmt::format("detach timeout {} ms is above {} ms", d.timeout_ms(), kMaxDetachTimeoutMs));
+  }
+  uint32_t timeout = d.timeout_ms() == 0 ? kDefaultDetachTimeoutMs : d.timeout_ms();
+  domain_.detach_device(d.type(), d.id(), d.force(), std::chrono::milliseconds(timeout));
+}
+
+DiskSpec to_disk_spec(const api::DiskAttach& a) {
+  DiskSpec spec;
+  spec.path = a.path();
+  spec.vdev = a.vdev();
+  spec.read_only = a.readonly();
+  return spec;
+}
+
+NicSpec to_nic_spec(const api::NicAttach& a) {
+  NicSpec spec;
+  spec.tap = a.tap();
+  spec.mac = a.mac();
+  spec.bridge = a.bridge();
+  spec.id = a.id();
+  return spec;
+}
+
+api::DeviceStatus to_device_status(const DeviceInfo& d) {
+  api::DeviceStatus out;
+  out.set_type(d.type);
+  out.set_id(d.id);
+  out.set_name(d.name);
+  out.set_backend(d.backend);
+  out.set_state(d.state);
+  out.set_frontend_state(d.frontend_state);
+  out.set_readonly(d.read_only);
+  out.set_mac(d.mac);
+  return out;
 }
 
 }  // namespace tortuga

@@ -1,14 +1,19 @@
 // The per-domain control channel (`tortuga-vmm --control PATH`): a Unix
 // socket that tortugad connects to, speaking length-prefixed protobuf
 // (toolstack/proto/vmm_control.proto): status and counters, pause and
-// unpause, a shutdown request, destroy, a memory target. One thread
-// serves one connection at a time; a daemon that restarts reconnects.
+// unpause, shutdown and reboot requests, destroy, a memory target, and
+// hot-plug of disks and NICs. Every reply carries the devices and the
+// memory figures. One thread serves one connection at a time (a detach
+// blocks it until the guest lets go or the timeout passes); a daemon that
+// restarts reconnects.
 #pragma once
 
 #include <atomic>
 #include <string>
 #include <thread>
 
+#include "device_set.h"
+#include "device_spec.h"
 #include "unique_fd.h"
 #include "vmm_control.pb.h"
 
@@ -30,6 +35,9 @@ class ControlChannel {
   void serve();
   void serve_connection(int fd);
   api::VmmReply handle(const api::VmmRequest& request);
+  void perform(const api::VmmRequest& request, api::VmmReply& reply);
+  void set_memory_target(uint64_t mib);
+  void detach(const api::DeviceDetach& d);
 
   Domain& domain_;
   std::string path_;
@@ -40,5 +48,9 @@ class ControlChannel {
 
 // ExitStats and the process's CPU time in the API's terms.
 api::DomainStats to_domain_stats(const ExitStats& stats, uint64_t uptime_ns);
+// The API's device messages and the VMM's specs (checked by the domain).
+DiskSpec to_disk_spec(const api::DiskAttach& a);
+NicSpec to_nic_spec(const api::NicAttach& a);
+api::DeviceStatus to_device_status(const DeviceInfo& d);
 
 }  // namespace tortuga

@@ -10,6 +10,7 @@
 #include <tortuga/hypercall.h>
 #include <tortuga/start_info.h>
 
+#include "guest_control.h"
 #include "reserved_area.h"
 #include "store_layout.h"
 
@@ -41,6 +42,14 @@ void validate(const DomainConfig& c) {
   if (c.vcpus < 1 || c.vcpus > TG_MAX_VCPUS) {
     throw KernelImageError(fmt::format("vcpus must be between 1 and {}, not {}", TG_MAX_VCPUS, c.vcpus));
   }
+  if (c.domid < TG_DOMID_FIRST_GUEST || c.domid > TG_DOMID_MAX_GUEST) {
+    throw KernelImageError(
+        fmt::format("domid must be between {} and {}, not {}", TG_DOMID_FIRST_GUEST, TG_DOMID_MAX_GUEST, c.domid));
+  }
+  // Names filled in and duplicates refused before any VM exists.
+  std::vector<DiskSpec> disks = c.disks;
+  std::vector<NicSpec> nics = c.nics;
+  complete_device_specs(disks, nics);
 }
 
 }  // namespace
@@ -67,20 +76,17 @@ Domain::Domain(const DomainConfig& config, Console& console)
   adopt_boot_memory();
   start_clocks_and_events();
   attach_store();
-  attach_disk();
-  attach_nic();
+  plug_cold_devices();
   vcpus_[0]->boot(layout_);
 }
 
 Domain::~Domain() {
   // Their threads raise events on the vCPUs and call the backends: stop them first.
   console_input_.reset();
-  if (block_) block_->shutdown();  // their threads answer through the rings and raise events
-  if (net_) net_->shutdown();
+  if (devices_) devices_->shutdown();  // their threads answer through the rings and raise events
   timers_.reset();
   doorbells_.reset();
-  block_.reset();
-  net_.reset();
+  devices_.reset();
 }
 
 // The builder wrote the bootstrap tables directly (nothing has run yet);
@@ -142,10 +148,9 @@ void Domain::attach_console_ring() {
 }
 
 // The store (ABI.md 16) on its ring page and port, filled with the
-// domain's home. The domain id is the first guest's until the toolstack
-// hands one down.
+// domain's home under the domain id the toolstack gave (--domid).
 void Domain::attach_store() {
-  store_ = std::make_unique<Store>(TG_DOMID_FIRST_GUEST);
+  store_ = std::make_unique<Store>(config_.domid);
   fill_domain_store(*store_, config_.name, config_.memory_mib * 1024);
   uint32_t port = 0;
   if (events_->alloc_unbound(TG_DOMID_VMM, &port) != 0) throw std::logic_error("no port for the store");
@@ -157,30 +162,25 @@ void Domain::attach_store() {
   memory_->ram_object<tg_start_info>(layout_.start_info_gpa)->store_evtchn = port;
 }
 
-// The disk of --disk as vbd 51712 (xvda): its directories in the store,
-// where the frontend finds it and connects (ABI.md 17, 18).
-void Domain::attach_disk() {
-  if (config_.disk.empty()) return;
-  disk_image_ = std::make_unique<BlockImage>(config_.disk, config_.disk_read_only);
-  uint32_t id = kFirstDiskId;
-  SplitDevice::Parts parts{*store_ring_, *events_, *doorbells_, [this, id](const std::string& what) {
-                             fmt::print(stderr, "tortuga-vmm: {}: vbd {}: {}\n", config_.name, id, what);
-                           }};
-  block_ = make_block_device(std::move(parts), *grants_, *disk_image_, store_->guest(), id,
-                             config_.disk_uring ? BlockEngine::kUring : BlockEngine::kThreads);
+// The disks and NICs of the command line, in the store before the guest
+// starts (cold-plug, ABI.md 17.1).
+void Domain::plug_cold_devices() {
+  devices_ = std::make_unique<DeviceSet>(
+      DeviceSet::Parts{*store_ring_, *events_, *doorbells_, *grants_, config_.domid, config_.name});
+  std::vector<DiskSpec> disks = config_.disks;
+  std::vector<NicSpec> nics = config_.nics;
+  complete_device_specs(disks, nics);
+  for (const DiskSpec& d : disks) devices_->attach_disk(d);
+  for (const NicSpec& n : nics) devices_->attach_nic(n);
 }
 
-// The interface of --nic as vif 0 over its TAP (ABI.md 19).
-void Domain::attach_nic() {
-  if (config_.nic_tap.empty()) return;
-  tap_ = std::make_unique<TapDevice>(config_.nic_tap);
-  uint16_t domid = store_->guest();
-  SplitDevice::Parts parts{*store_ring_, *events_, *doorbells_, [this](const std::string& what) {
-                             fmt::print(stderr, "tortuga-vmm: {}: vif 0: {}\n", config_.name, what);
-                           }};
-  std::string mac = config_.nic_mac.empty() ? default_mac(domid, 0) : config_.nic_mac;
-  net_ = make_net_device(std::move(parts), *grants_, *tap_, mac, domid, 0);
-}
+bool Domain::request_shutdown(const std::string& what) { return request_guest_shutdown(*store_ring_, what); }
+
+void Domain::set_memory_target_kib(uint64_t kib) { set_balloon_target(*store_ring_, kib, config_.memory_mib * 1024); }
+
+uint64_t Domain::memory_target_kib() { return balloon_target_kib(*store_ring_).value_or(0); }
+
+uint64_t Domain::memory_current_kib() const { return mmu_->populated_frames() * 4; }
 
 tg_shared_info& Domain::shared_info() { return *memory_->ram_object<tg_shared_info>(layout_.shared_info_gpa); }
 

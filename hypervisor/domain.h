@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -19,8 +20,8 @@
 #include "grant_table.h"
 #include "guest_memory.h"
 #include "kernel_image.h"
-#include "block_device.h"
-#include "net_device.h"
+#include "device_set.h"
+#include "device_spec.h"
 #include "console_ring.h"
 #include "doorbells.h"
 #include "event_channels.h"
@@ -41,11 +42,9 @@ struct DomainConfig {
   std::string cmdline;
   uint64_t memory_mib = 32;
   uint32_t vcpus = 1;
-  std::string disk;  // raw image for the block backend, empty for none
-  bool disk_read_only = false;
-  bool disk_uring = false;  // host I/O through io_uring instead of worker threads
-  std::string nic_tap;  // TAP interface for the network backend, empty for none
-  std::string nic_mac;  // empty: default_mac()
+  uint16_t domid = 1;  // the domain's id in its store (the toolstack's domain id)
+  std::vector<DiskSpec> disks;  // cold-plugged; complete_device_specs() fills the names in
+  std::vector<NicSpec> nics;
 };
 
 // How a domain ended. The numeric values are tortuga-vmm's exit codes
@@ -98,9 +97,22 @@ class Domain {
   VcpuTimers& timers() { return *timers_; }
   Doorbells& doorbells() { return *doorbells_; }
   GrantTable& grants() { return *grants_; }
-  SplitDevice* block_device() { return block_.get(); }
-  SplitDevice* net_device() { return net_.get(); }
   StoreRing& store() { return *store_ring_; }
+
+  // Hot-plug (ABI.md 17-19), thread-safe while the vCPUs run: see
+  // DeviceSet. Errors are std::runtime_error with one line for the user.
+  void attach_disk(const DiskSpec& spec) { devices_->attach_disk(spec); }
+  void attach_nic(const NicSpec& spec) { devices_->attach_nic(spec); }
+  void detach_device(const std::string& type, uint32_t id, bool force, std::chrono::milliseconds timeout) {
+    devices_->detach(type, id, force, timeout);
+  }
+  std::vector<DeviceInfo> devices() const { return devices_->list(); }
+
+  // Requests to the guest through its store (guest_control.h).
+  bool request_shutdown(const std::string& what);  // true: the guest will act on it
+  void set_memory_target_kib(uint64_t kib);         // throws GuestControlError
+  uint64_t memory_target_kib();                     // 0 if the guest wrote nonsense there
+  uint64_t memory_current_kib() const;              // RAM populated now
   Vcpu& vcpu(uint32_t id) { return *vcpus_.at(id); }
   uint32_t vcpus_up() const;
   Quiesce& quiesce() { return quiesce_; }
@@ -119,9 +131,8 @@ class Domain {
   void adopt_boot_memory();
   void start_clocks_and_events();
   void attach_console_ring();
-  void attach_disk();
-  void attach_nic();
   void attach_store();
+  void plug_cold_devices();
 
   DomainConfig config_;
   Console& console_;
@@ -138,10 +149,7 @@ class Domain {
   std::unique_ptr<ConsoleInput> console_input_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<StoreRing> store_ring_;
-  std::unique_ptr<BlockImage> disk_image_;
-  std::unique_ptr<SplitDevice> block_;
-  std::unique_ptr<TapDevice> tap_;
-  std::unique_ptr<SplitDevice> net_;
+  std::unique_ptr<DeviceSet> devices_;
   BootLayout layout_;
   uint64_t tsc_khz_ = 0;
   uint64_t created_ns_ = 0;

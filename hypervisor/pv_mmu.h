@@ -12,6 +12,7 @@
 // that could set them is stopped in this exit).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -59,7 +60,8 @@ class PvMmu : private EntryReader {
   // Memory reservation (ABI.md 13). Return false when the frame cannot be.
   bool release(uint64_t gfn, ApplyProgram& program);
   bool populate(uint64_t gfn);
-  uint64_t populated_frames() const { return populated_; }
+  // Read by the control channel while vCPUs balloon.
+  uint64_t populated_frames() const { return populated_.load(std::memory_order_relaxed); }
   uint64_t maximum_frames() const { return frames_.nr_frames(); }
 
   // Grants (grant_table.cpp). The frame lock serialises page-type changes
@@ -100,7 +102,7 @@ class PvMmu : private EntryReader {
   FrameTable frames_;
   PendingWrites pending_;
   std::vector<uint64_t> kernel_base_, user_base_;
-  uint64_t populated_;
+  std::atomic<uint64_t> populated_;
   std::mutex frame_lock_;
 };
 

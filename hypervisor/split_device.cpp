@@ -31,8 +31,10 @@ SplitDevice::SplitDevice(Parts parts, const std::string& type, uint16_t domid, u
       connect_(std::move(connect)),
       fdir_(fmt::format("/local/domain/{}/device/{}/{}", domid, type, id)),
       bdir_(fmt::format("/local/domain/0/backend/{}/{}/{}", type, domid, id)),
-      token_(fmt::format("{}/{}/{}", type, domid, id)) {
-  p_.store.on_vmm_watch(token_, [this](const std::string&) { wake(); });
+      token_(fmt::format("{}/{}/{}", type, domid, id)),
+      guard_(std::make_shared<Guard>()) {
+  guard_->device = this;
+  p_.store.on_vmm_watch(token_, [wake = guarded([](SplitDevice& d) { d.wake(); })](const std::string&) { wake(); });
   publish_directories(backend_keys, frontend_keys);
   thread_ = std::thread([this] { run(); });
   p_.store.with_store([&](Store& s) { s.watch(0, fdir_ + "/" TG_STORE_KEY_STATE, token_); });
@@ -46,16 +48,79 @@ void SplitDevice::shutdown() {
     if (shut_down_) return;
     shut_down_ = stopping_ = true;
   }
+  close_guard();
   cv_.notify_all();
+  changed_.notify_all();
   thread_.join();
-  if (port_ != 0) p_.doorbells.stop_listening(port_);
-  std::unique_lock lock(backend_lock_);
-  backend_.reset();  // its queued requests finish first; nobody will look at the answers
+  if (port_ != 0) {
+    p_.doorbells.stop_listening(port_);
+    p_.events.unbind_backend(port_);  // harmless if the frontend closed it already
+    port_ = 0;
+  }
+  {
+    std::unique_lock lock(backend_lock_);
+    backend_.reset();  // its queued requests finish first; nobody will look at the answers
+  }
+  p_.store.with_store([&](Store& s) { s.unwatch(0, fdir_ + "/" TG_STORE_KEY_STATE, token_); });
+  p_.store.remove_vmm_watch(token_);
+}
+
+// Waits for calls in progress from other threads; later ones find no device.
+void SplitDevice::close_guard() {
+  std::unique_lock lock(guard_->mutex);
+  guard_->device = nullptr;
 }
 
 int SplitDevice::state() const {
   std::lock_guard lock(mutex_);
   return state_;
+}
+
+int SplitDevice::frontend_state() const {
+  std::lock_guard lock(mutex_);
+  return front_;
+}
+
+bool SplitDevice::let_go_locked() const {
+  return state_ == TG_STATE_CLOSED &&
+         (front_ == TG_STATE_UNKNOWN || front_ == TG_STATE_INITIALISING || front_ == TG_STATE_CLOSED);
+}
+
+bool SplitDevice::unplug(std::chrono::milliseconds timeout) {
+  uint64_t asked_at;
+  {
+    std::lock_guard lock(mutex_);
+    unplug_ = Unplug::kAsked;
+    asked_at = steps_;
+  }
+  wake();
+  std::unique_lock lock(mutex_);
+  // At least one step after the request: the state seen is the unplug's.
+  return changed_.wait_for(lock, timeout, [&] { return stopping_ || (steps_ > asked_at && let_go_locked()); });
+}
+
+void SplitDevice::cancel_unplug() {
+  {
+    std::lock_guard lock(mutex_);
+    if (unplug_ == Unplug::kNo) return;
+    unplug_ = Unplug::kCancel;
+  }
+  wake();
+  // The device's thread answers within a few store calls; the bound only
+  // keeps a wedged thread from holding the caller forever.
+  std::unique_lock lock(mutex_);
+  changed_.wait_for(lock, std::chrono::seconds(5), [&] { return stopping_ || unplug_ == Unplug::kNo; });
+}
+
+void SplitDevice::remove_directories() {
+  p_.store.with_store([&](Store& s) {
+    s.rm(0, 0, fdir_);
+    s.rm(0, 0, bdir_);
+  });
+}
+
+void SplitDevice::set_online(bool online) {
+  p_.store.with_store([&](Store& s) { s.write(0, 0, bdir_ + "/" TG_STORE_KEY_ONLINE, online ? "1" : "0"); });
 }
 
 // The toolstack's part (cold-plug) and the backend's first steps: both
@@ -67,6 +132,9 @@ void SplitDevice::publish_directories(const Keys& backend_keys, const Keys& fron
         throw std::logic_error("cannot create " + path);
       }
     };
+    // device/<type> itself, made by the first device of its type: the
+    // guest lists it to find its devices, and may write there (16.4).
+    if (std::string type_dir = store_parent(fdir_); !s.read(0, 0, type_dir).ok()) vmm_node(s, type_dir, "", 'b');
     guest_node(fdir_, "");
     guest_node(fdir_ + "/" TG_STORE_KEY_STATE, std::to_string(TG_STATE_INITIALISING));
     guest_node(fdir_ + "/" TG_STORE_KEY_BACKEND, bdir_);
@@ -109,22 +177,74 @@ void SplitDevice::run() {
   }
 }
 
-// Reacts to the frontend's state, a broken protocol or a closed port.
+// Reacts to the frontend's state, a broken protocol, a closed port or the
+// toolstack's unplug; then tells unplug() and cancel_unplug() to look.
 void SplitDevice::step() {
   std::string reason;
-  int state;
+  Unplug unplug;
   {
     std::lock_guard lock(mutex_);
     reason = std::exchange(pending_reason_, {});
-    state = state_;
-  }
-  if (!reason.empty() && state == TG_STATE_CONNECTED) {
-    disconnect(reason);
-    return;
+    unplug = unplug_;
   }
   std::optional<uint64_t> front;
   p_.store.with_store([&](Store& s) { front = decimal(s.read(0, 0, fdir_ + "/" TG_STORE_KEY_STATE), 255); });
   uint64_t f = front.value_or(TG_STATE_UNKNOWN);
+  {
+    std::lock_guard lock(mutex_);
+    front_ = static_cast<int>(f);
+  }
+  if (unplug == Unplug::kAsked) {
+    unplug_step(f, reason);
+  } else {
+    if (unplug == Unplug::kCancel) cancel_step();
+    plug_step(f, reason);
+  }
+  {
+    std::lock_guard lock(mutex_);
+    ++steps_;
+  }
+  changed_.notify_all();
+}
+
+// The toolstack asked the guest to let go: online 0 and Closing; the
+// backend serves on until the frontend leaves Connected, then lets go.
+void SplitDevice::unplug_step(uint64_t f, const std::string& reason) {
+  if (online_) {
+    set_online(false);
+    online_ = false;
+  }
+  int state = this->state();
+  if (state == TG_STATE_CONNECTED) {
+    set_state(TG_STATE_CLOSING);
+    state = TG_STATE_CLOSING;
+  } else if (state == TG_STATE_INIT_WAIT) {
+    close_now("");  // the frontend never connected: nothing to wait for
+    return;
+  }
+  bool held = port_ != 0;
+  if (state == TG_STATE_CLOSING && held && (f != TG_STATE_CONNECTED || !reason.empty())) disconnect(reason);
+}
+
+// A refused unplug: online again, and Connected if the backend still holds
+// the connection; a frontend that had let go may start over (plug_step).
+void SplitDevice::cancel_step() {
+  if (!online_) {
+    set_online(true);
+    online_ = true;
+  }
+  if (state() == TG_STATE_CLOSING && port_ != 0) set_state(TG_STATE_CONNECTED);
+  std::lock_guard lock(mutex_);
+  unplug_ = Unplug::kNo;
+}
+
+// The device plugged in: the frontend connects, leaves, or starts over.
+void SplitDevice::plug_step(uint64_t f, const std::string& reason) {
+  int state = this->state();
+  if (!reason.empty() && state == TG_STATE_CONNECTED) {
+    disconnect(reason);
+    return;
+  }
   if (state == TG_STATE_INIT_WAIT && f == TG_STATE_INITIALISED) {
     connect();
   } else if (state == TG_STATE_CONNECTED && (f == TG_STATE_CLOSING || f == TG_STATE_CLOSED)) {
@@ -135,7 +255,7 @@ void SplitDevice::step() {
 }
 
 void SplitDevice::close_now(const std::string& why) {
-  p_.log(why + "; device closed");
+  if (!why.empty()) p_.log(why + "; device closed");
   set_state(TG_STATE_CLOSING);
   set_state(TG_STATE_CLOSED);
 }
@@ -150,7 +270,8 @@ void SplitDevice::connect() {
   if (!port) return close_now("the frontend published no valid event-channel");
   uint32_t pt = static_cast<uint32_t>(*port);
   // The frontend's port must be one it allocated for us, still unbound.
-  if (p_.events.bind_backend(pt, [this] { notified(); }, [this] { wake("the frontend closed its port"); }) != 0) {
+  if (p_.events.bind_backend(pt, guarded([](SplitDevice& d) { d.notified(); }),
+                             guarded([](SplitDevice& d) { d.wake("the frontend closed its port"); })) != 0) {
     return close_now(fmt::format("event-channel {} is not an unbound port for the VMM", pt));
   }
   Connection c{pt, [this, pt] { p_.events.raise_backend_port(pt); }, [this](const std::string& why) { wake(why); }};
@@ -169,7 +290,7 @@ void SplitDevice::connect() {
     backend_ = std::move(backend);
   }
   port_ = pt;
-  p_.doorbells.listen(pt, [this] { notified(); });
+  p_.doorbells.listen(pt, guarded([](SplitDevice& d) { d.notified(); }));
   set_state(TG_STATE_CONNECTED);
 }
 

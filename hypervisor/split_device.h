@@ -8,11 +8,22 @@
 // grants), the port given back, and the device is Closed; a frontend may
 // start over from Initialising.
 //
+// Hot-unplug (17.3, started by the toolstack): `online` = 0 and Closing;
+// the backend keeps serving until the frontend goes Closing or Closed, then
+// lets go as above. unplug() waits for both sides to let go; a frontend
+// that never connected lets go at once. cancel_unplug() puts a device whose
+// guest did not let go back as it was (online 1; Connected if the backend
+// still held the connection), and remove_directories() ends it for the
+// guest once it is shut down.
+//
 // Every step runs on the device's own thread, fed by store watches and the
 // backend's reports, so no backend thread ever waits for itself, and the
 // doorbell thread only calls into a live backend (under backend_lock_).
+// Calls from other threads (doorbells, event channels, store watches) go
+// through a guard that shutdown() closes: after it, they find no device.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -69,8 +80,39 @@ class SplitDevice {
   const std::string& frontend_dir() const { return fdir_; }
   const std::string& backend_dir() const { return bdir_; }
   int state() const;
+  // The frontend's state as last seen by the device's thread (0 = unknown).
+  int frontend_state() const;
+
+  // Asks the guest to let go (online 0, Closing) and waits up to timeout
+  // until the backend is Closed and the frontend Closed, Initialising or
+  // gone. True when it did.
+  bool unplug(std::chrono::milliseconds timeout);
+  // After an unplug() that timed out: online 1 again, Connected if the
+  // backend still holds the connection (else Closed, ready for the
+  // frontend to start over).
+  void cancel_unplug();
+  // After shutdown(): removes both directories from the store.
+  void remove_directories();
 
  private:
+  enum class Unplug { kNo, kAsked, kCancel };
+  struct Guard {
+    std::shared_mutex mutex;
+    SplitDevice* device;
+  };
+  // fn(device) on a live device, from any thread; nothing after shutdown().
+  template <typename Fn>
+  std::function<void()> guarded(Fn fn) {
+    return [g = guard_, fn] {
+      std::shared_lock lock(g->mutex);
+      if (g->device) fn(*g->device);
+    };
+  }
+  void close_guard();
+  void unplug_step(uint64_t frontend, const std::string& reason);
+  void cancel_step();
+  void plug_step(uint64_t frontend, const std::string& reason);
+  bool let_go_locked() const;
   void publish_directories(const Keys& backend_keys, const Keys& frontend_keys);
   void run();
   void step();
@@ -78,17 +120,24 @@ class SplitDevice {
   void close_now(const std::string& why);
   void disconnect(const std::string& why);
   void set_state(int state);
+  void set_online(bool online);
   void wake(const std::string& why = "");
   void notified();
 
   Parts p_;
   Connect connect_;
   std::string fdir_, bdir_, token_;
-  mutable std::mutex mutex_;  // state_, the wake flag, pending_reason_
+  std::shared_ptr<Guard> guard_;
+  mutable std::mutex mutex_;  // state_, front_, unplug_, the wake flag, pending_reason_
   std::condition_variable cv_;
+  std::condition_variable changed_;  // a step ran: unplug() and cancel_unplug() look again
   bool woken_ = false, stopping_ = false, shut_down_ = false;
   std::string pending_reason_;
   int state_ = 0;
+  int front_ = 0;
+  Unplug unplug_ = Unplug::kNo;
+  uint64_t steps_ = 0;
+  bool online_ = true;  // the device thread's own
   uint32_t port_ = 0;
   std::shared_mutex backend_lock_;
   std::unique_ptr<SplitBackend> backend_;

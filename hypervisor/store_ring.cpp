@@ -63,6 +63,11 @@ void StoreRing::on_vmm_watch(const std::string& token, VmmWatch fn) {
   vmm_watches_[token].push_back(std::move(fn));
 }
 
+void StoreRing::remove_vmm_watch(const std::string& token) {
+  std::lock_guard lock(mutex_);
+  vmm_watches_.erase(token);
+}
+
 void StoreRing::run_vmm_watches(const std::vector<StoreWatchEvent>& events) {
   for (const StoreWatchEvent& e : events) {
     std::vector<VmmWatch> fns;

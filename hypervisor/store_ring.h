@@ -43,6 +43,9 @@ class StoreRing {
   void with_store(const std::function<void(Store&)>& fn);
   // A VMM watch: `fn` runs (without the lock) for each event of token.
   void on_vmm_watch(const std::string& token, VmmWatch fn);
+  // Forgets the callbacks of token (a copy already taken may still run
+  // once: callers guard what their callbacks reach).
+  void remove_vmm_watch(const std::string& token);
 
  private:
   struct Header {

@@ -10,13 +10,17 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <tortuga/event_channel.h>
 #include <tortuga/vcpu.h>
 
 #include "atomic_file.h"
 #include "control_channel.h"
 #include "cpu_limits.h"
+#include "device_spec.h"
 #include "domain.h"
 #include "kernel_image.h"
+#include "block_image.h"
+#include "tap_device.h"
 
 namespace {
 
@@ -77,29 +81,32 @@ int main(int argc, char** argv) {
   app.add_option("--cap", limits.cap, "at most this percent of one host CPU, 0 = no cap")
       ->check(CLI::Range(0, 100 * 1024))
       ->capture_default_str();
-  std::string disk;
-  app.add_option("--disk", disk, "raw disk image for the block backend: PATH[,ro][,uring] (read-only; host I/O through io_uring)");
-  std::string nic;
-  app.add_option("--nic", nic, "network interface over a TAP: TAPNAME or TAPNAME,mac=xx:xx:xx:xx:xx:xx");
+  app.add_option("--domid", config.domid, "the domain's id in its store (the toolstack's domain id)")
+      ->check(CLI::Range(TG_DOMID_FIRST_GUEST, TG_DOMID_MAX_GUEST))
+      ->capture_default_str();
+  std::vector<std::string> disks, nics;
+  app.add_option("--disk", disks,
+                 "raw disk image, repeatable: PATH[,ro][,uring][,vdev=xvdb] (read-only; host I/O through io_uring; "
+                 "the disk's name, default xvda, xvdb, ... in order)")
+      ->take_all()
+      ->allow_extra_args(false);
+  app.add_option("--nic", nics,
+                 "network interface over a TAP the VMM creates, repeatable: TAP[,mac=xx:xx:xx:xx:xx:xx][,bridge=BR][,id=N] "
+                 "(vif ids default 0, 1, ... in order)")
+      ->take_all()
+      ->allow_extra_args(false);
   app.add_flag("--stats", show_stats, "print exit counters on stderr when the domain ends");
   std::string control_path, exit_record_path;
   app.add_option("--control", control_path, "serve the toolstack's control channel on this Unix socket");
   app.add_option("--exit-record", exit_record_path, "write how the domain ended here (protobuf), atomically");
   CLI11_PARSE(app, argc, argv);
-  // PATH[,ro][,uring]: the options follow the last comma-free path.
-  for (;;) {
-    if (disk.ends_with(",ro")) {
-      config.disk_read_only = true;
-    } else if (disk.ends_with(",uring")) {
-      config.disk_uring = true;
-    } else {
-      break;
-    }
-    disk.resize(disk.rfind(','));
+  try {
+    for (const std::string& d : disks) config.disks.push_back(parse_disk_option(d));
+    for (const std::string& n : nics) config.nics.push_back(parse_nic_option(n));
+    complete_device_specs(config.disks, config.nics);
+  } catch (const DeviceSpecError& e) {
+    return finish(config.name, exit_record_path, DomainExit::kVmmError, fmt::format("refused: {}", e.what()));
   }
-  config.disk = disk;
-  config.nic_tap = nic.substr(0, nic.find(','));
-  if (auto at = nic.find(",mac="); at != std::string::npos) config.nic_mac = nic.substr(at + 5);
 
   // Block termination signals in every thread; one thread waits for them.
   sigset_t set;
@@ -132,6 +139,8 @@ int main(int argc, char** argv) {
     return finish(config.name, exit_record_path, DomainExit::kVmmError,
                   fmt::format("cannot apply --weight/--cap: {}", e.what()));
   } catch (const TapError& e) {
+    return finish(config.name, exit_record_path, DomainExit::kVmmError, fmt::format("refused: {}", e.what()));
+  } catch (const DeviceSpecError& e) {
     return finish(config.name, exit_record_path, DomainExit::kVmmError, fmt::format("refused: {}", e.what()));
   } catch (const BlockImageError& e) {
     return finish(config.name, exit_record_path, DomainExit::kVmmError, fmt::format("refused: {}", e.what()));

@@ -31,6 +31,7 @@
 #include "host_mapping.h"
 #include "kvm.h"
 #include "linux_guest_bench.h"
+#include "device_spec.h"
 
 namespace {
 
@@ -121,8 +122,8 @@ GuestRun run_test_guest(const std::string& guest, const std::string& kind, uint6
   config.kernel = guest;
   config.cmdline = fmt::format("bench={} n={} {}", kind, n, extra);
   config.vcpus = vcpus;
-  config.disk = disk;
-  config.nic_tap = nic;
+  if (!disk.empty()) config.disks.push_back(parse_disk_option(disk));
+  if (!nic.empty()) config.nics.push_back(parse_nic_option(nic));
   Domain domain(config, capture);
   double cpu0 = process_cpu_seconds();
   auto t0 = Clock::now();

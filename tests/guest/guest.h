@@ -157,6 +157,10 @@ bool xs_unwatch(const char *path, const char *token);
 bool xs_wait_event(void);
 uint32_t xs_tx_start(void);
 int xs_tx_end(uint32_t tx, bool commit);
+bool xs_directory(const char *path, char *buf, size_t cap, size_t *len);
+uint32_t xs_port(void);
+bool xs_message_waiting(void);
+unsigned xs_events_seen(void);
 /*
  * The frontend's half of the handshake (ABI.md 17.3): read the backend's
  * directory and wait for InitWait; then publish keys (decimal) and
@@ -173,6 +177,16 @@ __attribute__((noreturn)) void net_ping(const struct tg_start_info *si);
 bool net_bench_kind(const char *kind);
 bool net_bench_prepare(const struct tg_start_info *si, const char *kind);
 void net_bench_run(const char *kind, uint64_t n);
+
+/*
+ * agent=1 (agent.c): a guest that lives on watch events and a timer tick:
+ * it connects hot-plugged disks and NICs (agent_devices.c), lets them go
+ * when asked, shuts down or reboots on control/shutdown and balloons
+ * toward memory/target (balloon.c).
+ */
+__attribute__((noreturn)) void agent_run(const struct tg_start_info *si);
+void agent_devices_scan(const struct tg_start_info *si);
+void balloon_toward(const struct tg_start_info *si, uint64_t target_kib);
 
 /* console=echo (console_in.c): echo lines of console input until "quit". */
 __attribute__((noreturn)) void console_echo(const struct tg_start_info *si);

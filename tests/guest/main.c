@@ -17,6 +17,8 @@
  *   console=echo         echo console input lines until "quit"
  *   net=ping n=N         exchange frames with the host over vif 0
  *   net=udp peer=MAC     a UDP exchange with a host stack behind a bridge
+ *   agent=1 hz=N         live on store watches: hot-plugged devices,
+ *                        control/shutdown, memory/target (agent.c)
  */
 #include "guest.h"
 
@@ -506,6 +508,8 @@ void guest_main(const struct tg_start_info *si)
 		net_ping(si);
 	if (cmdline_value(si->cmdline, "console", value, sizeof(value)) && str_eq(value, "echo"))
 		console_echo(si);
+	if (cmdline_value(si->cmdline, "agent", value, sizeof(value)) && str_eq(value, "1"))
+		agent_run(si);
 	if (cmdline_value(si->cmdline, "vbd", value, sizeof(value)) && str_eq(value, "fill-flush-hold"))
 		blk_fill_flush_hold(si);
 	if (cmdline_value(si->cmdline, "bench", value, sizeof(value))) {

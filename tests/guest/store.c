@@ -270,6 +270,33 @@ bool xs_wait_event(void)
 uint32_t xs_tx_start(void);
 int xs_tx_end(uint32_t tx, bool commit);
 
+/* The children of path as "a\0b\0...", their bytes in *len; false if absent. */
+bool xs_directory(const char *path, char *buf, size_t cap, size_t *len)
+{
+	if (!xs_path_op(TG_STORE_DIRECTORY, path) || reply_type != TG_STORE_DIRECTORY || reply_len > cap)
+		return false;
+	copy_bytes(buf, reply, reply_len);
+	*len = reply_len;
+	return true;
+}
+
+/* For a client that sleeps on several ports: the store's, and whether a message waits. */
+uint32_t xs_port(void)
+{
+	return port;
+}
+
+bool xs_message_waiting(void)
+{
+	return connected && __atomic_load_n(&ring->rsp_prod, __ATOMIC_ACQUIRE) != ring->rsp_cons;
+}
+
+/* Watch events seen so far, also those that came between replies. */
+unsigned xs_events_seen(void)
+{
+	return events_seen;
+}
+
 /* ---- the frontend's half of ABI.md 17.3 ----------------------------------- */
 
 static void path_join(char *out, size_t cap, const char *dir, const char *key)

@@ -128,4 +128,15 @@ TG_ABI_ASSERT_SIZE(struct tg_store_ring, 4096);
 #define TG_STORE_KEY_MEMORY_TARGET "memory/target"     /* KiB, balloon target */
 #define TG_STORE_KEY_CONTROL_SHUTDOWN "control/shutdown" /* request, see ABI.md */
 
+/*
+ * Written "1" by a guest that acts on a request (ABI.md 16.1): control/
+ * shutdown ("poweroff", "reboot"; the guest writes "" and then calls
+ * sched_op shutdown), and memory/target (a balloon driver, ABI.md 13).
+ * The toolstack reports a request it cannot deliver without them.
+ */
+#define TG_STORE_KEY_FEATURE_SHUTDOWN "control/feature-shutdown"
+#define TG_STORE_KEY_FEATURE_BALLOON "control/feature-balloon"
+#define TG_STORE_SHUTDOWN_POWEROFF "poweroff"
+#define TG_STORE_SHUTDOWN_REBOOT "reboot"
+
 #endif /* TORTUGA_IO_STORE_H */
