@@ -526,8 +526,10 @@ awaitable<api::Response> Daemon::set_paused(const std::string& ref, bool pause) 
   co_return co_await vmm_operation(ref, request);
 }
 
-awaitable<api::Response> Daemon::vmm_operation(std::string ref, api::VmmRequest request,
-                                               OnVmmSuccess on_success) {
+const Daemon::OnVmmSuccess Daemon::kNoConfigChange;
+
+awaitable<api::Response> Daemon::vmm_operation(const std::string& ref, const api::VmmRequest& request,
+                                               const OnVmmSuccess& on_success) {
   api::DomainRecord* r = table_.find(ref);
   if (r == nullptr) co_return error_response(fmt::format("no domain '{}'", ref));
   const std::string name = r->info().config().name();
@@ -594,9 +596,11 @@ awaitable<api::Response> Daemon::shutdown(const std::string& ref, uint32_t timeo
 awaitable<api::Response> Daemon::reboot(const std::string& ref) {
   api::VmmRequest request;
   request.mutable_reboot();
-  co_return co_await vmm_operation(ref, request, [](const api::VmmReply& reply, api::DomainConfig&) {
-    return reply.shutdown_delivered() ? "" : "the guest cannot be asked to reboot (it does not watch control/shutdown)";
-  });
+  const OnVmmSuccess refused_unless_delivered = [](const api::VmmReply& reply, api::DomainConfig&) {
+    return std::string(reply.shutdown_delivered() ? ""
+                                                  : "the guest cannot be asked to reboot (it does not watch control/shutdown)");
+  };
+  co_return co_await vmm_operation(ref, request, refused_unless_delivered);
 }
 
 awaitable<api::Response> Daemon::destroy(const std::string& ref) {

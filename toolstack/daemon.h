@@ -66,9 +66,13 @@ class Daemon {
   // One request to a running (or paused) domain's VMM: the reply's counters
   // and devices go into its info; when the VMM did it, on_success may change
   // the config (a device attached or detached) or return an error for the
-  // user ("" = none); the record is saved.
+  // user ("" = none); the record is saved. Arguments by reference, held by
+  // the awaiting caller: GCC 12 mishandles temporaries (a lambda made into
+  // a std::function) that live across a co_await (tortugad crashed in free).
   using OnVmmSuccess = std::function<std::string(const api::VmmReply&, api::DomainConfig&)>;
-  awaitable<api::Response> vmm_operation(std::string ref, api::VmmRequest request, OnVmmSuccess on_success = {});
+  awaitable<api::Response> vmm_operation(const std::string& ref, const api::VmmRequest& request,
+                                         const OnVmmSuccess& on_success = kNoConfigChange);
+  static const OnVmmSuccess kNoConfigChange;  // empty
 
   // The pid a VMM reports on the record's control socket, 0 if none answers.
   awaitable<pid_t> pid_behind_control_socket(const api::DomainRecord& record);

@@ -55,10 +55,11 @@ awaitable<api::Response> Daemon::block_attach(const std::string& ref, api::Disk 
   if (!bad.empty()) co_return error_response(bad);
   api::VmmRequest request;
   *request.mutable_attach_disk() = disk_attach(disk);
-  co_return co_await vmm_operation(ref, request, [disk](const api::VmmReply&, api::DomainConfig& c) {
+  const OnVmmSuccess update_config = [disk](const api::VmmReply&, api::DomainConfig& c) {
     *c.add_disks() = disk;
     return std::string();
-  });
+  };
+  co_return co_await vmm_operation(ref, request, update_config);
 }
 
 awaitable<api::Response> Daemon::block_detach(const std::string& ref, const std::string& vdev, bool force) {
@@ -71,10 +72,11 @@ awaitable<api::Response> Daemon::block_detach(const std::string& ref, const std:
   request.mutable_detach()->set_id(*vbd_id(vdev));
   request.mutable_detach()->set_force(force);
   request.mutable_detach()->set_timeout_ms(kDetachTimeoutMs);
-  co_return co_await vmm_operation(ref, request, [vdev](const api::VmmReply&, api::DomainConfig& c) {
+  const OnVmmSuccess update_config = [vdev](const api::VmmReply&, api::DomainConfig& c) {
     if (auto i = find_disk(c, vdev)) c.mutable_disks()->DeleteSubrange(*i, 1);
     return std::string();
-  });
+  };
+  co_return co_await vmm_operation(ref, request, update_config);
 }
 
 awaitable<api::Response> Daemon::network_attach(const std::string& ref, api::Nic nic) {
@@ -91,10 +93,11 @@ awaitable<api::Response> Daemon::network_attach(const std::string& ref, api::Nic
   if (!bad.empty()) co_return error_response(bad);
   api::VmmRequest request;
   if (r != nullptr) *request.mutable_attach_nic() = nic_attach(nic, r->info().domid());
-  co_return co_await vmm_operation(ref, request, [nic](const api::VmmReply&, api::DomainConfig& c) {
+  const OnVmmSuccess update_config = [nic](const api::VmmReply&, api::DomainConfig& c) {
     *c.add_nics() = nic;
     return std::string();
-  });
+  };
+  co_return co_await vmm_operation(ref, request, update_config);
 }
 
 awaitable<api::Response> Daemon::network_detach(const std::string& ref, const std::string& device, bool force) {
@@ -110,10 +113,11 @@ awaitable<api::Response> Daemon::network_detach(const std::string& ref, const st
   request.mutable_detach()->set_id(devid);
   request.mutable_detach()->set_force(force);
   request.mutable_detach()->set_timeout_ms(kDetachTimeoutMs);
-  co_return co_await vmm_operation(ref, request, [devid](const api::VmmReply&, api::DomainConfig& c) {
+  const OnVmmSuccess update_config = [devid](const api::VmmReply&, api::DomainConfig& c) {
     if (auto i = find_nic(c, std::to_string(devid))) c.mutable_nics()->DeleteSubrange(*i, 1);
     return std::string();
-  });
+  };
+  co_return co_await vmm_operation(ref, request, update_config);
 }
 
 }  // namespace tortuga::toolstack

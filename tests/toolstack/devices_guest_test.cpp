@@ -77,7 +77,7 @@ TEST(ToolstackDevices, ConfigDevicesAndADiskAttachedWhileRunningLeaveNothingBehi
   EXPECT_THAT(d.ok({"block-attach", "web", b, "xvdb"}), HasSubstr("attached as xvdb"));
   EXPECT_TRUE(console_says(d, "web", "agent: vbd " + std::to_string(kXvdb) + " connected")) << console_of(d, "web");
   std::string written = read_file(b).substr(0, 4096);
-  EXPECT_NE(written, std::string(4096, '\0')) << "the agent's pattern is not in the image";
+  EXPECT_TRUE(written.find_first_not_of('\0') != std::string::npos) << "the agent's pattern is not in the image";
   std::string info = d.ok({"info", "web"});
   EXPECT_THAT(info, HasSubstr("xvdb " + b));
   EXPECT_TRUE(std::regex_search(info, std::regex("nic: +0 mac 02:74:67:[0-9a-f:]+, tap " + tap)));
@@ -106,8 +106,13 @@ TEST(ToolstackDevices, NetworkAttachPutsTheTapOnTheBridge) {
   DaemonHarness d;
   const std::string bridge = "tgbr" + std::to_string(::getpid() % 100000);
   ASSERT_EQ(std::system(("ip link add " + bridge + " type bridge").c_str()), 0);
+  // Domain id 2 here: tests run in parallel (ctest -j), and the TAP names of
+  // another test's domain 1 are host-wide.
+  d.ok({"create", d.long_running_config("pad")});
   d.ok({"create", agent_config(d, "net")});
-  const std::string tap = "tg" + domid_of(d, "net") + ".0";
+  const std::string domid = domid_of(d, "net");
+  ASSERT_EQ(domid, "2");
+  const std::string tap = "tg" + domid + ".0";
   std::string out = d.ok({"network-attach", "net", "--bridge", bridge, "--mac", "02:00:00:aa:bb:01"});
   EXPECT_THAT(out, HasSubstr("NIC 0 attached (mac 02:00:00:aa:bb:01, tap " + tap + ", bridge " + bridge + ")"));
   EXPECT_TRUE(fs::exists("/sys/class/net/" + bridge + "/brif/" + tap));
@@ -120,7 +125,7 @@ TEST(ToolstackDevices, NetworkAttachPutsTheTapOnTheBridge) {
   d.ok({"network-detach", "net", "02:00:00:AA:BB:01"});  // by MAC, any case
   EXPECT_FALSE(interface_exists(tap));
   d.ok({"destroy", "net"});
-  EXPECT_FALSE(interface_exists("tg" + domid_of(d, "net") + ".1"));
+  EXPECT_FALSE(interface_exists("tg" + domid + ".1"));
   std::system(("ip link del " + bridge).c_str());
 }
 
