@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "domain.h"
+#include "domain_image.h"
 #include "framing.h"
 #include "unix_socket.h"
 
@@ -116,6 +117,32 @@ void ControlChannel::serve_connection(int fd) {
   }
 }
 
+// Save (ABI.md 21): pause, write the image beside `path` and rename it
+// into place, then resume (keep_running) or end the domain with exit code
+// 6, "saved to PATH". A failed save leaves no file and the domain as it
+// was (running, or paused if the toolstack had paused it).
+void ControlChannel::save(const api::SaveRequest& request, api::VmmReply& reply) {
+  bool was_paused = domain_.paused();
+  if (!domain_.pause()) {
+    reply.set_error("the domain is stopping");
+    return;
+  }
+  try {
+    SaveFigures f = save_domain_image(domain_, request.path());
+    reply.set_saved_bytes(f.bytes);
+    reply.set_saved_pages(f.pages);
+  } catch (const std::exception& e) {
+    if (!was_paused) domain_.unpause();
+    reply.set_error(fmt::format("save failed: {}", e.what()));
+    return;
+  }
+  if (!request.keep_running()) {
+    domain_.saved_and_stopped(request.path());
+  } else if (!was_paused) {
+    domain_.unpause();
+  }
+}
+
 api::VmmReply ControlChannel::handle(const api::VmmRequest& request) {
   api::VmmReply reply;
   switch (request.op_case()) {
@@ -140,10 +167,12 @@ api::VmmReply ControlChannel::handle(const api::VmmRequest& request) {
           "not supported by this guest yet: a balloon target is written to the store, which this VMM does not "
           "have yet");
       break;
+    case api::VmmRequest::kSave:
+      save(request.save(), reply);
+      break;
     case api::VmmRequest::kAttachDisk:
     case api::VmmRequest::kAttachNic:
     case api::VmmRequest::kDetach:
-    case api::VmmRequest::kSave:
     case api::VmmRequest::kReboot:
       reply.set_error("not supported by this VMM yet");
       break;

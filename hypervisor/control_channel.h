@@ -30,6 +30,7 @@ class ControlChannel {
   void serve();
   void serve_connection(int fd);
   api::VmmReply handle(const api::VmmRequest& request);
+  void save(const api::SaveRequest& request, api::VmmReply& reply);
 
   Domain& domain_;
   std::string path_;

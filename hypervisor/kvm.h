@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "host_mapping.h"
@@ -48,8 +49,15 @@ class KvmVcpu {
   void set_sregs(const kvm_sregs& s);
   kvm_sregs get_sregs();
   void set_regs(const kvm_regs& r);
+  kvm_regs get_regs();
   void set_msrs(const std::vector<kvm_msr_entry>& entries);
   uint64_t get_msr(uint32_t index);
+  // The FPU/SSE/AVX state as the XSAVE area (KVM_GET_XSAVE's 4 KiB
+  // region) and the extended control registers; empty when KVM lacks them.
+  std::vector<uint8_t> get_xsave();
+  void set_xsave(const std::vector<uint8_t>& region);
+  std::vector<std::pair<uint32_t, uint64_t>> get_xcrs();
+  void set_xcrs(const std::vector<std::pair<uint32_t, uint64_t>>& xcrs);
   void set_cpuid(const std::vector<kvm_cpuid_entry2>& entries);
   // True while KVM holds an exception it has started to deliver (or will):
   // the vCPU is then not at an instruction boundary of the guest's.
