@@ -100,6 +100,14 @@ class Domain {
   // Save (domain_snapshot.cpp): everything but memory, from a domain the
   // caller paused. Throws std::runtime_error when it cannot be saved now.
   DomainState capture_state();
+  // Dirty logging for live migration (domain_dirty_log.cpp): KVM's log of
+  // guest writes plus the VMM's own writes (dirty_pages.h). take returns
+  // the frames written since start or the last take, always including the
+  // frames the VMM shares with the guest, and starts a new round.
+  void start_dirty_log();
+  void stop_dirty_log();
+  std::vector<uint64_t> take_dirty_pages();
+
   // Ends a domain that was saved (ABI.md 4.3: exit code 6).
   void saved_and_stopped(const std::string& path);
 
@@ -168,6 +176,7 @@ class Domain {
   std::vector<uint32_t> start_vcpus_{0};  // started by run()
   bool restored_ = false;
   uint32_t console_port_ = 0, store_port_ = 0;
+  std::unique_ptr<DirtyPages> dirty_;
 
   Quiesce quiesce_;
   std::atomic<bool> stopping_{false};

@@ -99,6 +99,7 @@ void GrantTable::end(uint32_t ref, uint64_t gfn, bool write) {
 
 void GrantTable::page_written(uint64_t gfn) {
   dirty_pages_.fetch_add(1, std::memory_order_relaxed);
+  memory_.note_written(gfn << 12, 4096);
   if (dirty_hook_) dirty_hook_(gfn);
 }
 

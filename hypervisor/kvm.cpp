@@ -95,6 +95,17 @@ void KvmVm::set_memory_region(uint32_t slot, uint64_t gpa, uint8_t* host, size_t
   if (::ioctl(fd_.get(), KVM_SET_USER_MEMORY_REGION, &region) < 0) fail("KVM_SET_USER_MEMORY_REGION");
 }
 
+void KvmVm::set_dirty_logging(uint32_t slot, uint64_t gpa, uint8_t* host, size_t size, bool on) {
+  set_memory_region(slot, gpa, host, size, on ? KVM_MEM_LOG_DIRTY_PAGES : 0);
+}
+
+void KvmVm::get_dirty_log(uint32_t slot, std::span<uint64_t> bitmap) {
+  kvm_dirty_log log{};
+  log.slot = slot;
+  log.dirty_bitmap = bitmap.data();
+  if (::ioctl(fd_.get(), KVM_GET_DIRTY_LOG, &log) < 0) fail("KVM_GET_DIRTY_LOG");
+}
+
 KvmVcpu KvmVm::create_vcpu(uint32_t id) {
   int fd = ::ioctl(fd_.get(), KVM_CREATE_VCPU, id);
   if (fd < 0) fail("KVM_CREATE_VCPU");

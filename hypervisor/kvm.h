@@ -5,6 +5,7 @@
 #include <linux/kvm.h>
 
 #include <cstdint>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -78,6 +79,12 @@ class KvmVm {
   void set_memory_region(uint32_t slot, uint64_t gpa, uint8_t* host, size_t size,
                          uint32_t flags = 0);
   KvmVcpu create_vcpu(uint32_t id);
+  // Dirty logging of a memory slot (KVM_MEM_LOG_DIRTY_PAGES): the slot is
+  // registered again with the flag set or cleared. get_dirty_log fills
+  // `bitmap` (one bit per page of the slot) with the pages the guest wrote
+  // since the last call, and KVM starts the next log afresh.
+  void set_dirty_logging(uint32_t slot, uint64_t gpa, uint8_t* host, size_t size, bool on);
+  void get_dirty_log(uint32_t slot, std::span<uint64_t> bitmap);
   // Registers an ioeventfd: a guest store of `len` bytes at gpa signals fd
   // inside the host kernel, with no exit to the VMM.
   void add_ioeventfd(uint64_t gpa, uint32_t len, int eventfd);
