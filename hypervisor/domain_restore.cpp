@@ -113,7 +113,7 @@ void Domain::restore_vcpus(const DomainState& st) {
   start_vcpus_.clear();
   for (const VcpuSnapshot& v : st.vcpu) {
     Vcpu& vcpu = *vcpus_.at(v.id);
-    vcpu.restore(v);
+    vcpu.restore(v, st.system_time_ns);
     if (v.mask_events) __atomic_store_n(&vcpu.info().upcall_mask, 1, __ATOMIC_RELEASE);
     if (v.timer_deadline_ns != 0) timers_->arm(v.id, v.timer_deadline_ns);  // a past one fires at once
     if (v.up) {

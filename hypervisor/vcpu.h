@@ -133,7 +133,7 @@ class Vcpu {
   // snapshot against the domain (modes, selectors, base pointers) and
   // throws std::invalid_argument naming what is wrong.
   VcpuSnapshot snapshot();
-  void restore(const VcpuSnapshot& snapshot);
+  void restore(const VcpuSnapshot& snapshot, uint64_t saved_system_time_ns);
   // Rewrites the pvclock record for this host (ABI.md 6.1, 21).
   void refresh_time_record() { init_time_record(); }
 

@@ -117,7 +117,7 @@ VcpuSnapshot Vcpu::snapshot() {
   return s;
 }
 
-void Vcpu::restore(const VcpuSnapshot& s) {
+void Vcpu::restore(const VcpuSnapshot& s, uint64_t saved_system_time_ns) {
   const VirtualCpuState& v = s.virt;
   if (v.kernel_mode > 1) refuse(id_, "virtual mode is neither kernel nor user");
   uint64_t kernel_base = domain_.mmu().kernel_base(id_), user_base = domain_.mmu().user_base(id_);
@@ -142,6 +142,9 @@ void Vcpu::restore(const VcpuSnapshot& s) {
   {
     std::lock_guard lock(runstate_mutex_);
     for (unsigned i = 0; i < TG_NR_RUNSTATES; ++i) runstate_.time[i] = s.runstate_time[i];
+    // Offline since the save: the gap counts as offline (ABI.md 21).
+    runstate_.state = TG_RUNSTATE_offline;
+    runstate_.state_entry_time = saved_system_time_ns;
   }
   if (s.initialised) {
     if (kernel_base == kNoBasePointer) refuse(id_, "initialised without a kernel page table");
