@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <stdexcept>
 #include <vector>
 
 namespace tortuga {
@@ -56,6 +57,18 @@ void ConsoleRing::stop_feeding() {
 size_t ConsoleRing::backlog() const {
   std::lock_guard lock(mutex_);
   return backlog_.size();
+}
+
+ConsoleRingState ConsoleRing::state() const {
+  std::lock_guard lock(mutex_);
+  return {in_prod_, std::string(backlog_.begin(), backlog_.end())};
+}
+
+void ConsoleRing::restore(const ConsoleRingState& s) {
+  if (s.backlog.size() > kMaxBacklog) throw std::invalid_argument("console input backlog over its limit");
+  std::lock_guard lock(mutex_);
+  in_prod_ = s.in_prod;
+  backlog_.assign(s.backlog.begin(), s.backlog.end());
 }
 
 // Copies what fits of the backlog into the input half. in_cons is the

@@ -16,10 +16,18 @@
 #include <functional>
 #include <mutex>
 #include <span>
+#include <string>
 
 #include <tortuga/io/console.h>
 
 namespace tortuga {
+
+// The VMM's side of the ring for save and restore: the input producer
+// index it keeps, and input not yet in the ring.
+struct ConsoleRingState {
+  uint32_t in_prod = 0;
+  std::string backlog;
+};
 
 class ConsoleRing {
  public:
@@ -42,6 +50,10 @@ class ConsoleRing {
   bool wait_for_room();
   void stop_feeding();
   size_t backlog() const;
+
+  ConsoleRingState state() const;
+  // Throws std::invalid_argument for a backlog over kMaxBacklog.
+  void restore(const ConsoleRingState& state);
 
  private:
   void move_input_locked();

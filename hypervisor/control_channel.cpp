@@ -13,6 +13,7 @@
 #include <tortuga/io/store.h>
 
 #include "domain.h"
+#include "domain_image.h"
 #include "framing.h"
 #include "unix_socket.h"
 
@@ -124,6 +125,32 @@ void ControlChannel::serve_connection(int fd) {
   }
 }
 
+// Save (ABI.md 21): pause, write the image beside `path` and rename it
+// into place, then resume (keep_running) or end the domain with exit code
+// 6, "saved to PATH". A failed save leaves no file and the domain as it
+// was (running, or paused if the toolstack had paused it).
+void ControlChannel::save(const api::SaveRequest& request, api::VmmReply& reply) {
+  bool was_paused = domain_.paused();
+  if (!domain_.pause()) {
+    reply.set_error("the domain is stopping");
+    return;
+  }
+  try {
+    SaveFigures f = save_domain_image(domain_, request.path());
+    reply.set_saved_bytes(f.bytes);
+    reply.set_saved_pages(f.pages);
+  } catch (const std::exception& e) {
+    if (!was_paused) domain_.unpause();
+    reply.set_error(fmt::format("save failed: {}", e.what()));
+    return;
+  }
+  if (!request.keep_running()) {
+    domain_.saved_and_stopped(request.path());
+  } else if (!was_paused) {
+    domain_.unpause();
+  }
+}
+
 api::VmmReply ControlChannel::handle(const api::VmmRequest& request) {
   api::VmmReply reply;
   try {
@@ -165,6 +192,9 @@ void ControlChannel::perform(const api::VmmRequest& request, api::VmmReply& repl
     case api::VmmRequest::kMemoryTargetMib:
       set_memory_target(request.memory_target_mib());
       break;
+    case api::VmmRequest::kSave:
+      save(request.save(), reply);
+      break;
     case api::VmmRequest::kAttachDisk:
       domain_.attach_disk(to_disk_spec(request.attach_disk()));
       break;
@@ -173,9 +203,6 @@ void ControlChannel::perform(const api::VmmRequest& request, api::VmmReply& repl
       break;
     case api::VmmRequest::kDetach:
       detach(request.detach());
-      break;
-    case api::VmmRequest::kSave:
-      reply.set_error("not supported by this VMM yet");
       break;
     case api::VmmRequest::OP_NOT_SET:
       reply.set_error("empty request (no operation set)");

@@ -38,6 +38,7 @@ class ControlChannel {
   void perform(const api::VmmRequest& request, api::VmmReply& reply);
   void set_memory_target(uint64_t mib);
   void detach(const api::DeviceDetach& d);
+  void save(const api::SaveRequest& request, api::VmmReply& reply);
 
   Domain& domain_;
   std::string path_;

@@ -52,7 +52,20 @@ void validate(const DomainConfig& c) {
   complete_device_specs(disks, nics);
 }
 
+DomainConfig checked(DomainConfig c) {
+  validate(c);
+  return c;
+}
+
 }  // namespace
+
+Domain::Domain(RestoreSource& source, Console& console, const std::string& name)
+    : config_(checked(source.config())), console_(console), vm_(kvm_), quiesce_(config_.vcpus) {
+  if (!name.empty()) config_.name = name;
+  create_machine();
+  source.read_memory(*memory_);
+  restore_from(source.read_state());
+}
 
 Domain::Domain(const DomainConfig& config, Console& console)
     : config_(config),
@@ -61,16 +74,7 @@ Domain::Domain(const DomainConfig& config, Console& console)
       vm_(kvm_),
       quiesce_(config.vcpus) {
   created_ns_ = monotonic_ns();
-  memory_ = std::make_unique<GuestMemory>(config.memory_mib << 20, reserved_area::kGpa, reserved_area::kSize);
-  reserved_area::build(*memory_, config.vcpus);
-  mmu_ = std::make_unique<PvMmu>(*memory_, config.vcpus, kDoorbellGpa >> 12, Doorbells::kPages);
-  grants_ = std::make_unique<GrantTable>(*memory_, *mmu_);
-  vm_.set_memory_region(kRamSlot, 0, memory_->ram_base(), memory_->ram_size());
-  vm_.set_memory_region(kReservedSlot, memory_->reserved_gpa(), memory_->reserved_base(), memory_->reserved_size());
-  for (uint32_t id = 0; id < config.vcpus; ++id) {
-    vcpus_.push_back(std::make_unique<Vcpu>(*this, id, vm_.create_vcpu(id)));
-  }
-  tsc_khz_ = vcpus_[0]->tsc_khz();
+  create_machine();
   BootParams params{config.cmdline, read_initramfs(config.initramfs), config.vcpus, tsc_khz_};
   layout_ = build_domain(*memory_, kernel_, params);
   adopt_boot_memory();
@@ -78,6 +82,21 @@ Domain::Domain(const DomainConfig& config, Console& console)
   attach_store();
   plug_cold_devices();
   vcpus_[0]->boot(layout_);
+}
+
+// The VM, its memory with the VMM's reserved area, the PV MMU, the grant
+// table and the vCPUs: what a booted and a restored domain share.
+void Domain::create_machine() {
+  memory_ = std::make_unique<GuestMemory>(config_.memory_mib << 20, reserved_area::kGpa, reserved_area::kSize);
+  reserved_area::build(*memory_, config_.vcpus);
+  mmu_ = std::make_unique<PvMmu>(*memory_, config_.vcpus, kDoorbellGpa >> 12, Doorbells::kPages);
+  grants_ = std::make_unique<GrantTable>(*memory_, *mmu_);
+  vm_.set_memory_region(kRamSlot, 0, memory_->ram_base(), memory_->ram_size());
+  vm_.set_memory_region(kReservedSlot, memory_->reserved_gpa(), memory_->reserved_base(), memory_->reserved_size());
+  for (uint32_t id = 0; id < config_.vcpus; ++id) {
+    vcpus_.push_back(std::make_unique<Vcpu>(*this, id, vm_.create_vcpu(id)));
+  }
+  tsc_khz_ = vcpus_[0]->tsc_khz();
 }
 
 Domain::~Domain() {
@@ -105,18 +124,7 @@ void Domain::adopt_boot_memory() {
 // The wall clock at system time 0, the event channels, and the timers that
 // raise VIRQ_TIMER.
 void Domain::start_clocks_and_events() {
-  timespec now{};
-  clock_gettime(CLOCK_REALTIME, &now);
-  uint64_t realtime_ns = static_cast<uint64_t>(now.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(now.tv_nsec);
-  uint64_t at_zero = realtime_ns - system_time_ns();
-  tg_wall_clock& wc = shared_info().wc;
-  wc.version += 1;
-  __atomic_thread_fence(__ATOMIC_RELEASE);
-  wc.sec = at_zero / 1'000'000'000ULL;
-  wc.nsec = static_cast<uint32_t>(at_zero % 1'000'000'000ULL);
-  __atomic_thread_fence(__ATOMIC_RELEASE);
-  wc.version += 1;
-
+  write_wall_clock();
   events_ = std::make_unique<EventChannels>(shared_info(), config_.vcpus, [this](uint32_t v, bool unmasked) {
     vcpus_.at(v)->notify_event(unmasked);
   });
@@ -126,18 +134,36 @@ void Domain::start_clocks_and_events() {
   attach_console_ring();
 }
 
+// The wall clock at system time 0 (ABI.md 6.2), under the version
+// protocol: at start and again after a restore.
+void Domain::write_wall_clock() {
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  uint64_t realtime_ns = static_cast<uint64_t>(now.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(now.tv_nsec);
+  uint64_t at_zero = realtime_ns - system_time_ns();
+  tg_wall_clock& wc = shared_info().wc;
+  wc.version |= 1;  // odd while it changes, whatever the image said
+  __atomic_thread_fence(__ATOMIC_RELEASE);
+  wc.sec = at_zero / 1'000'000'000ULL;
+  wc.nsec = static_cast<uint32_t>(at_zero % 1'000'000'000ULL);
+  __atomic_thread_fence(__ATOMIC_RELEASE);
+  wc.version += 1;
+}
+
 // The console ring's backend, on the first port, with its doorbell
 // (ABI.md 5.2, 9.6, 20): the guest's console output costs no exit.
-void Domain::attach_console_ring() {
+void Domain::attach_console_ring(uint32_t port) {
   doorbells_ = std::make_unique<Doorbells>(vm_, kDoorbellGpa);
-  uint32_t port = 0;
-  if (events_->alloc_unbound(TG_DOMID_VMM, &port) != 0) throw std::logic_error("no port for the console");
+  if (port == 0 && events_->alloc_unbound(TG_DOMID_VMM, &port) != 0) throw std::logic_error("no port for the console");
+  console_port_ = port;
   auto* ring = memory_->ram_object<tg_console_ring>(layout_.console_ring_gpa);
   console_ring_ = std::make_unique<ConsoleRing>(
       *ring, [this](std::span<const uint8_t> bytes) { console_.write(bytes); },
       [this, port] { events_->raise_backend_port(port); });
-  events_->bind_backend(
-      port, [this] { console_ring_->notified(); }, [this, port] { doorbells_->stop_listening(port); });
+  if (events_->bind_backend(
+          port, [this] { console_ring_->notified(); }, [this, port] { doorbells_->stop_listening(port); }) != 0) {
+    throw RestoreError("the console's port is not an unbound port");
+  }
   doorbells_->listen(port, [this] { console_ring_->notified(); });
   // Console input goes to the ring (ABI.md 7.0, 20): console_io READ returns 0.
   if (console_.input_fd() >= 0) console_input_ = std::make_unique<ConsoleInput>(console_.input_fd(), *console_ring_);
@@ -149,15 +175,17 @@ void Domain::attach_console_ring() {
 
 // The store (ABI.md 16) on its ring page and port, filled with the
 // domain's home under the domain id the toolstack gave (--domid).
-void Domain::attach_store() {
+void Domain::attach_store(uint32_t port) {
   store_ = std::make_unique<Store>(config_.domid);
   fill_domain_store(*store_, config_.name, config_.memory_mib * 1024);
-  uint32_t port = 0;
-  if (events_->alloc_unbound(TG_DOMID_VMM, &port) != 0) throw std::logic_error("no port for the store");
+  if (port == 0 && events_->alloc_unbound(TG_DOMID_VMM, &port) != 0) throw std::logic_error("no port for the store");
+  store_port_ = port;
   auto* ring = memory_->ram_object<tg_store_ring>(layout_.store_ring_gpa);
   store_ring_ = std::make_unique<StoreRing>(*ring, *store_, [this, port] { events_->raise_backend_port(port); });
-  events_->bind_backend(
-      port, [this] { store_ring_->notified(); }, [this, port] { doorbells_->stop_listening(port); });
+  if (events_->bind_backend(
+          port, [this] { store_ring_->notified(); }, [this, port] { doorbells_->stop_listening(port); }) != 0) {
+    throw RestoreError("the store's port is not an unbound port");
+  }
   doorbells_->listen(port, [this] { store_ring_->notified(); });
   memory_->ram_object<tg_start_info>(layout_.start_info_gpa)->store_evtchn = port;
 }
@@ -189,7 +217,8 @@ uint64_t Domain::system_time_ns() const { return monotonic_ns() - created_ns_; }
 // vCPU 0 starts at the entry point; the others when the guest brings them
 // up (vcpu_op). Each runs on its own thread until the domain stops.
 DomainResult Domain::run() {
-  vcpus_[0]->start();
+  for (uint32_t v : start_vcpus_) vcpus_.at(v)->start();
+  if (restored_) resume_after_restore();
   {
     std::unique_lock lock(result_mutex_);
     stopped_cv_.wait(lock, [&] { return stopping_.load(); });
@@ -262,6 +291,10 @@ void Domain::shutdown(uint32_t reason) {
 void Domain::kill(const std::string& reason) { stop(DomainExit::kKilled, fmt::format("guest killed: {}", reason)); }
 
 void Domain::vmm_error(const std::string& reason) { stop(DomainExit::kVmmError, fmt::format("VMM error: {}", reason)); }
+
+void Domain::saved_and_stopped(const std::string& path) {
+  stop(DomainExit::kSuspend, fmt::format("saved to {}", path));
+}
 
 void Domain::destroy(const std::string& reason) { stop(DomainExit::kDestroyed, fmt::format("destroyed: {}", reason)); }
 

@@ -28,6 +28,7 @@
 #include "kvm.h"
 #include "pv_mmu.h"
 #include "quiesce.h"
+#include "restore_source.h"
 #include "store.h"
 #include "store_ring.h"
 #include "timers.h"
@@ -70,6 +71,11 @@ class Domain {
  public:
   // Throws KernelImageError (bad kernel, does not fit) or KvmError.
   Domain(const DomainConfig& config, Console& console);
+  // A domain restored from a saved image (ABI.md 21; domain_restore.cpp):
+  // no domain builder, memory and state from the source. `name`, when not
+  // empty, replaces the saved name. Throws the source's ImageError,
+  // RestoreError, or KvmError.
+  Domain(RestoreSource& source, Console& console, const std::string& name = "");
   ~Domain();
   Domain(const Domain&) = delete;
   Domain& operator=(const Domain&) = delete;
@@ -89,6 +95,20 @@ class Domain {
   bool pause();
   void unpause();
   bool paused() const { return paused_.load(); }
+
+  // Save (domain_snapshot.cpp): everything but memory, from a domain the
+  // caller paused. Throws std::runtime_error when it cannot be saved now.
+  DomainState capture_state();
+  // Dirty logging for live migration (domain_dirty_log.cpp): KVM's log of
+  // guest writes plus the VMM's own writes (dirty_pages.h). take returns
+  // the frames written since start or the last take, always including the
+  // frames the VMM shares with the guest, and starts a new round.
+  void start_dirty_log();
+  void stop_dirty_log();
+  std::vector<uint64_t> take_dirty_pages();
+
+  // Ends a domain that was saved (ABI.md 4.3: exit code 6).
+  void saved_and_stopped(const std::string& path);
 
   const DomainConfig& config() const { return config_; }
   const GuestMemory& memory() const { return *memory_; }
@@ -128,10 +148,17 @@ class Domain {
 
  private:
   void stop(DomainExit exit, const std::string& reason);
+  void create_machine();
+  void write_wall_clock();
+  void restore_from(const DomainState& state);
+  void restore_page_types(const DomainState& state);
+  void restore_vcpus(const DomainState& state);
+  void resume_after_restore();
   void adopt_boot_memory();
   void start_clocks_and_events();
-  void attach_console_ring();
-  void attach_store();
+  // port 0: allocate one (boot); else the restored domain's port.
+  void attach_console_ring(uint32_t port = 0);
+  void attach_store(uint32_t port = 0);
   void plug_cold_devices();
 
   DomainConfig config_;
@@ -154,6 +181,10 @@ class Domain {
   uint64_t tsc_khz_ = 0;
   uint64_t created_ns_ = 0;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
+  std::vector<uint32_t> start_vcpus_{0};  // started by run()
+  bool restored_ = false;
+  uint32_t console_port_ = 0, store_port_ = 0;
+  std::unique_ptr<DirtyPages> dirty_;
 
   Quiesce quiesce_;
   std::atomic<bool> stopping_{false};

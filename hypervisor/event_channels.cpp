@@ -1,6 +1,8 @@
 #include "event_channels.h"
 
 #include <atomic>
+#include <stdexcept>
+#include <string>
 #include <utility>
 
 #include <tortuga/errno.h>
@@ -169,6 +171,60 @@ void EventChannels::raise_virq(uint32_t vcpu, uint32_t virq) {
   std::lock_guard lock(mutex_);
   uint32_t port = virq_port(virq, vcpu);
   if (port != 0) raise_locked(port);
+}
+
+std::vector<EventPortSnapshot> EventChannels::snapshot() const {
+  std::lock_guard lock(mutex_);
+  std::vector<EventPortSnapshot> out;
+  for (uint32_t p = 1; p < kNrPorts; ++p) {
+    const Port& port = ports_[p];
+    if (port.state != TG_EVTCHNSTAT_closed) out.push_back({p, port.state, port.vcpu, port.virq});
+  }
+  return out;
+}
+
+void EventChannels::restore(const std::vector<EventPortSnapshot>& saved) {
+  std::vector<Port> ports(kNrPorts);
+  auto virq_ports = std::vector<std::vector<uint32_t>>(nr_vcpus_, std::vector<uint32_t>(TG_NR_VIRQS, 0));
+  for (const EventPortSnapshot& s : saved) {
+    if (!valid_port(s.port) || ports[s.port].state != TG_EVTCHNSTAT_closed) {
+      throw std::invalid_argument("event channels: port " + std::to_string(s.port) + " invalid or listed twice");
+    }
+    if (s.vcpu >= nr_vcpus_) throw std::invalid_argument("event channels: port bound to a vCPU the domain lacks");
+    switch (s.state) {
+      case TG_EVTCHNSTAT_unbound:
+      case TG_EVTCHNSTAT_backend:
+        ports[s.port] = {TG_EVTCHNSTAT_unbound, s.vcpu, 0};
+        break;
+      case TG_EVTCHNSTAT_ipi:
+        ports[s.port] = {TG_EVTCHNSTAT_ipi, s.vcpu, 0};
+        break;
+      case TG_EVTCHNSTAT_virq: {
+        if (s.virq != TG_VIRQ_TIMER && s.virq != TG_VIRQ_DEBUG && s.virq != TG_VIRQ_CONSOLE) {
+          throw std::invalid_argument("event channels: unknown VIRQ " + std::to_string(s.virq));
+        }
+        // A global VIRQ may have been moved to another vCPU (bind_vcpu); its slot is [0].
+        uint32_t& slot = virq_ports[TG_VIRQ_IS_PER_VCPU(s.virq) ? s.vcpu : 0][s.virq];
+        if (slot != 0) throw std::invalid_argument("event channels: a VIRQ bound twice");
+        slot = s.port;
+        ports[s.port] = {TG_EVTCHNSTAT_virq, s.vcpu, s.virq};
+        break;
+      }
+      default:
+        throw std::invalid_argument("event channels: port " + std::to_string(s.port) + " in unknown state");
+    }
+  }
+  std::lock_guard lock(mutex_);
+  ports_ = std::move(ports);
+  virq_ports_ = std::move(virq_ports);
+  backends_.assign(kNrPorts, {});
+}
+
+void EventChannels::raise_all_backend_ports() {
+  std::lock_guard lock(mutex_);
+  for (uint32_t p = 1; p < kNrPorts; ++p) {
+    if (ports_[p].state == TG_EVTCHNSTAT_backend) raise_locked(p);
+  }
 }
 
 bool EventChannels::pending(uint32_t port) const {

@@ -18,6 +18,11 @@
 
 namespace tortuga {
 
+// One open port, for save and restore.
+struct EventPortSnapshot {
+  uint32_t port = 0, state = 0, vcpu = 0, virq = 0;
+};
+
 class EventChannels {
  public:
   // unmasked: the vCPU's upcall_mask was clear, so it must take an upcall
@@ -51,6 +56,17 @@ class EventChannels {
   bool pending(uint32_t port) const;
   // The vCPU a port is delivered to (0 for closed ports).
   uint32_t vcpu_of(uint32_t port) const;
+
+  // Save and restore (ABI.md 21). snapshot(): every open port. restore()
+  // fills a table with no open port; ports that were a backend's come back
+  // unbound, for the backend to bind again. Hostile input: a bad port,
+  // state, vCPU or VIRQ, or a VIRQ bound twice, throws
+  // std::invalid_argument and leaves the table closed.
+  std::vector<EventPortSnapshot> snapshot() const;
+  void restore(const std::vector<EventPortSnapshot>& ports);
+  // Raises every port bound to a backend once more (after a restore,
+  // so frontends and the guest look at their rings again; ABI.md 9.8, 21).
+  void raise_all_backend_ports();
 
  private:
   struct Port {

@@ -1,6 +1,7 @@
 #include "grant_table.h"
 
 #include <stdexcept>
+#include <string>
 
 #include <tortuga/errno.h>
 
@@ -98,6 +99,7 @@ void GrantTable::end(uint32_t ref, uint64_t gfn, bool write) {
 
 void GrantTable::page_written(uint64_t gfn) {
   dirty_pages_.fetch_add(1, std::memory_order_relaxed);
+  memory_.note_written(gfn << 12, 4096);
   if (dirty_hook_) dirty_hook_(gfn);
 }
 
@@ -136,6 +138,55 @@ int GrantTable::unmap(uint32_t handle, uint64_t host_addr, Mapping* was) {
   s.used = false;
   end_locked(s.ref, s.m.gfn, !s.m.readonly);
   return 0;
+}
+
+std::vector<GrantMapSnapshot> GrantTable::maps() const {
+  std::vector<GrantMapSnapshot> out;
+  for (size_t h = 0; h < maps_.size(); ++h) {
+    const MapSlot& s = maps_[h];
+    if (s.used) out.push_back({static_cast<uint32_t>(h), s.ref, s.m.host_addr, s.m.gfn, s.m.readonly});
+  }
+  return out;
+}
+
+// Uses beyond the guest's own mappings are backends' (requests in flight).
+bool GrantTable::in_use_by_backends() const {
+  std::vector<Active> mapped(active_.size());
+  for (const MapSlot& s : maps_) {
+    if (s.used) ++(s.m.readonly ? mapped[s.ref].readers : mapped[s.ref].writers);
+  }
+  for (size_t r = 0; r < active_.size(); ++r) {
+    if (active_[r].readers != mapped[r].readers || active_[r].writers != mapped[r].writers) return true;
+  }
+  return false;
+}
+
+void GrantTable::restore(std::span<const uint64_t> frames, const std::vector<GrantMapSnapshot>& maps) {
+  if (!frames_.empty()) throw std::logic_error("grant table restored twice");
+  if (!frames.empty()) {
+    if (int err = setup(frames); err != 0) {
+      throw std::invalid_argument("grant table: its frames are not the domain's free RAM (error " +
+                                  std::to_string(err) + ")");
+    }
+  }
+  restore_maps(maps);
+}
+
+void GrantTable::restore_maps(const std::vector<GrantMapSnapshot>& maps) {
+  for (const GrantMapSnapshot& m : maps) {
+    if (m.handle >= TG_GNTTAB_MAX_MAPS || m.ref >= nr_entries()) {
+      throw std::invalid_argument("grant table: mapping " + std::to_string(m.handle) + " out of range");
+    }
+    if (m.handle >= maps_.size()) maps_.resize(m.handle + 1);
+    if (maps_[m.handle].used) throw std::invalid_argument("grant table: mapping handle used twice");
+    Active& a = active_[m.ref];
+    uint16_t& count = m.readonly ? a.readers : a.writers;
+    if (count == UINT16_MAX || mmu_.hold_for_io(m.gfn) != 0) {
+      throw std::invalid_argument("grant table: mapping " + std::to_string(m.handle) + " of a frame that cannot be mapped");
+    }
+    ++count;
+    maps_[m.handle] = {true, m.ref, {m.host_addr, m.gfn, m.readonly}};
+  }
 }
 
 const GrantTable::Mapping* GrantTable::mapping(uint32_t handle) const {

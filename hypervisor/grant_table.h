@@ -35,6 +35,13 @@
 
 namespace tortuga {
 
+// One of the guest's own map_grant_ref mappings, for save and restore.
+struct GrantMapSnapshot {
+  uint32_t handle = 0, ref = 0;
+  uint64_t host_addr = 0, gfn = 0;
+  bool readonly = false;
+};
+
 class GrantTable final : public GrantAccess {
  public:
   using DirtyHook = std::function<void(uint64_t gfn)>;
@@ -64,6 +71,19 @@ class GrantTable final : public GrantAccess {
 
   // The VMM wrote a page of the guest's own (grant copy to a gfn).
   void page_written(uint64_t gfn);
+
+  // Save and restore (ABI.md 21): the table's frames and the guest's
+  // mappings; the entries themselves are in guest memory. Backends hold no
+  // grant at a save. restore() runs on a new table with the frame lock
+  // held, checks everything as setup() and map() would, and throws
+  // std::invalid_argument naming the first problem.
+  std::vector<uint64_t> frames() const { return frames_; }
+  std::vector<GrantMapSnapshot> maps() const;
+  bool in_use_by_backends() const;
+  void restore(std::span<const uint64_t> frames, const std::vector<GrantMapSnapshot>& maps);
+  // The mappings alone, once page types are restored (they need RAM that
+  // is no page table).
+  void restore_maps(const std::vector<GrantMapSnapshot>& maps);
 
   void set_dirty_hook(DirtyHook hook) { dirty_hook_ = std::move(hook); }
   uint64_t dirty_pages() const { return dirty_pages_.load(std::memory_order_relaxed); }

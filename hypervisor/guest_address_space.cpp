@@ -62,6 +62,7 @@ void GuestAddressSpace::copy_to(uint64_t va, const void* src, size_t len) const 
     Translation t = translate(at, Access::kWrite);
     if (!t.ok()) throw BadGuestAddress(at, t.error);
     std::memcpy(memory_.ram(t.gpa, chunk), in, chunk);
+    memory_.note_written(t.gpa, chunk);  // not dirty-logged by KVM
     in += chunk;
   });
 }

@@ -31,6 +31,7 @@ void GuestMemory::discard(uint64_t gpa, uint64_t len) const {
   if (::madvise(ram_.data() + gpa, len, MADV_REMOVE) != 0) {
     throw std::runtime_error(fmt::format("madvise(MADV_REMOVE) of guest memory: {}", std::strerror(errno)));
   }
+  note_written(gpa, len);  // now zeros, and KVM did not see it happen
 }
 
 }  // namespace tortuga

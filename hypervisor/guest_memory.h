@@ -4,12 +4,14 @@
 // Every access is bounds-checked; a guest-physical address is hostile input.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <optional>
 #include <span>
 #include <type_traits>
 
+#include "dirty_pages.h"
 #include "host_mapping.h"
 
 namespace tortuga {
@@ -34,6 +36,14 @@ class GuestMemory {
     return ram_contains(gpa, len) ? ram_.data() + gpa : nullptr;
   }
 
+  // Dirty tracking of the VMM's own writes (dirty_pages.h): while a set is
+  // attached, note_written() marks the frames it covers. Every path that
+  // writes guest RAM from the VMM calls it.
+  void attach_dirty_pages(DirtyPages* pages) const { dirty_.store(pages, std::memory_order_release); }
+  void note_written(uint64_t gpa, uint64_t len) const {
+    if (DirtyPages* d = dirty_.load(std::memory_order_acquire)) d->mark_range(gpa, len);
+  }
+
   // Gives the host memory behind [gpa, gpa + len) back to the host; the
   // range reads as zeros afterwards. Page aligned, inside RAM.
   void discard(uint64_t gpa, uint64_t len) const;
@@ -55,6 +65,7 @@ class GuestMemory {
   HostMapping ram_;
   HostMapping reserved_;
   uint64_t reserved_gpa_;
+  mutable std::atomic<DirtyPages*> dirty_{nullptr};
 };
 
 }  // namespace tortuga

@@ -26,6 +26,13 @@ constexpr unsigned long kSetCpuid2 = _IOW(KVMIO, 0x90, FlexHeader);
 constexpr unsigned long kGetMsrs = _IOWR(KVMIO, 0x88, FlexHeader);
 constexpr unsigned long kSetMsrs = _IOW(KVMIO, 0x89, FlexHeader);
 
+// kvm_xsave ends in a flexible array too (4100 bytes in C++, 4096 in C).
+struct XsaveBuffer {
+  uint32_t region[1024];
+};
+constexpr unsigned long kGetXsave = _IOR(KVMIO, 0xa4, XsaveBuffer);
+constexpr unsigned long kSetXsave = _IOW(KVMIO, 0xa5, XsaveBuffer);
+
 // The same structures laid out as the kernel expects them.
 constexpr size_t kMaxCpuidEntries = 256, kMaxMsrs = 32;
 struct CpuidBuffer {
@@ -88,6 +95,17 @@ void KvmVm::set_memory_region(uint32_t slot, uint64_t gpa, uint8_t* host, size_t
   if (::ioctl(fd_.get(), KVM_SET_USER_MEMORY_REGION, &region) < 0) fail("KVM_SET_USER_MEMORY_REGION");
 }
 
+void KvmVm::set_dirty_logging(uint32_t slot, uint64_t gpa, uint8_t* host, size_t size, bool on) {
+  set_memory_region(slot, gpa, host, size, on ? KVM_MEM_LOG_DIRTY_PAGES : 0);
+}
+
+void KvmVm::get_dirty_log(uint32_t slot, std::span<uint64_t> bitmap) {
+  kvm_dirty_log log{};
+  log.slot = slot;
+  log.dirty_bitmap = bitmap.data();
+  if (::ioctl(fd_.get(), KVM_GET_DIRTY_LOG, &log) < 0) fail("KVM_GET_DIRTY_LOG");
+}
+
 KvmVcpu KvmVm::create_vcpu(uint32_t id) {
   int fd = ::ioctl(fd_.get(), KVM_CREATE_VCPU, id);
   if (fd < 0) fail("KVM_CREATE_VCPU");
@@ -144,6 +162,48 @@ kvm_sregs KvmVcpu::get_sregs() {
 
 void KvmVcpu::set_regs(const kvm_regs& r) {
   if (::ioctl(fd_.get(), KVM_SET_REGS, &r) < 0) fail("KVM_SET_REGS");
+}
+
+kvm_regs KvmVcpu::get_regs() {
+  kvm_regs r{};
+  if (::ioctl(fd_.get(), KVM_GET_REGS, &r) < 0) fail("KVM_GET_REGS");
+  return r;
+}
+
+std::vector<uint8_t> KvmVcpu::get_xsave() {
+  auto x = std::make_unique<XsaveBuffer>();
+  if (::ioctl(fd_.get(), kGetXsave, x.get()) < 0) {
+    if (errno == EINVAL || errno == ENOTTY) return {};  // no XSAVE on this host
+    fail("KVM_GET_XSAVE");
+  }
+  const auto* p = reinterpret_cast<const uint8_t*>(x->region);
+  return {p, p + sizeof x->region};
+}
+
+void KvmVcpu::set_xsave(const std::vector<uint8_t>& region) {
+  auto x = std::make_unique<XsaveBuffer>();
+  if (region.size() != sizeof x->region) throw KvmError("XSAVE area of the wrong size");
+  std::memcpy(x->region, region.data(), region.size());
+  if (::ioctl(fd_.get(), kSetXsave, x.get()) < 0) fail("KVM_SET_XSAVE");
+}
+
+std::vector<std::pair<uint32_t, uint64_t>> KvmVcpu::get_xcrs() {
+  kvm_xcrs x{};
+  if (::ioctl(fd_.get(), KVM_GET_XCRS, &x) < 0) {
+    if (errno == EINVAL || errno == ENOTTY) return {};
+    fail("KVM_GET_XCRS");
+  }
+  std::vector<std::pair<uint32_t, uint64_t>> out;
+  for (uint32_t i = 0; i < x.nr_xcrs && i < KVM_MAX_XCRS; ++i) out.emplace_back(x.xcrs[i].xcr, x.xcrs[i].value);
+  return out;
+}
+
+void KvmVcpu::set_xcrs(const std::vector<std::pair<uint32_t, uint64_t>>& xcrs) {
+  kvm_xcrs x{};
+  if (xcrs.size() > KVM_MAX_XCRS) throw KvmError("too many XCRs");
+  x.nr_xcrs = static_cast<uint32_t>(xcrs.size());
+  for (size_t i = 0; i < xcrs.size(); ++i) x.xcrs[i] = {xcrs[i].first, 0, xcrs[i].second};
+  if (::ioctl(fd_.get(), KVM_SET_XCRS, &x) < 0) fail("KVM_SET_XCRS");
 }
 
 void KvmVcpu::set_msrs(const std::vector<kvm_msr_entry>& entries) {

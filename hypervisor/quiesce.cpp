@@ -61,13 +61,19 @@ void Quiesce::end(uint32_t self) {
   cv_.notify_all();
 }
 
-void Quiesce::park(uint32_t self) {
+void Quiesce::park(uint32_t self, bool for_outside) {
   std::unique_lock lock(mutex_);
-  if (!requested_.load() || owner_ == self) return;
+  if (!requested_.load() || owner_ == self || (!for_outside && owner_ == kOutside)) return;
   state_[self].quiet = true;
   cv_.notify_all();
   cv_.wait(lock, [&] { return !requested_.load(); });
   state_[self].quiet = false;
+}
+
+bool Quiesce::pause_requested() {
+  if (!requested_.load(std::memory_order_acquire)) return false;
+  std::lock_guard lock(mutex_);
+  return requested_.load() && owner_ == kOutside;
 }
 
 void Quiesce::sleeping(uint32_t self) {

@@ -39,6 +39,17 @@ class Quiesce {
     if (!requested_.load(std::memory_order_acquire)) return;  // a section waits for us to get here
     park(self);
   }
+  // Right after an exit, before it is handled: parks for another vCPU's
+  // section only. A pause from outside lets the exit be handled first, so
+  // that a paused vCPU is never left between an exit and its handling (a
+  // save could not resume it there); it parks at its next safe_point(),
+  // or counts as stopped if the handling sleeps.
+  void safe_point_after_exit(uint32_t self) {
+    if (!requested_.load(std::memory_order_acquire)) return;
+    park(self, /*for_outside=*/false);
+  }
+  // A pause from outside is asked for or in force.
+  bool pause_requested();
   void sleeping(uint32_t self);
   void awake(uint32_t self);
   // The vCPU's thread starts (up) or ends (down, domain stopped).
@@ -50,7 +61,7 @@ class Quiesce {
     bool quiet = false;  // parked at a safe point, or asleep
   };
   static constexpr uint32_t kOutside = UINT32_MAX;  // the owner of a pause
-  void park(uint32_t self);
+  void park(uint32_t self, bool for_outside = true);
   bool others_quiet(uint32_t self) const;
   bool claim_and_wait(std::unique_lock<std::mutex>& lock, uint32_t owner,
                       const std::function<void(uint32_t)>& kick, const std::function<bool()>& stopping);

@@ -18,7 +18,9 @@ bool is_below_or_at(const std::string& path, const std::string& top) {
   return path == top || (path.size() > top.size() && path.compare(0, top.size(), top) == 0 && path[top.size()] == '/');
 }
 
-std::optional<StorePerm> parse_perm(std::string_view s) {
+}  // namespace
+
+std::optional<StorePerm> parse_store_perm(std::string_view s) {
   if (s.size() < 2 || std::string_view("nrwb").find(s[0]) == std::string_view::npos) return std::nullopt;
   unsigned domid = 0;
   auto [end, ec] = std::from_chars(s.data() + 1, s.data() + s.size(), domid);
@@ -26,7 +28,7 @@ std::optional<StorePerm> parse_perm(std::string_view s) {
   return StorePerm{s[0], static_cast<uint16_t>(domid)};
 }
 
-}  // namespace
+std::string format_store_perm(const StorePerm& p) { return fmt::format("{}{}", p.access, p.domid); }
 
 std::string store_parent(const std::string& path) {
   size_t slash = path.rfind('/');
@@ -242,7 +244,7 @@ Result Store::set_perms(uint16_t who, uint32_t tx, std::string_view path, const 
   if (Result r = locate(who, tx, path, t, abs); !r.ok()) return r;
   std::vector<StorePerm> parsed;
   for (const std::string& s : perms) {
-    auto p = parse_perm(s);
+    auto p = parse_store_perm(s);
     if (!p) return fail(TG_STORE_ERR_EINVAL);
     parsed.push_back(*p);
   }

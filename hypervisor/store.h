@@ -14,6 +14,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -30,6 +31,37 @@ struct StorePerm {
 struct StoreWatchEvent {
   uint16_t who;  // the watcher
   std::string path, token;
+};
+
+// The whole store as plain data, for save and restore (domain_state.h).
+struct StoreState {
+  struct Node {
+    std::string path, value;
+    std::vector<StorePerm> perms;
+    uint64_t changed = 0;
+  };
+  struct Watch {
+    uint16_t who = 0;
+    std::string given, path, token;
+  };
+  struct Transaction {
+    uint32_t id = 0;
+    uint16_t who = 0;
+    std::vector<Node> start, view;
+    std::vector<std::string> touched, written, removed;
+  };
+  uint16_t guest = 0;
+  std::vector<Node> nodes;
+  uint64_t generation = 0;
+  uint32_t next_tx = 1;
+  std::vector<Watch> watches;
+  std::vector<Transaction> transactions;
+  std::vector<StoreWatchEvent> events;
+};
+
+class StoreStateError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
 
 class Store {
@@ -63,6 +95,13 @@ class Store {
   void disconnect(uint16_t who);
   size_t nodes() const { return tree_.size(); }
 
+  // Save and restore (ABI.md 21): the tree, watches, open transactions and
+  // unrouted events. restore() replaces everything after checking the state
+  // as hostile input (paths, parents, permissions, limits, generations);
+  // StoreStateError names the first problem, and the store is unchanged.
+  StoreState state() const;
+  void restore(const StoreState& state);
+
  private:
   struct Node {
     std::string value;
@@ -91,6 +130,8 @@ class Store {
   void fire(const std::string& path, bool removed);
   size_t owned_by_guest(const Tree& t) const;
   bool conflicts(const Transaction& x) const;
+  static std::vector<StoreState::Node> nodes_of(const Tree& t);
+  Tree tree_of(const std::vector<StoreState::Node>& nodes, uint64_t generation, const char* what) const;
 
   uint16_t guest_;
   Tree tree_;
@@ -100,6 +141,10 @@ class Store {
   std::vector<Watch> watches_;
   std::vector<StoreWatchEvent> events_;
 };
+
+// Permissions as the wire spells them ("r1"): nullopt for a malformed one.
+std::optional<StorePerm> parse_store_perm(std::string_view s);
+std::string format_store_perm(const StorePerm& p);
 
 // The parent of an absolute path ("/" for "/x"), and its last component.
 std::string store_parent(const std::string& path);

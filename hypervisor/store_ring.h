@@ -30,6 +30,16 @@
 
 namespace tortuga {
 
+// The VMM's side of the ring for save and restore: its own indices, a
+// request half received, and output not yet in the ring.
+struct StoreRingState {
+  uint32_t req_cons = 0, rsp_prod = 0;
+  std::string partial_request;
+  uint64_t discarding = 0;
+  std::string output;
+  std::vector<uint64_t> output_sizes;
+};
+
 class StoreRing {
  public:
   using RaisePort = std::function<void()>;
@@ -46,6 +56,13 @@ class StoreRing {
   // Forgets the callbacks of token (a copy already taken may still run
   // once: callers guard what their callbacks reach).
   void remove_vmm_watch(const std::string& token);
+
+  // Save and restore (store_ring_state.cpp): the store and the ring's VMM
+  // side together, under the ring's lock, so a watch event is in exactly
+  // one of them. restore() checks both as hostile input and throws
+  // std::invalid_argument or StoreStateError; nothing changes then.
+  void snapshot(StoreState& store, StoreRingState& ring);
+  void restore(const StoreState& store, const StoreRingState& ring);
 
  private:
   struct Header {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -28,12 +29,20 @@ class VcpuTimers {
   // Replaces the vCPU's deadline; the callback runs on the timer thread.
   void arm(uint32_t vcpu, uint64_t deadline_ns);
   void disarm(uint32_t vcpu);
+  // The vCPU's armed deadline (system time), 0 when none: what a save
+  // keeps (ABI.md 21: timers travel as absolute system-time deadlines).
+  uint64_t deadline(uint32_t vcpu) const;
 
  private:
+  void set_deadline(uint32_t vcpu, uint64_t deadline_ns);
+  void clear_deadline(uint32_t vcpu, uint64_t deadline_ns);
+
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::vector<std::unique_ptr<boost::asio::steady_timer>> timers_;
   std::vector<uint64_t> generations_;  // touched on the timer thread only
+  mutable std::mutex deadlines_mutex_;
+  std::vector<uint64_t> deadlines_;
   uint64_t created_ns_;
   Expired expired_;
   std::thread thread_;

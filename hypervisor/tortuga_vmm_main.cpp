@@ -1,8 +1,13 @@
 // tortuga-vmm: runs one domain from its command line, prints the guest's
 // console on stdout, and exits with a status that says how the domain ended
 // (0 poweroff; see DomainExit for the rest), after one line on stderr.
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
 
 #include <cstdio>
 #include <optional>
@@ -18,6 +23,7 @@
 #include "cpu_limits.h"
 #include "device_spec.h"
 #include "domain.h"
+#include "domain_image.h"
 #include "kernel_image.h"
 #include "block_image.h"
 #include "tap_device.h"
@@ -62,13 +68,32 @@ int finish(const std::string& name, const std::string& record_path, DomainExit e
   return static_cast<int>(exit);
 }
 
+// A domain from a saved image. memory_mib and vcpus, when not 0, are what
+// the command line asked for: they must be the image's.
+std::unique_ptr<Domain> restore_domain(const std::string& path, Console& console, const std::string& name,
+                                       uint64_t memory_mib, uint32_t vcpus) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) throw ImageError(fmt::format("cannot open it: {}", std::strerror(errno)));
+  ImageSource source(fd.get());
+  DomainConfig saved = source.config();
+  if ((memory_mib != 0 && memory_mib != saved.memory_mib) || (vcpus != 0 && vcpus != saved.vcpus)) {
+    throw ImageError(fmt::format("it holds {} MiB and {} vCPUs, not what the command line asks for",
+                                 saved.memory_mib, saved.vcpus));
+  }
+  return std::make_unique<Domain>(source, console, name);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"tortuga-vmm: run one Tortuga domain (a paravirtualized guest kernel on KVM)"};
   DomainConfig config;
   bool show_stats = false;
-  app.add_option("kernel,--kernel", config.kernel, "guest kernel (ELF with Tortuga notes)")->required();
+  app.add_option("kernel,--kernel", config.kernel, "guest kernel (ELF with Tortuga notes)");
+  std::string restore_path;
+  app.add_option("--restore", restore_path,
+                 "restore the domain saved in this image (ABI.md 21) instead of booting a kernel; "
+                 "--name may rename it, --memory and --vcpus must match the image if given");
   app.add_option("--name", config.name, "domain name, used in messages")->capture_default_str();
   app.add_option("-m,--memory", config.memory_mib, "memory in MiB")->capture_default_str();
   app.add_option("--vcpus", config.vcpus, "number of vCPUs")->capture_default_str();
@@ -100,6 +125,12 @@ int main(int argc, char** argv) {
   app.add_option("--control", control_path, "serve the toolstack's control channel on this Unix socket");
   app.add_option("--exit-record", exit_record_path, "write how the domain ended here (protobuf), atomically");
   CLI11_PARSE(app, argc, argv);
+  if (restore_path.empty() == config.kernel.empty()) {
+    fmt::print(stderr, "tortuga-vmm: give a kernel or --restore IMAGE (one of them)\n");
+    return static_cast<int>(DomainExit::kVmmError);
+  }
+  bool name_given = app.count("--name") > 0;
+  bool memory_given = app.count("--memory") > 0, vcpus_given = app.count("--vcpus") > 0;
   try {
     for (const std::string& d : disks) config.disks.push_back(parse_disk_option(d));
     for (const std::string& n : nics) config.nics.push_back(parse_nic_option(n));
@@ -124,7 +155,18 @@ int main(int argc, char** argv) {
     // (and the permission to make one).
     std::optional<CpuLimitsCgroup> cgroup;
     if (!limits.is_default()) cgroup.emplace(config.name, limits);
-    Domain domain(config, console);
+    std::unique_ptr<Domain> made;
+    if (restore_path.empty()) {
+      made = std::make_unique<Domain>(config, console);
+    } else {
+      if (!config.disks.empty() || !config.nics.empty()) {
+        throw RestoreError("--disk and --nic cannot be given with --restore (saved domains have no devices yet)");
+      }
+      made = restore_domain(restore_path, console, name_given ? config.name : "",
+                            memory_given ? config.memory_mib : 0, vcpus_given ? config.vcpus : 0);
+      config.name = made->config().name;
+    }
+    Domain& domain = *made;
     watch_termination_signals(domain);
     {
       // Declared after the domain: it stops serving before the domain goes.
@@ -144,6 +186,12 @@ int main(int argc, char** argv) {
     return finish(config.name, exit_record_path, DomainExit::kVmmError, fmt::format("refused: {}", e.what()));
   } catch (const BlockImageError& e) {
     return finish(config.name, exit_record_path, DomainExit::kVmmError, fmt::format("refused: {}", e.what()));
+  } catch (const ImageError& e) {
+    return finish(config.name, exit_record_path, DomainExit::kVmmError,
+                  fmt::format("refused: image {}: {}", restore_path, e.what()));
+  } catch (const RestoreError& e) {
+    return finish(config.name, exit_record_path, DomainExit::kVmmError,
+                  fmt::format("refused: image {}: {}", restore_path, e.what()));
   } catch (const KernelImageError& e) {
     return finish(config.name, exit_record_path, DomainExit::kVmmError, fmt::format("refused: {}", e.what()));
   } catch (const std::exception& e) {

@@ -226,14 +226,15 @@ void Vcpu::run() {
   while (!domain_.stopping() && !down_requested_.load()) {
     try {
       // Safe points: nothing of the guest's is touched here, so another
-      // vCPU may change the page tables meanwhile (quiesce.h).
-      quiesce.safe_point(id_);
+      // vCPU may change the page tables meanwhile (quiesce.h). A pause
+      // from outside waits until the vCPU is at a guest instruction.
+      if (!quiesce.pause_requested() || ready_to_park()) quiesce.safe_point(id_);
       // A vCPU that has not run since its context was set has no TLB to
       // flush (and no registers in the sync area yet).
       if (flush_pending_.exchange(false) && !fresh_) flush_tlb_now();
       bool exited = kvm_.enter();
       fresh_ = false;
-      quiesce.safe_point(id_);
+      quiesce.safe_point_after_exit(id_);
       if (!exited) {
         kvm_.run()->immediate_exit = 0;
         ++stats_.kicks;
@@ -243,13 +244,16 @@ void Vcpu::run() {
       ++stats_.exits;
       note_apply_routine_progress();
       exit_cr3_ = sregs().cr3;
+      in_exit_.store(true);
       handle_exit();
+      in_exit_.store(false);
     } catch (const GuestFault& fault) {
       domain_.kill(fmt::format("vcpu {}: {}", id_, fault.what()));
     } catch (const std::exception& e) {
       domain_.vmm_error(fmt::format("vcpu {}: {}", id_, e.what()));
     }
   }
+  in_exit_.store(false);
   thread_.store(pthread_t{});
   enter_runstate(TG_RUNSTATE_offline);
   up_.store(false);

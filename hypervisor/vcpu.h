@@ -19,6 +19,7 @@
 #include <tortuga/vcpu.h>
 
 #include "apply_program.h"
+#include "domain_state.h"
 #include "exit_stats.h"
 #include "guest_address_space.h"
 #include "kvm.h"
@@ -125,6 +126,17 @@ class Vcpu {
   void ensure_apply_room(size_t ops) {
     if (apply_program_.room() < ops) apply_page_table_writes_now();
   }
+  // Save and restore (vcpu_snapshot.cpp). snapshot() runs while the
+  // domain is paused from outside: the vCPU is parked at a guest
+  // instruction, or asleep inside a hypercall, which then restarts on
+  // restore. restore() runs before the vCPU's thread exists; it checks the
+  // snapshot against the domain (modes, selectors, base pointers) and
+  // throws std::invalid_argument naming what is wrong.
+  VcpuSnapshot snapshot();
+  void restore(const VcpuSnapshot& snapshot, uint64_t saved_system_time_ns);
+  // Rewrites the pvclock record for this host (ABI.md 6.1, 21).
+  void refresh_time_record() { init_time_record(); }
+
   // NEW_BASEPTR / NEW_USER_BASEPTR: gpa of a pinned L4 (user: 0 = none).
   void set_kernel_page_table(uint64_t gpa);
   void set_user_page_table(uint64_t gpa);
@@ -140,6 +152,13 @@ class Vcpu {
   void enter_apply_routine(const ApplyProgram& program, uint64_t rsp);
   void resume_through_apply_routine();
   void on_kick();
+  // For a pause from outside: true when the vCPU may park, i.e. it is at a
+  // guest instruction with nothing of the VMM's in flight. Otherwise it
+  // arranges for the next entry to end at such a point (an apply routine
+  // made to exit) and the vCPU enters once more.
+  bool ready_to_park();
+  CpuRegistersSnapshot capture_registers(bool restart_hypercall);
+  void restore_registers(const VcpuSnapshot& s);
   // Turns the in-flight routine's final iretq into an exit to the VMM, so
   // that an event can be delivered as soon as it is done.
   void make_apply_routine_exit();
@@ -182,6 +201,7 @@ class Vcpu {
   std::thread thread_object_;
   bool initialised_ = false;
   bool fresh_ = true;  // not run since boot() or initialise()
+  std::atomic<bool> in_exit_{false};  // between an exit and the end of its handling
   std::atomic<bool> up_{false};
   std::atomic<bool> down_requested_{false};
   std::atomic<bool> flush_pending_{false};

@@ -13,7 +13,7 @@ fi
 build=$1
 seconds=$2
 here=$(cd "$(dirname "$0")" && pwd)
-targets="kernel_image_fuzz privileged_instruction_fuzz guest_address_space_fuzz pv_mmu_fuzz control_api_fuzz block_request_fuzz net_packet_fuzz store_ring_fuzz"
+targets="kernel_image_fuzz privileged_instruction_fuzz guest_address_space_fuzz pv_mmu_fuzz control_api_fuzz block_request_fuzz net_packet_fuzz store_ring_fuzz image_reader_fuzz"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT INT TERM

@@ -364,6 +364,7 @@ static struct timer_state {
 	volatile uint64_t fired;    /* VIRQ_TIMER deliveries */
 	volatile uint64_t fired_at; /* system time in the handler, last delivery */
 	volatile bool periodic;
+	bool skip_missed; /* a deadline a whole period past restarts from now (counter=1) */
 	uint64_t period, ticks, target;
 	uint64_t dev_sum, dev_max, early;
 } timers[NR_CPUS];
@@ -389,6 +390,10 @@ static void timer_handler(unsigned port)
 	}
 	if (++t->ticks < t->target) {
 		t->deadline += t->period;
+		/* After a gap (a save and restore) tick on from now, as Linux's
+		 * periodic tick does, rather than firing once per missed period. */
+		if (t->skip_missed && now > t->deadline)
+			t->deadline = now + t->period;
 		set_timer(t->deadline);
 	} else {
 		t->periodic = false;
@@ -1442,4 +1447,35 @@ void ev_scenario_shutdown_while_running(const struct tg_start_info *start_info)
 	}
 	put_line("scenario shutdown-while-running: vCPU 1 spins, vCPU 0 powers off");
 	shutdown(TG_SHUTDOWN_poweroff);
+}
+
+/* ---- counter=1: a tick that never ends ---------------------------------- */
+
+void ev_run_ticks(const struct tg_start_info *start_info, uint64_t hz, void (*fn)(uint64_t tick))
+{
+	struct timer_state *t = &timers[0];
+	events_init(start_info);
+	if (register_callbacks() != 0 || bind_virq(TG_VIRQ_TIMER, 0, &timer_port[0]) != 0) {
+		put_line("counter: cannot bind the timer");
+		shutdown(TG_SHUTDOWN_crash);
+	}
+	irq_disable();
+	attach(timer_port[0], 0, timer_handler);
+	t->period = NS_PER_S / (hz ? hz : 1);
+	t->ticks = 0;
+	t->target = ~0ULL;
+	t->skip_missed = true;
+	t->periodic = true;
+	t->deadline = now_ns() + t->period;
+	set_timer(t->deadline);
+	uint64_t seen = 0;
+	for (;;) {
+		irq_disable();
+		if (t->ticks != seen) {
+			seen = t->ticks;
+			fn(seen);
+			continue;
+		}
+		sched_block();
+	}
 }

@@ -236,3 +236,19 @@ void grants_selftest(const struct tg_start_info *start_info)
 	check_copy();
 	check_map();
 }
+
+/* counter=1: the VMM writes page_a through a grant with the tick in it. */
+bool gnt_counter_tick(uint64_t n)
+{
+	for (unsigned i = 0; i < 256; i++)
+		page_b[i] = (uint8_t)(n * 31 + i);
+	gnt_grant(REF_A, gfn_of(page_a), false);
+	struct tg_gnttab_copy c = {.source = {.u.gfn = (uint32_t)gfn_of(page_b), .domid = TG_DOMID_SELF, .offset = 0},
+				   .dest = {.u.ref = REF_A, .domid = TG_DOMID_SELF, .offset = 0},
+				   .len = 256,
+				   .flags = TG_GNTCOPY_dest_gref};
+	bool ok = copy_one(&c) == 0;
+	for (unsigned i = 0; i < 256; i++)
+		ok = ok && page_a[i] == (uint8_t)(n * 31 + i);
+	return gnt_revoke(REF_A) && ok;
+}

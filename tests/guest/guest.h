@@ -117,6 +117,8 @@ bool ev_bench_prepare(const struct tg_start_info *si, const char *kind);
 void ev_bench_run(const char *kind, uint64_t n);
 void ev_bench_report(const char *kind);
 __attribute__((noreturn)) void ev_scenario_shutdown_while_running(const struct tg_start_info *si);
+/* Runs a hz timer forever; fn runs (events masked) after each tick. */
+__attribute__((noreturn)) void ev_run_ticks(const struct tg_start_info *si, uint64_t hz, void (*fn)(uint64_t tick));
 void event_upcall(struct trap_regs *r);
 void nmi_upcall(struct trap_regs *r);
 
@@ -126,6 +128,9 @@ void nmi_upcall(struct trap_regs *r);
  * frame to the VMM's backends, gnt_revoke ends a grant unless in use.
  */
 void grants_selftest(const struct tg_start_info *si);
+/* counter=1: grants a page to the VMM, has it copied into through the
+ * grant (the VMM writes the guest's page), checks and revokes it. */
+bool gnt_counter_tick(uint64_t n);
 bool gnt_init(const struct tg_start_info *si);
 void gnt_grant(uint32_t ref, uint64_t gfn, bool readonly);
 bool gnt_revoke(uint32_t ref);
@@ -187,6 +192,13 @@ void net_bench_run(const char *kind, uint64_t n);
 __attribute__((noreturn)) void agent_run(const struct tg_start_info *si);
 void agent_devices_scan(const struct tg_start_info *si);
 void balloon_toward(const struct tg_start_info *si, uint64_t target_kib);
+
+/*
+ * counter=1 (counter.c): a 10 Hz timer that prints "count N t=NS" at every
+ * tick and checks a memory pattern, a remapped page, a grant copy and a
+ * store key each time: the guest that save and restore tests run.
+ */
+__attribute__((noreturn)) void counter_run(const struct tg_start_info *si);
 
 /* console=echo (console_in.c): echo lines of console input until "quit". */
 __attribute__((noreturn)) void console_echo(const struct tg_start_info *si);

@@ -15,6 +15,7 @@
  *                        netfront.c's net-tx and net-rx)
  *   vbd=fill-flush-hold  write the disk (vbdseed=S), flush, say so, sleep
  *   console=echo         echo console input lines until "quit"
+ *   counter=1            count at 10 Hz forever, checking state each tick (counter.c)
  *   net=ping n=N         exchange frames with the host over vif 0
  *   net=udp peer=MAC     a UDP exchange with a host stack behind a bridge
  *   agent=1 hz=N         live on store watches: hot-plugged devices,
@@ -512,6 +513,10 @@ void guest_main(const struct tg_start_info *si)
 		agent_run(si);
 	if (cmdline_value(si->cmdline, "vbd", value, sizeof(value)) && str_eq(value, "fill-flush-hold"))
 		blk_fill_flush_hold(si);
+	if (cmdline_value(si->cmdline, "counter", value, sizeof(value))) {
+		install_handlers();
+		counter_run(si);
+	}
 	if (cmdline_value(si->cmdline, "bench", value, sizeof(value))) {
 		char n[24] = "0";
 		cmdline_value(si->cmdline, "n", n, sizeof(n));

@@ -85,4 +85,76 @@ VmmRun run_vmm(const std::vector<std::string>& args, const std::string& wait_for
   return run;
 }
 
+VmmChild::VmmChild(const std::vector<std::string>& args) {
+  int out[2], err[2];
+  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+  pid_ = fork();
+  if (pid_ < 0) throw std::runtime_error("fork");
+  if (pid_ == 0) {
+    int null = open("/dev/null", O_RDONLY);
+    dup2(null, STDIN_FILENO);
+    dup2(out[1], STDOUT_FILENO);
+    dup2(err[1], STDERR_FILENO);
+    std::vector<char*> argv;
+    std::string path = vmm_path();
+    argv.push_back(path.data());
+    std::vector<std::string> copy = args;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(path.c_str(), argv.data());
+    _exit(127);
+  }
+  close(out[1]);
+  close(err[1]);
+  out_ = out[0];
+  err_ = err[0];
+}
+
+VmmChild::~VmmChild() {
+  if (!exited_) {
+    kill(pid_, SIGKILL);
+    wait();
+  }
+}
+
+bool VmmChild::pump(int timeout_ms) {
+  std::array<pollfd, 2> fds{{{out_, POLLIN, 0}, {err_, POLLIN, 0}}};
+  if (out_ < 0 && err_ < 0) return false;
+  if (poll(fds.data(), fds.size(), timeout_ms) <= 0) return true;
+  for (size_t i = 0; i < fds.size(); ++i) {
+    if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP))) continue;
+    char buf[4096];
+    ssize_t n = read(fds[i].fd, buf, sizeof buf);
+    if (n <= 0) {
+      close(fds[i].fd);
+      (i == 0 ? out_ : err_) = -1;
+      continue;
+    }
+    (i == 0 ? run_.console : run_.messages).append(buf, static_cast<size_t>(n));
+  }
+  return true;
+}
+
+bool VmmChild::wait_for_console(const std::string& text, size_t from, int limit_ms) {
+  for (int waited = 0; waited < limit_ms; waited += 10) {
+    if (run_.console.find(text, from) != std::string::npos) return true;
+    if (!pump(10)) return run_.console.find(text, from) != std::string::npos;
+  }
+  return false;
+}
+
+void VmmChild::signal(int sig) { kill(pid_, sig); }
+
+VmmRun VmmChild::wait() {
+  while (pump(100)) {
+  }
+  if (!exited_) {
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    run_.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    exited_ = true;
+  }
+  return run_;
+}
+
 }  // namespace tortuga::testing

@@ -20,6 +20,33 @@ struct VmmRun {
 VmmRun run_vmm(const std::vector<std::string>& args, const std::string& wait_for = "", int signal_after_output = 0,
                const std::string& input = "");
 
+// A tortuga-vmm running in the background, for tests that act on it while
+// it runs (control channel requests) and then collect how it ended.
+class VmmChild {
+ public:
+  explicit VmmChild(const std::vector<std::string>& args);
+  ~VmmChild();  // SIGKILL if still running
+  VmmChild(const VmmChild&) = delete;
+  VmmChild& operator=(const VmmChild&) = delete;
+
+  // Reads output until the console holds `text` at or after offset `from`
+  // (true) or the VMM ended / `limit_ms` passed (false: the test fails on it).
+  bool wait_for_console(const std::string& text, size_t from = 0, int limit_ms = 30000);
+  void signal(int sig);
+  // Waits for the exit and returns everything it printed.
+  VmmRun wait();
+  const std::string& console() const { return run_.console; }
+  const std::string& messages() const { return run_.messages; }
+
+ private:
+  bool pump(int timeout_ms);  // false once both pipes are closed
+
+  int pid_ = -1;
+  int out_ = -1, err_ = -1;
+  VmmRun run_;
+  bool exited_ = false;
+};
+
 std::string vmm_path();
 std::string test_guest_path();
 
