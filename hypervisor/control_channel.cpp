@@ -204,6 +204,10 @@ void ControlChannel::perform(const api::VmmRequest& request, api::VmmReply& repl
     case api::VmmRequest::kDetach:
       detach(request.detach());
       break;
+    case api::VmmRequest::kMigrateSend:
+    case api::VmmRequest::kMigrateCancel:
+      reply.set_error("live migration is not supported by this VMM yet");
+      break;
     case api::VmmRequest::OP_NOT_SET:
       reply.set_error("empty request (no operation set)");
       break;
