@@ -136,6 +136,7 @@ void ControlChannel::save(const api::SaveRequest& request, api::VmmReply& reply)
     return;
   }
   try {
+    if (!request.toolstack_config().empty()) domain_.set_toolstack_config(request.toolstack_config());
     SaveFigures f = save_domain_image(domain_, request.path());
     reply.set_saved_bytes(f.bytes);
     reply.set_saved_pages(f.pages);

@@ -40,6 +40,7 @@ struct DomainConfig {
   std::string name = "domain";
   std::string kernel;
   std::string initramfs;
+  std::string toolstack_config;  // opaque, travels in saved images (IMAGE.md)
   std::string cmdline;
   uint64_t memory_mib = 32;
   uint32_t vcpus = 1;
@@ -95,6 +96,9 @@ class Domain {
   bool pause();
   void unpause();
   bool paused() const { return paused_.load(); }
+  // The toolstack's record of the domain, written into saved images. Only
+  // while paused: nothing else reads it then.
+  void set_toolstack_config(const std::string& bytes) { config_.toolstack_config = bytes; }
 
   // Save (domain_snapshot.cpp): everything but memory, from a domain the
   // caller paused. Throws std::runtime_error when it cannot be saved now.

@@ -388,6 +388,8 @@ void write_domain_records(ImageWriter& w, const DomainState& st, const GuestMemo
   config.set_cmdline(st.cmdline);
   config.set_kernel(st.kernel);
   config.set_initramfs(st.initramfs);
+  config.set_toolstack(st.toolstack_config);
+  config.set_domid(st.domid);
   put(w, RecordType::kConfig, config);
   pb::Platform platform;
   *platform.mutable_layout() = to_proto(st.layout);
@@ -497,6 +499,13 @@ ImageSource::ImageSource(int fd) : reader_(fd) {
   config_.cmdline = c.cmdline();
   config_.kernel = c.kernel();
   config_.initramfs = c.initramfs();
+  config_.toolstack_config = c.toolstack();
+  if (c.domid() != 0) {
+    if (c.domid() < TG_DOMID_FIRST_GUEST || c.domid() > TG_DOMID_MAX_GUEST) {
+      throw ImageError(fmt::format("domain id {} is outside {}..{}", c.domid(), TG_DOMID_FIRST_GUEST, TG_DOMID_MAX_GUEST));
+    }
+    config_.domid = static_cast<uint16_t>(c.domid());
+  }
   memory_bytes_ = h.memory_bytes();
   saved_realtime_ns_ = h.saved_realtime_ns();
 }
@@ -542,6 +551,8 @@ DomainState ImageSource::read_state() {
   st.cmdline = config_.cmdline;
   st.kernel = config_.kernel;
   st.initramfs = config_.initramfs;
+  st.toolstack_config = config_.toolstack_config;
+  st.domid = config_.domid;
   st.memory_mib = config_.memory_mib;
   st.vcpus = config_.vcpus;
   if (!have_pending_) throw std::logic_error("read_state before read_memory");

@@ -24,6 +24,8 @@ DomainState Domain::capture_state() {
   st.cmdline = config_.cmdline;
   st.kernel = config_.kernel;
   st.initramfs = config_.initramfs;
+  st.toolstack_config = config_.toolstack_config;
+  st.domid = config_.domid;
   st.memory_mib = config_.memory_mib;
   st.vcpus = config_.vcpus;
   st.layout = layout_;

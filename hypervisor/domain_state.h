@@ -65,6 +65,8 @@ struct PageTypesSnapshot {
 struct DomainState {
   // What the domain was started with (DomainConfig's saveable part).
   std::string name, cmdline, kernel, initramfs;
+  std::string toolstack_config;
+  uint16_t domid = TG_DOMID_FIRST_GUEST;
   uint64_t memory_mib = 0;
   uint32_t vcpus = 0;
 

@@ -153,6 +153,7 @@ void Daemon::forget(const std::string& name) {
   store_.remove_run_dir(name);
   destroying_.erase(name);
   end_notes_.erase(name);
+  saving_.erase(name);
 }
 
 // ---- recovery -------------------------------------------------------------
@@ -232,7 +233,7 @@ awaitable<void> Daemon::recover() {
 
 // ---- starting and stopping VMMs -------------------------------------------
 
-void Daemon::start_vmm(api::DomainRecord& record) {
+void Daemon::start_vmm(api::DomainRecord& record, const std::string& restore_image) {
   const api::DomainConfig& c = record.info().config();
   const std::string& name = c.name();
   std::string run = store_.make_run_dir(name);
@@ -248,15 +249,21 @@ void Daemon::start_vmm(api::DomainRecord& record) {
   VmmLaunch launch;
   launch.vmm_path = options_.vmm_path;
   // --opt=value: a value that starts with '-' stays a value.
-  launch.args = {fmt::format("--kernel={}", c.kernel()),   fmt::format("--name={}", name),
-                 fmt::format("--memory={}", c.memory_mib()), fmt::format("--vcpus={}", c.vcpus()),
-                 fmt::format("--control={}", record.control_socket()),
+  launch.args = {fmt::format("--name={}", name), fmt::format("--control={}", record.control_socket()),
                  fmt::format("--exit-record={}", record.exit_record())};
-  if (!c.cmdline().empty()) launch.args.push_back(fmt::format("--cmdline={}", c.cmdline()));
-  if (!c.initramfs().empty()) launch.args.push_back(fmt::format("--initramfs={}", c.initramfs()));
   if (c.weight() != 0) launch.args.push_back(fmt::format("--weight={}", c.weight()));
   if (c.cap() != 0) launch.args.push_back(fmt::format("--cap={}", c.cap()));
-  for (auto& arg : vmm_device_args(c, record.info().domid())) launch.args.push_back(std::move(arg));
+  if (!restore_image.empty()) {
+    // Memory, vCPUs, the command line and the devices come from the image.
+    launch.args.push_back(fmt::format("--restore={}", restore_image));
+  } else {
+    launch.args.push_back(fmt::format("--kernel={}", c.kernel()));
+    launch.args.push_back(fmt::format("--memory={}", c.memory_mib()));
+    launch.args.push_back(fmt::format("--vcpus={}", c.vcpus()));
+    if (!c.cmdline().empty()) launch.args.push_back(fmt::format("--cmdline={}", c.cmdline()));
+    if (!c.initramfs().empty()) launch.args.push_back(fmt::format("--initramfs={}", c.initramfs()));
+    for (auto& arg : vmm_device_args(c, record.info().domid())) launch.args.push_back(std::move(arg));
+  }
   launch.stdin_fifo = record.console_fifo();
   launch.stdout_path = logged ? store_.console_log(name) : "";
   launch.stderr_path = store_.vmm_log(name);
@@ -387,6 +394,14 @@ void Daemon::on_vmm_exit(pid_t pid, std::optional<int> wait_status) {
     forget(name);
     return;
   }
+  if (auto saved = saving_.find(name); saved != saving_.end()) {
+    if (code == kExitSuspend) {
+      note(name, spdlog::level::info, fmt::format("saved to {}; forgotten", saved->second));
+      forget(name);
+      return;
+    }
+    saving_.erase(saved);  // it ended some other way: as any end
+  }
   end_notes_.erase(name);
   if (was == State::STARTING) {
     info.set_state(State::CRASHED);  // create (or a restart) reports it
@@ -450,6 +465,10 @@ awaitable<api::Response> Daemon::handle(const api::Request& request) {
       const auto& d = request.network_detach();
       co_return co_await network_detach(d.domain(), d.device(), d.force());
     }
+    case api::Request::kSave:
+      co_return co_await save_domain(request.save().domain(), request.save().path(), request.save().keep());
+    case api::Request::kRestore:
+      co_return co_await restore_domain(request.restore().path(), request.restore().name());
     case api::Request::kConsole:
     case api::Request::kConsoleInput:
       co_return error_response("console messages need a console attachment (ConsoleRequest first)");
@@ -481,14 +500,18 @@ awaitable<api::Response> Daemon::create(api::DomainConfig config) {
     forget(name);
     co_return error_response(fmt::format("{}: cannot start tortuga-vmm: {}", domain_label(name), e.what()));
   }
+  co_return co_await finish_start(name, domid);
+}
+
+awaitable<api::Response> Daemon::finish_start(std::string name, uint32_t domid) {
   std::string failed = co_await wait_until_up(name, domid);
   if (!failed.empty()) {
     co_await stop_vmm(name, domid);
-    r = table_.find(name);
+    api::DomainRecord* r = table_.find(name);
     if (r != nullptr && r->info().domid() == domid) forget(name);
     co_return error_response(fmt::format("{}: did not start: {}", domain_label(name), failed));
   }
-  r = table_.find(name);
+  api::DomainRecord* r = table_.find(name);
   if (r == nullptr || r->info().domid() != domid) co_return error_response(fmt::format("{} was destroyed", domain_label(name)));
   co_return domain_response(*r);
 }

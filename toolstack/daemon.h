@@ -56,6 +56,9 @@ class Daemon {
   awaitable<api::Response> shutdown(const std::string& ref, uint32_t timeout_s);
   awaitable<api::Response> destroy(const std::string& ref);
   awaitable<api::Response> reboot(const std::string& ref);
+  // Saved images (daemon_images.cpp).
+  awaitable<api::Response> save_domain(const std::string& ref, const std::string& path, bool keep);
+  awaitable<api::Response> restore_domain(const std::string& path, const std::string& name);
   // Devices and memory (daemon_devices.cpp).
   awaitable<api::Response> mem_set(const std::string& ref, uint32_t mib);
   awaitable<api::Response> block_attach(const std::string& ref, api::Disk disk);
@@ -77,7 +80,10 @@ class Daemon {
   // The pid a VMM reports on the record's control socket, 0 if none answers.
   awaitable<pid_t> pid_behind_control_socket(const api::DomainRecord& record);
   // Spawns the VMM for a record (state STARTING) and watches it.
-  void start_vmm(api::DomainRecord& record);
+  // restore_image: run the domain saved there instead of booting its kernel.
+  void start_vmm(api::DomainRecord& record, const std::string& restore_image = "");
+  // Waits for a just-started VMM; on failure stops it and forgets the domain.
+  awaitable<api::Response> finish_start(std::string name, uint32_t domid);
   // Waits until the VMM's control socket answers: "" when RUNNING, else why not.
   awaitable<std::string> wait_until_up(std::string name, uint32_t domid);
   // wait_until_up for a start nobody waits on (restarts, recovery): a VMM
@@ -103,6 +109,7 @@ class Daemon {
   VmmSupervisor supervisor_;
   std::set<std::string> destroying_;               // destroy: forget the domain when its VMM is gone
   std::map<std::string, std::string> end_notes_;   // why we stopped it, for its end reason
+  std::map<std::string, std::string> saving_;      // save without --keep: the image, until the VMM ends
 };
 
 // "domain 'NAME'": how errors name a domain.
