@@ -97,6 +97,7 @@ void BlockBackend::take_requests(tg_blkif_sring& s, bool* respond) {
 }
 
 int BlockBackend::start(const BlockPlan& plan) {
+  count(plan);
   Job job{plan, {}, {}};
   bool to_memory = plan.op == TG_BLKIF_OP_READ;  // a read writes the granted pages
   for (uint32_t i = 0; i < plan.nr_segments; ++i) {
@@ -114,6 +115,19 @@ int BlockBackend::start(const BlockPlan& plan) {
   }
   queue_cv_.notify_one();
   return 0;
+}
+
+void BlockBackend::count(const BlockPlan& plan) {
+  if (io_ == nullptr) return;
+  if (plan.op == TG_BLKIF_OP_READ) {
+    IoCounters::add(io_->block_reads, 1);
+    IoCounters::add(io_->block_read_bytes, plan.length);
+  } else if (plan.op == TG_BLKIF_OP_WRITE) {
+    IoCounters::add(io_->block_writes, 1);
+    IoCounters::add(io_->block_write_bytes, plan.length);
+  } else {
+    IoCounters::add(io_->block_other, 1);
+  }
 }
 
 void BlockBackend::answer(tg_blkif_sring& s, uint64_t id, uint8_t op, int status) {

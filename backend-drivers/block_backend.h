@@ -33,6 +33,7 @@
 #include "block_request.h"
 #include "block_uring.h"
 #include "grant_access.h"
+#include "io_counters.h"
 #include "shared_ring.h"
 #include "split_backend.h"
 
@@ -65,6 +66,8 @@ class BlockBackend final : public SplitBackend {
   void notified() override;
   const DiskGeometry& geometry() const { return disk_; }
   BlockBackendStats stats() const;
+  // The domain's totals this backend adds its requests to (none by default).
+  void count_io_in(IoCounters* io) { io_ = io; }
   bool is_broken() const;
   BlockEngine engine() const { return uring_ ? BlockEngine::kUring : BlockEngine::kThreads; }
 
@@ -82,6 +85,7 @@ class BlockBackend final : public SplitBackend {
   // Starts a checked request: its grants, then the worker queue; or the
   // error to answer with.
   int start(const BlockPlan& plan);
+  void count(const BlockPlan& plan);
   void publish(tg_blkif_sring& s);
   void fail(const std::string& reason);
 
@@ -103,6 +107,7 @@ class BlockBackend final : public SplitBackend {
   bool attached_ = false;
   bool broken_state_ = false;
   BlockBackendStats stats_;
+  IoCounters* io_ = nullptr;
 
   std::mutex queue_mutex_;
   std::condition_variable queue_cv_;

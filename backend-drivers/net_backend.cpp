@@ -73,6 +73,10 @@ void NetBackend::transmit_locked(tg_netif_tx_sring& s, bool* notify) {
       NetTxPlan plan;
       int status = check_tx_packet(partial_, features_, &plan);
       if (status == TG_NETIF_RSP_OKAY) status = send_packet(plan);
+      if (status == TG_NETIF_RSP_OKAY && io_ != nullptr) {
+        IoCounters::add(io_->net_tx_frames, 1);
+        IoCounters::add(io_->net_tx_bytes, plan.total);
+      }
       ++(status == TG_NETIF_RSP_OKAY ? stats_.tx_packets : status == TG_NETIF_RSP_DROPPED ? stats_.tx_dropped
                                                                                        : stats_.tx_errors);
       for (const tg_netif_tx_request& slot : partial_) tx_.put_response(s, {slot.id, static_cast<int16_t>(status)});
@@ -136,6 +140,10 @@ void NetBackend::deliver(std::span<const uint8_t> frame) {
     std::memcpy(page.page(), frame.data(), frame.size());
     rsp.status = static_cast<int16_t>(frame.size());
     ++stats_.rx_packets;
+    if (io_ != nullptr) {
+      IoCounters::add(io_->net_rx_frames, 1);
+      IoCounters::add(io_->net_rx_bytes, frame.size());
+    }
   } else {
     ++stats_.rx_dropped;
   }

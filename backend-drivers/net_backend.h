@@ -24,6 +24,7 @@
 #include <tortuga/io/netif.h>
 
 #include "grant_access.h"
+#include "io_counters.h"
 #include "net_packet.h"
 #include "shared_ring.h"
 #include "split_backend.h"
@@ -49,6 +50,8 @@ class NetBackend final : public SplitBackend {
 
   void notified() override;
   NetBackendStats stats() const;
+  // The domain's totals this backend adds its frames to (none by default).
+  void count_io_in(IoCounters* io) { io_ = io; }
 
  private:
   using TxRing = BackRing<tg_netif_tx_sring, tg_netif_tx_request, tg_netif_tx_response>;
@@ -73,6 +76,7 @@ class NetBackend final : public SplitBackend {
   bool tx_attached_ = false, rx_attached_ = false, broken_state_ = false;
   std::vector<tg_netif_tx_request> partial_;  // slots of a packet still being published
   NetBackendStats stats_;
+  IoCounters* io_ = nullptr;
   int stop_fd_ = -1;
   std::thread rx_thread_;
 };

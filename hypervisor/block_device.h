@@ -15,6 +15,6 @@ namespace tortuga {
 
 std::unique_ptr<SplitDevice> make_block_device(SplitDevice::Parts parts, GrantAccess& grants, BlockImage& image,
                                                uint16_t domid, uint32_t id,
-                                               BlockEngine engine = BlockEngine::kThreads);
+                                               BlockEngine engine = BlockEngine::kThreads, IoCounters* io = nullptr);
 
 }  // namespace tortuga

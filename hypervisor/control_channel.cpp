@@ -75,6 +75,19 @@ api::DomainStats to_domain_stats(const ExitStats& s, uint64_t uptime_ns) {
   return out;
 }
 
+void add_io_stats(const IoCounters& io, api::DomainStats& out) {
+  auto get = [](const std::atomic<uint64_t>& c) { return c.load(std::memory_order_relaxed); };
+  out.set_block_reads(get(io.block_reads));
+  out.set_block_read_bytes(get(io.block_read_bytes));
+  out.set_block_writes(get(io.block_writes));
+  out.set_block_write_bytes(get(io.block_write_bytes));
+  out.set_block_other(get(io.block_other));
+  out.set_net_tx_frames(get(io.net_tx_frames));
+  out.set_net_tx_bytes(get(io.net_tx_bytes));
+  out.set_net_rx_frames(get(io.net_rx_frames));
+  out.set_net_rx_bytes(get(io.net_rx_bytes));
+}
+
 ControlChannel::ControlChannel(Domain& domain, const std::string& path)
     : domain_(domain),
       path_(path),
@@ -165,6 +178,7 @@ api::VmmReply ControlChannel::handle(const api::VmmRequest& request) {
   reply.set_pid(static_cast<int32_t>(::getpid()));
   reply.set_name(domain_.config().name);
   *reply.mutable_stats() = to_domain_stats(domain_.stats(), domain_.system_time_ns());
+  add_io_stats(domain_.io(), *reply.mutable_stats());
   reply.set_memory_target_kib(domain_.memory_target_kib());
   reply.set_memory_current_kib(domain_.memory_current_kib());
   for (const DeviceInfo& d : domain_.devices()) *reply.add_devices() = to_device_status(d);

@@ -49,6 +49,8 @@ class ControlChannel {
 
 // ExitStats and the process's CPU time in the API's terms.
 api::DomainStats to_domain_stats(const ExitStats& stats, uint64_t uptime_ns);
+// The backends' I/O totals into the same message.
+void add_io_stats(const IoCounters& io, api::DomainStats& out);
 // The API's device messages and the VMM's specs (checked by the domain).
 DiskSpec to_disk_spec(const api::DiskAttach& a);
 NicSpec to_nic_spec(const api::NicAttach& a);

@@ -81,7 +81,7 @@ void DeviceSet::attach_disk(DiskSpec spec) {
   refuse_duplicate_locked(key, d->host_key);
   d->image = std::make_unique<BlockImage>(spec.path, spec.read_only);
   d->device = make_block_device(device_parts(key.first, id), p_.grants, *d->image, p_.domid, id,
-                                spec.uring ? BlockEngine::kUring : BlockEngine::kThreads);
+                                spec.uring ? BlockEngine::kUring : BlockEngine::kThreads, p_.io);
   devices_.emplace(key, std::move(d));
 }
 
@@ -98,7 +98,7 @@ void DeviceSet::attach_nic(const NicSpec& spec) {
   // The TAP is made here and not persistent: it goes when its fd closes.
   d->tap = std::make_unique<TapDevice>(spec.tap);
   if (!spec.bridge.empty()) join_bridge(spec.bridge, spec.tap);
-  d->device = make_net_device(device_parts(key.first, id), p_.grants, *d->tap, mac, p_.domid, id);
+  d->device = make_net_device(device_parts(key.first, id), p_.grants, *d->tap, mac, p_.domid, id, p_.io);
   devices_.emplace(key, std::move(d));
 }
 

@@ -22,6 +22,7 @@
 #include "doorbells.h"
 #include "event_channels.h"
 #include "grant_access.h"
+#include "io_counters.h"
 #include "split_device.h"
 #include "store_ring.h"
 
@@ -48,6 +49,7 @@ class DeviceSet {
     GrantAccess& grants;
     uint16_t domid;
     std::string domain_name;  // for the VMM's stderr lines
+    IoCounters* io = nullptr; // the domain's I/O totals, which every backend adds to
   };
 
   explicit DeviceSet(Parts parts);

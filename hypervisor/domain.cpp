@@ -194,7 +194,7 @@ void Domain::attach_store(uint32_t port) {
 // starts (cold-plug, ABI.md 17.1).
 void Domain::plug_cold_devices() {
   devices_ = std::make_unique<DeviceSet>(
-      DeviceSet::Parts{*store_ring_, *events_, *doorbells_, *grants_, config_.domid, config_.name});
+      DeviceSet::Parts{*store_ring_, *events_, *doorbells_, *grants_, config_.domid, config_.name, &io_});
   std::vector<DiskSpec> disks = config_.disks;
   std::vector<NicSpec> nics = config_.nics;
   complete_device_specs(disks, nics);

@@ -131,6 +131,7 @@ class Domain {
     devices_->detach(type, id, force, timeout);
   }
   std::vector<DeviceInfo> devices() const { return devices_->list(); }
+  const IoCounters& io() const { return io_; }
 
   // Requests to the guest through its store (guest_control.h).
   bool request_shutdown(const std::string& what);  // true: the guest will act on it
@@ -180,6 +181,7 @@ class Domain {
   std::unique_ptr<ConsoleInput> console_input_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<StoreRing> store_ring_;
+  IoCounters io_;  // before devices_: their backends add to it until they go
   std::unique_ptr<DeviceSet> devices_;
   BootLayout layout_;
   uint64_t tsc_khz_ = 0;

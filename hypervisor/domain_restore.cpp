@@ -61,7 +61,7 @@ void Domain::restore_from(const DomainState& st) {
     store_ring_->restore(st.store, st.store_ring);
     // No devices travel yet (a save refuses them); hot-plug works after restore.
     devices_ = std::make_unique<DeviceSet>(
-        DeviceSet::Parts{*store_ring_, *events_, *doorbells_, *grants_, config_.domid, config_.name});
+        DeviceSet::Parts{*store_ring_, *events_, *doorbells_, *grants_, config_.domid, config_.name, &io_});
     restore_vcpus(st);
   } catch (const std::invalid_argument& e) {
     throw RestoreError(e.what());

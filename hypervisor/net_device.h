@@ -8,13 +8,15 @@
 #include <string>
 
 #include "grant_access.h"
+#include "io_counters.h"
 #include "split_device.h"
 #include "tap_device.h"
 
 namespace tortuga {
 
 std::unique_ptr<SplitDevice> make_net_device(SplitDevice::Parts parts, GrantAccess& grants, TapDevice& tap,
-                                             const std::string& mac, uint16_t domid, uint32_t id);
+                                             const std::string& mac, uint16_t domid, uint32_t id,
+                                             IoCounters* io = nullptr);
 
 // A MAC for a domain's interface when none was given: locally administered,
 // from the domain and interface numbers.

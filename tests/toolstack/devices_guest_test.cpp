@@ -78,6 +78,12 @@ TEST(ToolstackDevices, ConfigDevicesAndADiskAttachedWhileRunningLeaveNothingBehi
   EXPECT_TRUE(console_says(d, "web", "agent: vbd " + std::to_string(kXvdb) + " connected")) << console_of(d, "web");
   std::string written = read_file(b).substr(0, 4096);
   EXPECT_TRUE(written.find_first_not_of('\0') != std::string::npos) << "the agent's pattern is not in the image";
+  // The agent's pattern went through the backend: the domain's I/O counters say so.
+  std::string stats = d.ok({"stats", "web", "--json"});
+  EXPECT_TRUE(std::regex_search(stats, std::regex("\"block_writes\": \"[1-9]"))) << stats;
+  EXPECT_TRUE(std::regex_search(stats, std::regex("\"block_read_bytes\": \"[1-9]"))) << stats;
+  EXPECT_THAT(d.ok({"stats", "web"}), HasSubstr("block writes"));
+  EXPECT_THAT(d.ok({"top", "-n", "2", "-d", "0.2"}), HasSubstr("BLKIO/s"));
   std::string info = d.ok({"info", "web"});
   EXPECT_THAT(info, HasSubstr("xvdb " + b));
   EXPECT_TRUE(std::regex_search(info, std::regex("nic: +0 mac 02:74:67:[0-9a-f:]+, tap " + tap)));

@@ -28,10 +28,19 @@ api::DomainInfo fetch_info(const Context& context, const std::string& domain) {
 
 struct Sample {
   uint64_t cpu_ns, uptime_ns, exits, hypercalls, events;
+  uint64_t block_requests, block_bytes, net_frames, net_bytes;
 };
 
 Sample sample_of(const api::DomainStats& s) {
-  return {s.cpu_ns(), s.uptime_ns(), s.exits(), s.hypercalls(), s.upcalls()};
+  return {s.cpu_ns(),
+          s.uptime_ns(),
+          s.exits(),
+          s.hypercalls(),
+          s.upcalls(),
+          s.block_reads() + s.block_writes() + s.block_other(),
+          s.block_read_bytes() + s.block_write_bytes(),
+          s.net_tx_frames() + s.net_rx_frames(),
+          s.net_tx_bytes() + s.net_rx_bytes()};
 }
 
 // Rates between two samples of the same VMM, per second of its uptime.
@@ -49,14 +58,20 @@ api::DomainRates rates_of(const api::DomainInfo& d, const Sample* before) {
   r.set_exits_per_s(rate(before->exits, now.exits));
   r.set_hypercalls_per_s(rate(before->hypercalls, now.hypercalls));
   r.set_events_per_s(rate(before->events, now.events));
+  r.set_block_iops(rate(before->block_requests, now.block_requests));
+  r.set_block_mib_per_s(rate(before->block_bytes, now.block_bytes) / (1 << 20));
+  r.set_net_frames_per_s(rate(before->net_frames, now.net_frames));
+  r.set_net_mib_per_s(rate(before->net_bytes, now.net_bytes) / (1 << 20));
   return r;
 }
 
 std::string top_row(const api::DomainRates& r) {
   auto shown = [&r](double v, const char* format) { return r.rates_known() ? fmt::format(fmt::runtime(format), v) : "-"; };
-  return fmt::format("{:<24} {:>5} {:>9} {:>7} {:>10} {:>12} {:>10}\n", r.name(), r.domid(), state_word(r.state()),
-                     shown(r.cpu_percent(), "{:.1f}"), shown(r.exits_per_s(), "{:.0f}"),
-                     shown(r.hypercalls_per_s(), "{:.0f}"), shown(r.events_per_s(), "{:.0f}"));
+  return fmt::format("{:<24} {:>5} {:>9} {:>7} {:>10} {:>12} {:>10} {:>9} {:>9} {:>9} {:>9}\n", r.name(), r.domid(),
+                     state_word(r.state()), shown(r.cpu_percent(), "{:.1f}"), shown(r.exits_per_s(), "{:.0f}"),
+                     shown(r.hypercalls_per_s(), "{:.0f}"), shown(r.events_per_s(), "{:.0f}"),
+                     shown(r.block_iops(), "{:.0f}"), shown(r.block_mib_per_s(), "{:.1f}"),
+                     shown(r.net_frames_per_s(), "{:.0f}"), shown(r.net_mib_per_s(), "{:.1f}"));
 }
 
 void run_top(const Context& context, double delay_s, int iterations) {
@@ -77,8 +92,9 @@ void run_top(const Context& context, double delay_s, int iterations) {
     if (context.json) {
       screen = to_json(sample);
     } else {
-      screen += fmt::format("{:<24} {:>5} {:>9} {:>7} {:>10} {:>12} {:>10}\n", "NAME", "ID", "STATE", "CPU(%)",
-                            "EXITS/s", "HCALLS/s", "EVENTS/s");
+      screen += fmt::format("{:<24} {:>5} {:>9} {:>7} {:>10} {:>12} {:>10} {:>9} {:>9} {:>9} {:>9}\n", "NAME", "ID",
+                            "STATE", "CPU(%)", "EXITS/s", "HCALLS/s", "EVENTS/s", "BLKIO/s", "BLKMiB/s", "NETPK/s",
+                            "NETMiB/s");
       for (const auto& r : sample.domains()) screen += top_row(r);
       if (!tty) screen += "\n";
     }
@@ -137,7 +153,7 @@ void add_query_commands(CLI::App& app, Context& context) {
 
   auto delay = std::make_shared<double>(1.0);
   auto iterations = std::make_shared<int>(0);
-  auto* top = app.add_subcommand("top", "per domain: CPU, exits/s, hypercalls/s, events/s, refreshed");
+  auto* top = app.add_subcommand("top", "per domain: CPU, exits/s, hypercalls/s, events/s, block and network I/O, refreshed");
   top->add_option("-d,--delay", *delay, "seconds between refreshes")->capture_default_str()
       ->check(CLI::Range(0.1, 3600.0));
   top->add_option("-n,--iterations", *iterations, "stop after this many refreshes (0 = until Ctrl-C)")

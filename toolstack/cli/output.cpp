@@ -139,6 +139,15 @@ std::string stats_text(const api::DomainStats& s) {
   row("apply exits", s.apply_exits());
   row("applied entries", s.applied_entries());
   row("tlb flushes", s.tlb_flushes());
+  row("block reads", s.block_reads());
+  row("  bytes read", s.block_read_bytes());
+  row("block writes", s.block_writes());
+  row("  bytes written", s.block_write_bytes());
+  row("block flushes, discards", s.block_other());
+  row("net frames sent", s.net_tx_frames());
+  row("  bytes sent", s.net_tx_bytes());
+  row("net frames received", s.net_rx_frames());
+  row("  bytes received", s.net_rx_bytes());
   out += fmt::format("{:<28} {:>14.3f}\n", "cpu time (s)", static_cast<double>(s.cpu_ns()) / 1e9);
   out += fmt::format("{:<28} {:>14.3f}\n", "uptime (s)", static_cast<double>(s.uptime_ns()) / 1e9);
   return out;
