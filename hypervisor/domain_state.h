@@ -16,6 +16,7 @@
 #include <tortuga/vcpu.h>
 
 #include "console_ring.h"
+#include "device_state.h"
 #include "domain_builder.h"
 #include "event_channels.h"
 #include "grant_table.h"
@@ -81,6 +82,7 @@ struct DomainState {
   StoreState store;
   StoreRingState store_ring;
   ConsoleRingState console_ring;
+  std::vector<DeviceSnapshot> devices;  // quiesced: no request in flight
 };
 
 }  // namespace tortuga
