@@ -25,7 +25,9 @@ std::unique_ptr<SplitDevice> make_block_device(SplitDevice::Parts parts, GrantAc
     return std::make_unique<BlockBackend>(image, grants, static_cast<uint32_t>(*ring_ref), c.raise, c.broken,
                                           engine);
   };
-  if (restored) return std::make_unique<SplitDevice>(std::move(parts), TG_BLKIF_DEVTYPE, domid, id, features, connect, *restored);
+  if (restored) {
+    return std::make_unique<SplitDevice>(std::move(parts), TG_BLKIF_DEVTYPE, domid, id, features, connect, *restored);
+  }
   return std::make_unique<SplitDevice>(std::move(parts), TG_BLKIF_DEVTYPE, domid, id, features, SplitDevice::Keys{},
                                        connect);
 }

@@ -156,7 +156,9 @@ void DeviceSet::quiesce() {
   std::lock_guard lock(mutex_);
   if (quiesced_) return;
   for (const auto& [key, d] : devices_) {
-    if (d->detaching) throw std::runtime_error(fmt::format("{} {} ({}) is being detached", key.first, key.second, d->info.name));
+    if (d->detaching) {
+      throw std::runtime_error(fmt::format("{} {} ({}) is being detached", key.first, key.second, d->info.name));
+    }
   }
   quiesced_ = true;
   for (auto& [key, d] : devices_) d->device->quiesce();

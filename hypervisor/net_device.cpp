@@ -28,7 +28,9 @@ std::unique_ptr<SplitDevice> make_net_device(SplitDevice::Parts parts, GrantAcce
     return std::make_unique<NetBackend>(tap, grants, static_cast<uint32_t>(*tx), static_cast<uint32_t>(*rx),
                                         NetFeatures{}, c.raise, c.broken);
   };
-  if (restored) return std::make_unique<SplitDevice>(std::move(parts), TG_NETIF_DEVTYPE, domid, id, features, connect, *restored);
+  if (restored) {
+    return std::make_unique<SplitDevice>(std::move(parts), TG_NETIF_DEVTYPE, domid, id, features, connect, *restored);
+  }
   return std::make_unique<SplitDevice>(std::move(parts), TG_NETIF_DEVTYPE, domid, id, features, toolstack, connect);
 }
 
