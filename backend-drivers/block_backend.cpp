@@ -57,7 +57,7 @@ void BlockBackend::fail(const std::string& reason) {
 void BlockBackend::notified() {
   std::lock_guard lock(mutex_);
   ++stats_.notifications;
-  if (broken_state_) return;
+  if (broken_state_ || quiesced_) return;  // resume() looks at the ring again
   // The ring page is used like any grant: held only while we look at it.
   GrantUse ring = grants_.use(TG_DOMID_VMM, ring_ref_, true);
   if (!ring.ok()) {
@@ -72,6 +72,32 @@ void BlockBackend::notified() {
   bool respond = false;
   take_requests(s, &respond);
   if (respond && !broken_state_) publish(s);
+}
+
+void BlockBackend::quiesce() {
+  std::unique_lock lock(mutex_);
+  quiesced_ = true;
+  idle_.wait(lock, [&] { return in_flight_ == 0; });
+}
+
+void BlockBackend::resume() {
+  {
+    std::lock_guard lock(mutex_);
+    quiesced_ = false;
+  }
+  notified();
+}
+
+BackendPosition BlockBackend::position() const {
+  std::lock_guard lock(mutex_);
+  return {{attached_, ring_.req_cons(), ring_.rsp_prod_pvt()}};
+}
+
+void BlockBackend::restore_position(const BackendPosition& at) {
+  check_saved_position(at, 1);
+  std::lock_guard lock(mutex_);
+  attached_ = at[0].attached;
+  ring_.resume(at[0].req_cons, at[0].rsp_prod_pvt);
 }
 
 void BlockBackend::take_requests(tg_blkif_sring& s, bool* respond) {
@@ -105,6 +131,7 @@ int BlockBackend::start(const BlockPlan& plan) {
     if (!page.ok()) return -TG_EACCES;  // the pages taken so far are released with job
     job.pages.push_back(std::move(page));
   }
+  ++in_flight_;  // under mutex_, as complete()'s decrement
   if (uring_) {
     submit_uring(std::make_unique<Job>(std::move(job)));
     return 0;
@@ -211,6 +238,11 @@ void BlockBackend::uring_done(void* tag, int result) {
 void BlockBackend::complete(Job& job, int status) {
   job.pages.clear();  // grants end before the frontend can see the response
   std::lock_guard lock(mutex_);
+  answer_locked(job.plan, status);
+  if (--in_flight_ == 0) idle_.notify_all();
+}
+
+void BlockBackend::answer_locked(const BlockPlan& plan, int status) {
   if (broken_state_) return;
   GrantUse ring = grants_.use(TG_DOMID_VMM, ring_ref_, true);
   if (!ring.ok()) {
@@ -218,7 +250,7 @@ void BlockBackend::complete(Job& job, int status) {
     return;
   }
   auto& s = *reinterpret_cast<tg_blkif_sring*>(ring.page());
-  answer(s, job.plan.id, job.plan.op, status);
+  answer(s, plan.id, plan.op, status);
   publish(s);
 }
 

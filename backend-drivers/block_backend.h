@@ -13,6 +13,10 @@
 // before its response is published, so the frontend can revoke them as
 // soon as it sees the response, and cannot while the I/O runs.
 //
+// Save (split_backend.h): quiesce() leaves requests in the ring untaken
+// and waits for the ones taken to complete; a FLUSH among them completes
+// like any other, and acknowledged writes are on the image already.
+//
 // A frontend that breaks the ring itself (a runaway req_prod, a ring page
 // whose grant it revoked) gets `broken(reason)`: the device stops, and the
 // VMM's owner decides what happens to the domain (ABI.md 15.4).
@@ -64,6 +68,10 @@ class BlockBackend final : public SplitBackend {
   BlockBackend& operator=(const BlockBackend&) = delete;
 
   void notified() override;
+  void quiesce() override;
+  void resume() override;
+  BackendPosition position() const override;
+  void restore_position(const BackendPosition& at) override;
   const DiskGeometry& geometry() const { return disk_; }
   BlockBackendStats stats() const;
   // The domain's totals this backend adds its requests to (none by default).
@@ -94,6 +102,8 @@ class BlockBackend final : public SplitBackend {
   void submit_uring(std::unique_ptr<Job> job);
   void uring_done(void* tag, int result);
   void complete(Job& job, int status);
+  // Its response, published (the ring held only for this).
+  void answer_locked(const BlockPlan& plan, int status);
 
   BlockImage& image_;
   GrantAccess& grants_;
@@ -106,6 +116,9 @@ class BlockBackend final : public SplitBackend {
   Ring ring_;
   bool attached_ = false;
   bool broken_state_ = false;
+  bool quiesced_ = false;
+  uint32_t in_flight_ = 0;  // started, not completed (their grants are held)
+  std::condition_variable idle_;  // in_flight_ fell to 0
   BlockBackendStats stats_;
   IoCounters* io_ = nullptr;
 

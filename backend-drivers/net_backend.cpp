@@ -27,6 +27,11 @@ NetBackend::NetBackend(TapDevice& tap, GrantAccess& grants, uint32_t tx_ref, uin
 }
 
 NetBackend::~NetBackend() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;  // a frame held back by quiesce() is dropped
+  }
+  resumed_.notify_all();
   uint64_t one = 1;
   [[maybe_unused]] ssize_t n = ::write(stop_fd_, &one, sizeof one);
   rx_thread_.join();
@@ -44,9 +49,41 @@ void NetBackend::fail_locked(const std::string& reason) {
   broken_(reason);
 }
 
+void NetBackend::quiesce() {
+  std::lock_guard lock(mutex_);  // no transmit or delivery is half done
+  quiesced_ = true;
+}
+
+void NetBackend::resume() {
+  {
+    std::lock_guard lock(mutex_);
+    quiesced_ = false;
+  }
+  resumed_.notify_all();
+  notified();
+}
+
+// The tx ring rewound to the start of a partial packet: its slots are
+// consumed but unanswered, still in the ring (ABI.md 15.2), read again by
+// the backend that resumes there.
+BackendPosition NetBackend::position() const {
+  std::lock_guard lock(mutex_);
+  return {{tx_attached_, tx_.rsp_prod_pvt(), tx_.rsp_prod_pvt()}, {rx_attached_, rx_.req_cons(), rx_.rsp_prod_pvt()}};
+}
+
+void NetBackend::restore_position(const BackendPosition& at) {
+  check_saved_position(at, 2);
+  std::lock_guard lock(mutex_);
+  tx_attached_ = at[0].attached;
+  tx_.resume(at[0].req_cons, at[0].rsp_prod_pvt);
+  rx_attached_ = at[1].attached;
+  rx_.resume(at[1].req_cons, at[1].rsp_prod_pvt);
+  partial_.clear();
+}
+
 void NetBackend::notified() {
   std::lock_guard lock(mutex_);
-  if (broken_state_) return;
+  if (broken_state_ || quiesced_) return;  // resume() looks at the rings again
   GrantUse ring = grants_.use(TG_DOMID_VMM, tx_ref_, true);
   if (!ring.ok()) return fail_locked("the tx ring page's grant was refused");
   auto& s = *reinterpret_cast<tg_netif_tx_sring*>(ring.page());
@@ -114,8 +151,9 @@ void NetBackend::receive_loop() {
 
 // One frame into the next posted buffer, or dropped (ABI.md 19, Receive).
 void NetBackend::deliver(std::span<const uint8_t> frame) {
-  std::lock_guard lock(mutex_);
-  if (broken_state_) return;
+  std::unique_lock lock(mutex_);
+  resumed_.wait(lock, [&] { return !quiesced_ || stopping_; });
+  if (broken_state_ || stopping_) return;
   GrantUse ring = grants_.use(TG_DOMID_VMM, rx_ref_, true);
   if (!ring.ok()) return fail_locked("the rx ring page's grant was refused");
   auto& s = *reinterpret_cast<tg_netif_rx_sring*>(ring.page());

@@ -11,9 +11,19 @@
 // page) or, with none posted or a frame over a page, is dropped.
 // A frontend that breaks a ring (runaway index, revoked ring page) gets
 // `broken(reason)`, as in the block backend.
+//
+// Save (split_backend.h): both directions run under one lock, so quiescing
+// is taking it and setting a flag; a frame read from the TAP meanwhile
+// waits for resume() (or the backend's end) in the receive thread. The tx
+// position saved is the start of the packet being published: the slots of
+// a partial packet are not answered, so they stay in the ring, and a
+// restored backend reads them again (a save is always at a packet boundary).
+// announce() sends the guest's MAC onto the TAP after a restore (ABI.md 21).
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <cstdint>
 #include <mutex>
@@ -49,6 +59,10 @@ class NetBackend final : public SplitBackend {
   NetBackend& operator=(const NetBackend&) = delete;
 
   void notified() override;
+  void quiesce() override;
+  void resume() override;
+  BackendPosition position() const override;
+  void restore_position(const BackendPosition& at) override;
   NetBackendStats stats() const;
   // The domain's totals this backend adds its frames to (none by default).
   void count_io_in(IoCounters* io) { io_ = io; }
@@ -74,6 +88,8 @@ class NetBackend final : public SplitBackend {
   TxRing tx_;
   RxRing rx_;
   bool tx_attached_ = false, rx_attached_ = false, broken_state_ = false;
+  bool quiesced_ = false, stopping_ = false;
+  std::condition_variable resumed_;  // quiesced_ or stopping_ changed
   std::vector<tg_netif_tx_request> partial_;  // slots of a packet still being published
   NetBackendStats stats_;
   IoCounters* io_ = nullptr;

@@ -32,6 +32,13 @@ class BackRing {
     req_cons_ = rsp_prod_pvt_;
   }
 
+  // Resumes at indices the backend kept (a restored domain): the page's
+  // own indices are the guest's to rewrite, these are not.
+  void resume(uint32_t req_cons, uint32_t rsp_prod_pvt) {
+    req_cons_ = req_cons;
+    rsp_prod_pvt_ = rsp_prod_pvt;
+  }
+
   // Copies the next published request into *out.
   RingRead next_request(Sring& s, Request* out) {
     uint32_t prod = load(s.req_prod);

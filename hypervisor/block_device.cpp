@@ -7,7 +7,8 @@
 namespace tortuga {
 
 std::unique_ptr<SplitDevice> make_block_device(SplitDevice::Parts parts, GrantAccess& grants, BlockImage& image,
-                                               uint16_t domid, uint32_t id, BlockEngine engine, IoCounters* io) {
+                                               uint16_t domid, uint32_t id, BlockEngine engine,
+                                               const SplitDeviceState* restored, IoCounters* io) {
   SplitDevice::Keys features{
       {TG_BLKIF_KEY_SECTORS, std::to_string(image.sectors())},
       {TG_BLKIF_KEY_SECTOR_SIZE, std::to_string(TG_BLKIF_SECTOR_SIZE)},
@@ -26,6 +27,9 @@ std::unique_ptr<SplitDevice> make_block_device(SplitDevice::Parts parts, GrantAc
     backend->count_io_in(io);
     return backend;
   };
+  if (restored) {
+    return std::make_unique<SplitDevice>(std::move(parts), TG_BLKIF_DEVTYPE, domid, id, features, connect, *restored);
+  }
   return std::make_unique<SplitDevice>(std::move(parts), TG_BLKIF_DEVTYPE, domid, id, features, SplitDevice::Keys{},
                                        connect);
 }

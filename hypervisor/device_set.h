@@ -7,6 +7,12 @@
 // Thread-safe: the control channel's thread attaches, detaches and lists
 // while the vCPUs run. A failed attach leaves nothing behind and the
 // domain as it was.
+//
+// Save and restore (ABI.md 21): quiesce() holds every device (split_device.h)
+// until resume(), and refuses attach and detach meanwhile; snapshot() is
+// what the image records. restore() re-creates a device of a restored
+// domain from its record: the same image file (which must be there, of
+// the same size) or a TAP of the same name (or the one `taps` maps it to).
 #pragma once
 
 #include <chrono>
@@ -19,6 +25,7 @@
 #include <vector>
 
 #include "device_spec.h"
+#include "device_state.h"
 #include "doorbells.h"
 #include "event_channels.h"
 #include "grant_access.h"
@@ -71,17 +78,32 @@ class DeviceSet {
   // Stops every device's threads: before the doorbell thread stops.
   void shutdown();
 
+  // Throws std::runtime_error (a device is being detached); then nothing
+  // is quiesced. Idempotent, as is resume().
+  void quiesce();
+  void resume();
+  std::vector<DeviceSnapshot> snapshot() const;  // while quiesced
+  // Throws RestoreError naming the device and what is wrong.
+  void restore(const DeviceSnapshot& saved, const std::map<std::string, std::string>& taps);
+  // After a restore, once the vCPUs run: every backend looks at its rings
+  // (requests the guest queued before the save), and every NIC announces
+  // the guest's MAC on its TAP (net_announce.h).
+  void resumed_after_restore();
+
  private:
   struct Plugged;
   using Key = std::pair<std::string, uint32_t>;
   void plug(const Key& key, std::unique_ptr<Plugged> device);
   void refuse_duplicate_locked(const Key& key, const std::string& host_name) const;
+  void restore_disk(const DeviceSnapshot& saved);
+  void restore_nic(const DeviceSnapshot& saved, const std::map<std::string, std::string>& taps);
   SplitDevice::Parts device_parts(const std::string& type, uint32_t id);
 
   Parts p_;
   mutable std::mutex mutex_;
   std::map<Key, std::unique_ptr<Plugged>> devices_;
   bool shut_down_ = false;
+  bool quiesced_ = false;
 };
 
 }  // namespace tortuga

@@ -59,12 +59,12 @@ DomainConfig checked(DomainConfig c) {
 
 }  // namespace
 
-Domain::Domain(RestoreSource& source, Console& console, const std::string& name)
+Domain::Domain(RestoreSource& source, Console& console, const RestoreOptions& options)
     : config_(checked(source.config())), console_(console), vm_(kvm_), quiesce_(config_.vcpus) {
-  if (!name.empty()) config_.name = name;
+  if (!options.name.empty()) config_.name = options.name;
   create_machine();
   source.read_memory(*memory_);
-  restore_from(source.read_state());
+  restore_from(source.read_state(), options);
 }
 
 Domain::Domain(const DomainConfig& config, Console& console)
@@ -277,6 +277,9 @@ bool Domain::pause() {
 void Domain::unpause() {
   std::lock_guard lock(pause_mutex_);
   if (!paused_.load()) return;
+  // Devices quiesced by a save take requests again, before the vCPUs run;
+  // never in a domain that stops (its image is all the disk may see).
+  if (devices_ && !stopping()) devices_->resume();
   quiesce_.resume_all();
   paused_.store(false);
 }

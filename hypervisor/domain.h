@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -62,6 +63,14 @@ enum class DomainExit : int {
   kDestroyed = 7, // stopped from outside (signal, toolstack)
 };
 
+// What a restore may change (tortuga-vmm --restore).
+struct RestoreOptions {
+  std::string name;  // not empty: replaces the saved name
+  // A saved NIC's TAP name -> the TAP to use instead (the saving host's may
+  // still exist, or the destination names its interfaces otherwise).
+  std::map<std::string, std::string> taps;
+};
+
 struct DomainResult {
   DomainExit exit = DomainExit::kPoweroff;
   std::string reason;  // one line, for the user
@@ -73,10 +82,10 @@ class Domain {
   // Throws KernelImageError (bad kernel, does not fit) or KvmError.
   Domain(const DomainConfig& config, Console& console);
   // A domain restored from a saved image (ABI.md 21; domain_restore.cpp):
-  // no domain builder, memory and state from the source. `name`, when not
-  // empty, replaces the saved name. Throws the source's ImageError,
-  // RestoreError, or KvmError.
-  Domain(RestoreSource& source, Console& console, const std::string& name = "");
+  // no domain builder, memory and state from the source, devices re-created
+  // from their records. Throws the source's ImageError, RestoreError, or
+  // KvmError.
+  Domain(RestoreSource& source, Console& console, const RestoreOptions& options = {});
   ~Domain();
   Domain(const Domain&) = delete;
   Domain& operator=(const Domain&) = delete;
@@ -102,6 +111,10 @@ class Domain {
 
   // Save (domain_snapshot.cpp): everything but memory, from a domain the
   // caller paused. Throws std::runtime_error when it cannot be saved now.
+  // The devices are quiesced (no request in flight, none taken) and stay
+  // so until unpause(); a domain that stops after its save never lets
+  // them take another request, so the image file sees no write after the
+  // image was taken.
   DomainState capture_state();
   // Dirty logging for live migration (domain_dirty_log.cpp): KVM's log of
   // guest writes plus the VMM's own writes (dirty_pages.h). take returns
@@ -155,9 +168,10 @@ class Domain {
   void stop(DomainExit exit, const std::string& reason);
   void create_machine();
   void write_wall_clock();
-  void restore_from(const DomainState& state);
+  void restore_from(const DomainState& state, const RestoreOptions& options);
   void restore_page_types(const DomainState& state);
   void restore_vcpus(const DomainState& state);
+  void restore_devices(const DomainState& state, const std::map<std::string, std::string>& taps);
   void resume_after_restore();
   void adopt_boot_memory();
   void start_clocks_and_events();

@@ -161,6 +161,45 @@ pb::Layout to_proto(const BootLayout& l) {
   return p;
 }
 
+pb::Device to_proto(const DeviceSnapshot& d) {
+  pb::Device p;
+  p.set_type(d.type);
+  p.set_id(d.id);
+  if (!d.disk.path.empty()) {
+    auto* disk = p.mutable_disk();
+    disk->set_path(d.disk.path);
+    disk->set_read_only(d.disk.read_only);
+    disk->set_uring(d.disk.uring);
+    disk->set_vdev(d.disk.vdev);
+    disk->set_bytes(d.disk_bytes);
+  }
+  if (!d.nic.tap.empty()) {
+    auto* nic = p.mutable_nic();
+    nic->set_tap(d.nic.tap);
+    nic->set_mac(d.nic.mac);
+    nic->set_bridge(d.nic.bridge);
+  }
+  auto* split = p.mutable_split();
+  split->set_state(static_cast<uint32_t>(d.split.state));
+  for (const auto& [name, value] : d.split.frontend_keys) {
+    auto* k = split->add_frontend_keys();
+    k->set_name(name);
+    k->set_value(value);
+  }
+  for (const RingPosition& r : d.split.position) {
+    auto* ring = split->add_rings();
+    ring->set_attached(r.attached);
+    ring->set_req_cons(r.req_cons);
+    ring->set_rsp_prod_pvt(r.rsp_prod_pvt);
+  }
+  for (const auto& [name, value] : d.split.features) {
+    auto* f = split->add_features();
+    f->set_name(name);
+    f->set_value(value);
+  }
+  return p;
+}
+
 void put(ImageWriter& w, RecordType type, const google::protobuf::MessageLite& m) {
   w.write(type, m.SerializeAsString());
 }
@@ -315,6 +354,40 @@ StoreState from_proto(const pb::Store& p) {
   return s;
 }
 
+// Sizes only: what each value means is checked by the device set and the
+// split device that take it (DeviceSet::restore).
+constexpr size_t kMaxDevices = kMaxDisks + kMaxNicId + 1;
+constexpr size_t kMaxDeviceText = 4096;
+constexpr int kMaxDeviceKeys = 16;
+
+const std::string& bounded(const std::string& text) {
+  if (text.size() > kMaxDeviceText) throw ImageError("devices record with a string over its limit");
+  return text;
+}
+
+DeviceSnapshot from_proto(const pb::Device& p) {
+  DeviceSnapshot d;
+  d.type = bounded(p.type());
+  d.id = p.id();
+  d.disk = {bounded(p.disk().path()), p.disk().read_only(), p.disk().uring(), bounded(p.disk().vdev())};
+  d.disk_bytes = p.disk().bytes();
+  d.nic = {bounded(p.nic().tap()), bounded(p.nic().mac()), bounded(p.nic().bridge()), p.id()};
+  const pb::SplitDeviceState& s = p.split();
+  if (s.frontend_keys_size() > kMaxDeviceKeys || s.features_size() > kMaxDeviceKeys || s.rings_size() > 2) {
+    throw ImageError("devices record with too many keys or rings");
+  }
+  if (s.state() > 255) throw ImageError("devices record with a state out of range");
+  d.split.state = static_cast<int>(s.state());
+  for (const auto& k : s.frontend_keys()) {
+    if (!d.split.frontend_keys.emplace(bounded(k.name()), k.value()).second) {
+      throw ImageError("devices record with a frontend key twice");
+    }
+  }
+  for (const auto& r : s.rings()) d.split.position.push_back({r.attached(), r.req_cons(), r.rsp_prod_pvt()});
+  for (const auto& f : s.features()) d.split.features.emplace_back(bounded(f.name()), bounded(f.value()));
+  return d;
+}
+
 BootLayout from_proto(const pb::Layout& p) {
   BootLayout l;
   l.virt_base = p.virt_base();
@@ -389,7 +462,6 @@ void write_domain_records(ImageWriter& w, const DomainState& st, const GuestMemo
   config.set_kernel(st.kernel);
   config.set_initramfs(st.initramfs);
   config.set_toolstack(st.toolstack_config);
-  config.set_domid(st.domid);
   put(w, RecordType::kConfig, config);
   pb::Platform platform;
   *platform.mutable_layout() = to_proto(st.layout);
@@ -448,6 +520,13 @@ void write_domain_records(ImageWriter& w, const DomainState& st, const GuestMemo
   console.set_in_prod(st.console_ring.in_prod);
   console.set_backlog(st.console_ring.backlog);
   put(w, RecordType::kConsoleRing, console);
+  // Only with devices: an image without them stays readable by a VMM
+  // that knows no device record (it is mandatory when present).
+  if (!st.devices.empty()) {
+    pb::Devices devices;
+    for (const DeviceSnapshot& d : st.devices) *devices.add_devices() = to_proto(d);
+    put(w, RecordType::kDevices, devices);
+  }
   pb::End end;
   end.set_records(w.records());
   end.set_pages(figures.pages);
@@ -500,12 +579,6 @@ ImageSource::ImageSource(int fd) : reader_(fd) {
   config_.kernel = c.kernel();
   config_.initramfs = c.initramfs();
   config_.toolstack_config = c.toolstack();
-  if (c.domid() != 0) {
-    if (c.domid() < TG_DOMID_FIRST_GUEST || c.domid() > TG_DOMID_MAX_GUEST) {
-      throw ImageError(fmt::format("domain id {} is outside {}..{}", c.domid(), TG_DOMID_FIRST_GUEST, TG_DOMID_MAX_GUEST));
-    }
-    config_.domid = static_cast<uint16_t>(c.domid());
-  }
   memory_bytes_ = h.memory_bytes();
   saved_realtime_ns_ = h.saved_realtime_ns();
 }
@@ -516,7 +589,8 @@ Record ImageSource::next() {
   Record r = reader_.next();
   bool known = r.type >= static_cast<uint32_t>(RecordType::kHeader) &&
                r.type <= static_cast<uint32_t>(RecordType::kConsoleRing);
-  known = known || r.type == static_cast<uint32_t>(RecordType::kEnd);
+  known = known || r.type == static_cast<uint32_t>(RecordType::kDevices) ||
+          r.type == static_cast<uint32_t>(RecordType::kEnd);
   if (!known) {
     if (r.flags & kRecordMandatory) throw ImageError(fmt::format("unknown mandatory {}", record_name(r.type)));
     return next();  // optional and unknown: a newer writer's extra, skipped
@@ -552,7 +626,6 @@ DomainState ImageSource::read_state() {
   st.kernel = config_.kernel;
   st.initramfs = config_.initramfs;
   st.toolstack_config = config_.toolstack_config;
-  st.domid = config_.domid;
   st.memory_mib = config_.memory_mib;
   st.vcpus = config_.vcpus;
   if (!have_pending_) throw std::logic_error("read_state before read_memory");
@@ -616,6 +689,12 @@ DomainState ImageSource::read_state() {
       case RecordType::kConsoleRing: {
         auto p = parse<pb::ConsoleRing>(r);
         st.console_ring = {p.in_prod(), p.backlog()};
+        break;
+      }
+      case RecordType::kDevices: {
+        auto p = parse<pb::Devices>(r);
+        if (static_cast<size_t>(p.devices_size()) > kMaxDevices) throw ImageError("devices record with too many devices");
+        for (const auto& d : p.devices()) st.devices.push_back(from_proto(d));
         break;
       }
       default:

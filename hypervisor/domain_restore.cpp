@@ -34,7 +34,7 @@ void check_layout(const BootLayout& l, const GuestMemory& m) {
 
 }  // namespace
 
-void Domain::restore_from(const DomainState& st) {
+void Domain::restore_from(const DomainState& st, const RestoreOptions& options) {
   try {
     if (st.vcpu.size() != config_.vcpus) {
       throw RestoreError(fmt::format("{} vCPU records for {} vCPUs", st.vcpu.size(), config_.vcpus));
@@ -57,11 +57,14 @@ void Domain::restore_from(const DomainState& st) {
     write_wall_clock();
     attach_console_ring(st.console_port);
     console_ring_->restore(st.console_ring);
+    // The domain keeps its id: its store paths (and its devices') hold it.
+    if (st.store.guest < TG_DOMID_FIRST_GUEST || st.store.guest > TG_DOMID_MAX_GUEST) {
+      throw RestoreError(fmt::format("the store is of domain {}, not a guest's id", st.store.guest));
+    }
+    config_.domid = st.store.guest;
     attach_store(st.store_port);
     store_ring_->restore(st.store, st.store_ring);
-    // No devices travel yet (a save refuses them); hot-plug works after restore.
-    devices_ = std::make_unique<DeviceSet>(
-        DeviceSet::Parts{*store_ring_, *events_, *doorbells_, *grants_, config_.domid, config_.name, &io_});
+    restore_devices(st, options.taps);
     restore_vcpus(st);
   } catch (const std::invalid_argument& e) {
     throw RestoreError(e.what());
@@ -112,6 +115,16 @@ void Domain::restore_page_types(const DomainState& st) {
   }
 }
 
+// Each device from its record, after the store (which holds its
+// directories), the event channels (its port comes back unbound) and the
+// grant table (its ring refs). A device that cannot come back refuses the
+// image: its frontend would find a dead ring.
+void Domain::restore_devices(const DomainState& st, const std::map<std::string, std::string>& taps) {
+  devices_ = std::make_unique<DeviceSet>(
+      DeviceSet::Parts{*store_ring_, *events_, *doorbells_, *grants_, config_.domid, config_.name, &io_});
+  for (const DeviceSnapshot& d : st.devices) devices_->restore(d, taps);
+}
+
 void Domain::restore_vcpus(const DomainState& st) {
   start_vcpus_.clear();
   for (const VcpuSnapshot& v : st.vcpu) {
@@ -131,12 +144,14 @@ void Domain::restore_vcpus(const DomainState& st) {
 }
 
 // Once the vCPUs run: the backends look at their rings (the guest may have
-// queued work just before the save), every backend port is raised so the
-// guest's frontends look at theirs (ABI.md 9.8, 21), and every vCPU is
-// kicked once, so an upcall that was pending is delivered.
+// queued work just before the save), the NICs announce the guest's MAC,
+// every backend port is raised so the guest's frontends look at theirs
+// (ABI.md 9.8, 21), and every vCPU is kicked once, so an upcall that was
+// pending is delivered.
 void Domain::resume_after_restore() {
   console_ring_->notified();
   store_ring_->notified();
+  devices_->resumed_after_restore();
   events_->raise_all_backend_ports();
   for (uint32_t v : start_vcpus_) vcpus_.at(v)->kick();
 }

@@ -3,7 +3,8 @@
 // than the vCPUs still run: the rings are drained first (so the memory
 // written later already holds their indices), and timer deadlines are
 // taken before memory, so an expiry in between is in memory, in the
-// deadline, or both (a second VIRQ merges), never in neither.
+// deadline, or both (a second VIRQ merges), never in neither. The devices
+// go first of all: quiesced, they write no ring, grant or store node.
 #include <fmt/format.h>
 
 #include "domain.h"
@@ -13,8 +14,9 @@ namespace tortuga {
 
 DomainState Domain::capture_state() {
   if (!paused()) throw std::logic_error("capture_state on a running domain");
-  // Not yet: requests in flight would have to be completed or reissued.
-  if (!devices_->list().empty()) throw std::runtime_error("domains with a disk or a network interface cannot be saved yet");
+  // First: requests in flight complete and their responses are in the
+  // rings (so in memory) before anything else is taken; no grant is held.
+  devices_->quiesce();
   console_ring_->notified();
   store_ring_->notified();
   if (!mmu_->pending().empty()) throw std::runtime_error("page-table writes are still pending");
@@ -25,7 +27,6 @@ DomainState Domain::capture_state() {
   st.kernel = config_.kernel;
   st.initramfs = config_.initramfs;
   st.toolstack_config = config_.toolstack_config;
-  st.domid = config_.domid;
   st.memory_mib = config_.memory_mib;
   st.vcpus = config_.vcpus;
   st.layout = layout_;
@@ -51,6 +52,7 @@ DomainState Domain::capture_state() {
   st.store_port = store_port_;
   store_ring_->snapshot(st.store, st.store_ring);
   st.console_ring = console_ring_->state();
+  st.devices = devices_->snapshot();
   return st;
 }
 

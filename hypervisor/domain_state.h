@@ -16,6 +16,7 @@
 #include <tortuga/vcpu.h>
 
 #include "console_ring.h"
+#include "device_state.h"
 #include "domain_builder.h"
 #include "event_channels.h"
 #include "grant_table.h"
@@ -66,7 +67,6 @@ struct DomainState {
   // What the domain was started with (DomainConfig's saveable part).
   std::string name, cmdline, kernel, initramfs;
   std::string toolstack_config;
-  uint16_t domid = TG_DOMID_FIRST_GUEST;
   uint64_t memory_mib = 0;
   uint32_t vcpus = 0;
 
@@ -83,6 +83,7 @@ struct DomainState {
   StoreState store;
   StoreRingState store_ring;
   ConsoleRingState console_ring;
+  std::vector<DeviceSnapshot> devices;  // quiesced: no request in flight
 };
 
 }  // namespace tortuga

@@ -48,6 +48,7 @@ std::string record_name(uint32_t type) {
     case RecordType::kStore: return "store";
     case RecordType::kStoreRing: return "store ring";
     case RecordType::kConsoleRing: return "console ring";
+    case RecordType::kDevices: return "devices";
     case RecordType::kEnd: return "end";
   }
   return fmt::format("record type {}", type);

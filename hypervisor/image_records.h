@@ -46,6 +46,7 @@ enum class RecordType : uint32_t {
   kStore = 10,
   kStoreRing = 11,
   kConsoleRing = 12,
+  kDevices = 30,  // 30-39: devices (IMAGE.md)
   kEnd = 0x7fff,
 };
 constexpr uint32_t kRecordMandatory = 1;  // a reader that does not know the type must refuse the image

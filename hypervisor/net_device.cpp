@@ -12,7 +12,8 @@ std::string default_mac(uint16_t domid, uint32_t id) {
 }
 
 std::unique_ptr<SplitDevice> make_net_device(SplitDevice::Parts parts, GrantAccess& grants, TapDevice& tap,
-                                             const std::string& mac, uint16_t domid, uint32_t id, IoCounters* io) {
+                                             const std::string& mac, uint16_t domid, uint32_t id,
+                                             const SplitDeviceState* restored, IoCounters* io) {
   SplitDevice::Keys features{
       {TG_NETIF_KEY_MTU, std::to_string(TG_NETIF_DEFAULT_MTU)},
       {TG_NETIF_KEY_FEATURE_SG, "1"},
@@ -29,6 +30,9 @@ std::unique_ptr<SplitDevice> make_net_device(SplitDevice::Parts parts, GrantAcce
     backend->count_io_in(io);
     return backend;
   };
+  if (restored) {
+    return std::make_unique<SplitDevice>(std::move(parts), TG_NETIF_DEVTYPE, domid, id, features, connect, *restored);
+  }
   return std::make_unique<SplitDevice>(std::move(parts), TG_NETIF_DEVTYPE, domid, id, features, toolstack, connect);
 }
 

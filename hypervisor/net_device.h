@@ -1,6 +1,7 @@
 // A network interface as a split device (ABI.md 19): vif <id> over a TAP
 // interface, its MAC in the frontend's directory, and a NetBackend on the
-// frontend's two rings for each connection.
+// frontend's two rings for each connection. `restored` as for
+// make_block_device.
 #pragma once
 
 #include <cstdint>
@@ -16,7 +17,7 @@ namespace tortuga {
 
 std::unique_ptr<SplitDevice> make_net_device(SplitDevice::Parts parts, GrantAccess& grants, TapDevice& tap,
                                              const std::string& mac, uint16_t domid, uint32_t id,
-                                             IoCounters* io = nullptr);
+                                             const SplitDeviceState* restored = nullptr, IoCounters* io = nullptr);
 
 // A MAC for a domain's interface when none was given: locally administered,
 // from the domain and interface numbers.

@@ -1,6 +1,7 @@
 #include "split_device.h"
 
 #include <charconv>
+#include <stdexcept>
 
 #include <fmt/format.h>
 #include <tortuga/event_channel.h>
@@ -23,6 +24,12 @@ std::optional<uint64_t> decimal(const Store::Result& r, uint64_t max) {
 // Every device's frontend publishes its port under this key (blkif.h, netif.h).
 constexpr const char* kEventChannelKey = "event-channel";
 
+std::string keys_text(const SplitDevice::Keys& keys) {
+  std::string out;
+  for (const auto& [k, v] : keys) out += (out.empty() ? "" : " ") + k + "=" + v;
+  return out;
+}
+
 }  // namespace
 
 SplitDevice::SplitDevice(Parts parts, const std::string& type, uint16_t domid, uint32_t id, const Keys& backend_keys,
@@ -32,12 +39,45 @@ SplitDevice::SplitDevice(Parts parts, const std::string& type, uint16_t domid, u
       fdir_(fmt::format("/local/domain/{}/device/{}/{}", domid, type, id)),
       bdir_(fmt::format("/local/domain/0/backend/{}/{}/{}", type, domid, id)),
       token_(fmt::format("{}/{}/{}", type, domid, id)),
-      guard_(std::make_shared<Guard>()) {
+      guard_(std::make_shared<Guard>()),
+      features_(backend_keys) {
   guard_->device = this;
   p_.store.on_vmm_watch(token_, [wake = guarded([](SplitDevice& d) { d.wake(); })](const std::string&) { wake(); });
   publish_directories(backend_keys, frontend_keys);
   thread_ = std::thread([this] { run(); });
   p_.store.with_store([&](Store& s) { s.watch(0, fdir_ + "/" TG_STORE_KEY_STATE, token_); });
+}
+
+SplitDevice::SplitDevice(Parts parts, const std::string& type, uint16_t domid, uint32_t id, const Keys& backend_keys,
+                         Connect connect, const SplitDeviceState& saved)
+    : p_(std::move(parts)),
+      connect_(std::move(connect)),
+      fdir_(fmt::format("/local/domain/{}/device/{}/{}", domid, type, id)),
+      bdir_(fmt::format("/local/domain/0/backend/{}/{}/{}", type, domid, id)),
+      token_(fmt::format("{}/{}/{}", type, domid, id)),
+      guard_(std::make_shared<Guard>()),
+      features_(backend_keys) {
+  guard_->device = this;
+  if (saved.features != backend_keys) {
+    throw std::invalid_argument("the saved backend published other features than this one would (" +
+                                keys_text(saved.features) + " saved, " + keys_text(backend_keys) + " here)");
+  }
+  bool present = false;
+  p_.store.with_store([&](Store& s) {
+    present = s.read(0, 0, fdir_ + "/" TG_STORE_KEY_STATE).ok() && s.read(0, 0, bdir_ + "/" TG_STORE_KEY_STATE).ok();
+  });
+  if (!present) throw std::invalid_argument("its store directories are not in the image's store");
+  if (saved.state != TG_STATE_INIT_WAIT && saved.state != TG_STATE_CONNECTED && saved.state != TG_STATE_CLOSED) {
+    throw std::invalid_argument(fmt::format("saved in backend state {}, which a save never leaves", saved.state));
+  }
+  state_ = saved.state;
+  if (state_ == TG_STATE_CONNECTED) reconnect(saved);
+  p_.store.on_vmm_watch(token_, [wake = guarded([](SplitDevice& d) { d.wake(); })](const std::string&) { wake(); });
+  thread_ = std::thread([this] { run(); });
+  // The image's store holds the watch already (EEXIST, no harm) unless
+  // someone removed it; then it is back.
+  p_.store.with_store([&](Store& s) { s.watch(0, fdir_ + "/" TG_STORE_KEY_STATE, token_); });
+  wake();  // one step: a handshake saved half-way goes on from the frontend's state
 }
 
 SplitDevice::~SplitDevice() { shutdown(); }
@@ -169,12 +209,69 @@ void SplitDevice::run() {
   for (;;) {
     {
       std::unique_lock lock(mutex_);
-      cv_.wait(lock, [&] { return woken_ || stopping_; });
+      cv_.wait(lock, [&] { return (woken_ && !frozen_) || stopping_; });
       if (stopping_) return;
       woken_ = false;
+      in_step_ = true;
     }
     step();
+    {
+      std::lock_guard lock(mutex_);
+      in_step_ = false;
+    }
+    changed_.notify_all();
   }
+}
+
+// The thread finishes its step and takes no other; a step that was due
+// runs here, and the backend completes what it holds. A backend that
+// broke meanwhile is let go at once, so no saved device holds one.
+void SplitDevice::quiesce() {
+  {
+    std::unique_lock lock(mutex_);
+    frozen_ = true;
+    changed_.wait(lock, [&] { return !in_step_; });
+  }
+  settle();
+  {
+    std::shared_lock lock(backend_lock_);
+    if (backend_) backend_->quiesce();
+  }
+  settle();
+  std::shared_lock lock(backend_lock_);
+  if (backend_) backend_->quiesce();  // made by the step just run, or quiesced already (no harm)
+}
+
+// A step that was due, on the caller's thread (the device's is held).
+void SplitDevice::settle() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!woken_ || stopping_) return;
+    woken_ = false;
+  }
+  step();
+}
+
+void SplitDevice::resume() {
+  {
+    std::shared_lock lock(backend_lock_);
+    if (backend_) backend_->resume();
+  }
+  std::lock_guard lock(mutex_);
+  frozen_ = false;
+  cv_.notify_all();
+}
+
+SplitDeviceState SplitDevice::snapshot() const {
+  SplitDeviceState s;
+  s.state = state();
+  s.features = features_;
+  std::shared_lock lock(backend_lock_);
+  if (backend_) {
+    s.frontend_keys = connected_;
+    s.position = backend_->position();
+  }
+  return s;
 }
 
 // Reacts to the frontend's state, a broken protocol, a closed port or the
@@ -261,29 +358,55 @@ void SplitDevice::close_now(const std::string& why) {
 }
 
 void SplitDevice::connect() {
+  connected_.clear();
   FrontendKey key = [this](const std::string& name, uint64_t max) {
     std::optional<uint64_t> v;
     p_.store.with_store([&](Store& s) { v = decimal(s.read(0, 0, fdir_ + "/" + name), max); });
+    if (v) connected_[name] = *v;  // what a save records, so a restore needs no handshake
     return v;
   };
+  if (std::string why = bind(key, nullptr); !why.empty()) return close_now(why);
+  set_state(TG_STATE_CONNECTED);
+}
+
+// The saved connection again: the same port, ring refs and positions. The
+// frontend is Connected and notices nothing.
+void SplitDevice::reconnect(const SplitDeviceState& saved) {
+  FrontendKey key = [&saved](const std::string& name, uint64_t max) -> std::optional<uint64_t> {
+    auto it = saved.frontend_keys.find(name);
+    if (it == saved.frontend_keys.end() || it->second > max) return std::nullopt;
+    return it->second;
+  };
+  if (std::string why = bind(key, &saved.position); !why.empty()) {
+    throw std::invalid_argument("its saved connection does not hold: " + why);
+  }
+  connected_ = saved.frontend_keys;
+}
+
+// Binds the frontend's port and makes the connection's backend; "" or why not
+// (then nothing is bound).
+std::string SplitDevice::bind(const FrontendKey& key, const BackendPosition* resume_at) {
   std::optional<uint64_t> port = key(kEventChannelKey, TG_NR_EVENT_CHANNELS - 1);
-  if (!port) return close_now("the frontend published no valid event-channel");
+  if (!port) return "the frontend published no valid event-channel";
   uint32_t pt = static_cast<uint32_t>(*port);
   // The frontend's port must be one it allocated for us, still unbound.
   if (p_.events.bind_backend(pt, guarded([](SplitDevice& d) { d.notified(); }),
                              guarded([](SplitDevice& d) { d.wake("the frontend closed its port"); })) != 0) {
-    return close_now(fmt::format("event-channel {} is not an unbound port for the VMM", pt));
+    return fmt::format("event-channel {} is not an unbound port for the VMM", pt);
   }
   Connection c{pt, [this, pt] { p_.events.raise_backend_port(pt); }, [this](const std::string& why) { wake(why); }};
   std::unique_ptr<SplitBackend> backend;
+  std::string why = "the frontend's keys do not hold";
   try {
     backend = connect_(key, c);
+    if (backend && resume_at) backend->restore_position(*resume_at);
   } catch (const std::exception& e) {
-    p_.log(e.what());
+    why += std::string(": ") + e.what();
+    backend.reset();
   }
   if (!backend) {
     p_.events.unbind_backend(pt);
-    return close_now("the frontend's keys do not hold");
+    return why;
   }
   {
     std::unique_lock lock(backend_lock_);
@@ -291,7 +414,7 @@ void SplitDevice::connect() {
   }
   port_ = pt;
   p_.doorbells.listen(pt, guarded([](SplitDevice& d) { d.notified(); }));
-  set_state(TG_STATE_CONNECTED);
+  return "";
 }
 
 void SplitDevice::notified() {

@@ -16,6 +16,14 @@
 // still held the connection), and remove_directories() ends it for the
 // guest once it is shut down.
 //
+// Save and restore (ABI.md 21): quiesce() lets a step in progress finish,
+// runs one that was due, holds the thread, and quiesces the backend
+// (split_backend.h); snapshot() then describes the device and resume()
+// lets both go on. A restored device is made by the second constructor:
+// its directories come with the restored store, and a Connected one binds
+// the saved port and uses the saved ring refs and ring positions again,
+// with no handshake.
+//
 // Every step runs on the device's own thread, fed by store watches and the
 // backend's reports, so no backend thread ever waits for itself, and the
 // doorbell thread only calls into a live backend (under backend_lock_).
@@ -27,6 +35,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -36,6 +45,7 @@
 #include <utility>
 #include <vector>
 
+#include "device_state.h"
 #include "doorbells.h"
 #include "event_channels.h"
 #include "split_backend.h"
@@ -69,6 +79,12 @@ class SplitDevice {
   // frontend_keys: what the toolstack writes in the frontend's directory.
   SplitDevice(Parts parts, const std::string& type, uint16_t domid, uint32_t id, const Keys& backend_keys,
               const Keys& frontend_keys, Connect connect);
+  // A device of a restored domain in its saved state (see above). Throws
+  // std::invalid_argument when that state cannot be resumed here: other
+  // features than this backend publishes, directories missing from the
+  // store, a state a save never leaves, a port or keys that do not bind.
+  SplitDevice(Parts parts, const std::string& type, uint16_t domid, uint32_t id, const Keys& backend_keys,
+              Connect connect, const SplitDeviceState& saved);
   // shutdown() if not done: the owner calls it before it stops the
   // doorbell thread, and destroys the device after (a doorbell already
   // taken may still call in, and finds no backend).
@@ -94,6 +110,12 @@ class SplitDevice {
   // After shutdown(): removes both directories from the store.
   void remove_directories();
 
+  // Save (see above). resume() undoes quiesce(); after a restore it makes
+  // the backend look at its rings once.
+  void quiesce();
+  void resume();
+  SplitDeviceState snapshot() const;
+
  private:
   enum class Unplug { kNo, kAsked, kCancel };
   struct Guard {
@@ -117,6 +139,9 @@ class SplitDevice {
   void run();
   void step();
   void connect();
+  void reconnect(const SplitDeviceState& saved);
+  std::string bind(const FrontendKey& key, const BackendPosition* resume_at);
+  void settle();
   void close_now(const std::string& why);
   void disconnect(const std::string& why);
   void set_state(int state);
@@ -132,6 +157,7 @@ class SplitDevice {
   std::condition_variable cv_;
   std::condition_variable changed_;  // a step ran: unplug() and cancel_unplug() look again
   bool woken_ = false, stopping_ = false, shut_down_ = false;
+  bool frozen_ = false, in_step_ = false;  // quiesce(): no step runs on the thread
   std::string pending_reason_;
   int state_ = 0;
   int front_ = 0;
@@ -139,7 +165,9 @@ class SplitDevice {
   uint64_t steps_ = 0;
   bool online_ = true;  // the device thread's own
   uint32_t port_ = 0;
-  std::shared_mutex backend_lock_;
+  Keys features_;                                // what the backend published
+  std::map<std::string, uint64_t> connected_;   // the frontend's keys the backend connected with
+  mutable std::shared_mutex backend_lock_;
   std::unique_ptr<SplitBackend> backend_;
   std::thread thread_;
 };

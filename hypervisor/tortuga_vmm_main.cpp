@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <memory>
 
 #include <cstdio>
@@ -70,7 +71,7 @@ int finish(const std::string& name, const std::string& record_path, DomainExit e
 
 // A domain from a saved image. memory_mib and vcpus, when not 0, are what
 // the command line asked for: they must be the image's.
-std::unique_ptr<Domain> restore_domain(const std::string& path, Console& console, const std::string& name,
+std::unique_ptr<Domain> restore_domain(const std::string& path, Console& console, const RestoreOptions& options,
                                        uint64_t memory_mib, uint32_t vcpus) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) throw ImageError(fmt::format("cannot open it: {}", std::strerror(errno)));
@@ -80,7 +81,22 @@ std::unique_ptr<Domain> restore_domain(const std::string& path, Console& console
     throw ImageError(fmt::format("it holds {} MiB and {} vCPUs, not what the command line asks for",
                                  saved.memory_mib, saved.vcpus));
   }
-  return std::make_unique<Domain>(source, console, name);
+  return std::make_unique<Domain>(source, console, options);
+}
+
+// --restore-nic-tap OLD=NEW, repeatable.
+std::map<std::string, std::string> parse_tap_renames(const std::vector<std::string>& given) {
+  std::map<std::string, std::string> out;
+  for (const std::string& g : given) {
+    size_t eq = g.find('=');
+    if (eq == 0 || eq == std::string::npos || eq + 1 == g.size()) {
+      throw DeviceSpecError(fmt::format("--restore-nic-tap wants OLD=NEW, not '{}'", g));
+    }
+    if (!out.emplace(g.substr(0, eq), g.substr(eq + 1)).second) {
+      throw DeviceSpecError(fmt::format("--restore-nic-tap names {} twice", g.substr(0, eq)));
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -120,6 +136,12 @@ int main(int argc, char** argv) {
                  "(vif ids default 0, 1, ... in order)")
       ->take_all()
       ->allow_extra_args(false);
+  std::vector<std::string> tap_renames;
+  app.add_option("--restore-nic-tap", tap_renames,
+                 "with --restore, repeatable: OLD=NEW puts the saved NIC on TAP OLD on TAP NEW instead "
+                 "(default: a TAP of the saved name)")
+      ->take_all()
+      ->allow_extra_args(false);
   app.add_flag("--stats", show_stats, "print exit counters on stderr when the domain ends");
   std::string control_path, exit_record_path;
   app.add_option("--control", control_path, "serve the toolstack's control channel on this Unix socket");
@@ -131,7 +153,10 @@ int main(int argc, char** argv) {
   }
   bool name_given = app.count("--name") > 0;
   bool memory_given = app.count("--memory") > 0, vcpus_given = app.count("--vcpus") > 0;
+  RestoreOptions restore_options;
   try {
+    restore_options.taps = parse_tap_renames(tap_renames);
+    if (!tap_renames.empty() && restore_path.empty()) throw DeviceSpecError("--restore-nic-tap goes with --restore");
     for (const std::string& d : disks) config.disks.push_back(parse_disk_option(d));
     for (const std::string& n : nics) config.nics.push_back(parse_nic_option(n));
     complete_device_specs(config.disks, config.nics);
@@ -160,10 +185,11 @@ int main(int argc, char** argv) {
       made = std::make_unique<Domain>(config, console);
     } else {
       if (!config.disks.empty() || !config.nics.empty()) {
-        throw RestoreError("--disk and --nic cannot be given with --restore (saved domains have no devices yet)");
+        throw RestoreError("--disk and --nic cannot be given with --restore (the image holds the domain's devices)");
       }
-      made = restore_domain(restore_path, console, name_given ? config.name : "",
-                            memory_given ? config.memory_mib : 0, vcpus_given ? config.vcpus : 0);
+      if (name_given) restore_options.name = config.name;
+      made = restore_domain(restore_path, console, restore_options, memory_given ? config.memory_mib : 0,
+                            vcpus_given ? config.vcpus : 0);
       config.name = made->config().name;
     }
     Domain& domain = *made;

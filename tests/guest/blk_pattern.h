@@ -19,4 +19,7 @@ static inline uint64_t blk_pattern_word(uint64_t seed, uint64_t word_index)
 	return x ^ (x >> 31);
 }
 
+/* vbd=seq: the first word of each sector it writes ("TGSEQ"). */
+#define BLK_SEQ_MAGIC 0x5145534754ULL
+
 #endif

@@ -483,6 +483,66 @@ void blk_fill_flush_hold(const struct tg_start_info *start_info)
 		sched_poll_port(port, 0);
 }
 
+/*
+ * vbd=seq: the disk a save and restore test watches (ABI.md 21). Batches
+ * of SEQ_BATCH one-sector writes, all in flight at once: write n goes to
+ * sector n and holds blk_seq_magic and n in its first two words. After
+ * each batch is acknowledged, "vbd: acked N" (N the batch's last), then a
+ * pause of every=MS (default 20). A failed write prints "vbd: seq FAILED"
+ * and crashes the domain; connecting is said once ("vbd: seq connected").
+ */
+#define SEQ_BATCH 4
+
+void blk_sequence(const struct tg_start_info *start_info)
+{
+	si = start_info;
+	char v[16] = "20";
+	cmdline_value(si->cmdline, "every", v, sizeof v);
+	uint64_t every = parse_dec(v) * 1000000ULL;
+	if (!blk_connect() || read_only) {
+		put_line("vbd: seq FAILED to connect a writable disk");
+		shutdown(TG_SHUTDOWN_crash);
+	}
+	put_line("vbd: seq connected");
+	for (uint64_t n = 1; n + SEQ_BATCH < sectors; n += SEQ_BATCH) {
+		for (unsigned s = 0; s < SEQ_BATCH; s++) {
+			uint64_t *w = (uint64_t *)slot_page(s, 0);
+			w[0] = BLK_SEQ_MAGIC;
+			w[1] = n + s;
+			for (unsigned i = 2; i < 64; i++)
+				w[i] = blk_pattern_word(n + s, i);
+			struct tg_blkif_request r;
+			fill_rw(&r, TG_BLKIF_OP_WRITE, s, n + s, 1);
+			start_slot(s, &r, n + s, 1);
+		}
+		blk_push();
+		for (unsigned s = 0; s < SEQ_BATCH; s++) {
+			while (!slot[s].done)
+				if (!blk_wait()) {
+					put_line("vbd: seq FAILED: no answer");
+					shutdown(TG_SHUTDOWN_crash);
+				}
+			slot[s].busy = false;
+			if (slot[s].status != 0) {
+				put_str("vbd: seq FAILED: status ");
+				put_sdec(slot[s].status);
+				put_str("\n");
+				shutdown(TG_SHUTDOWN_crash);
+			}
+		}
+		put_str("vbd: acked ");
+		put_dec(n + SEQ_BATCH - 1);
+		put_str("\n");
+		uint64_t until = system_time_ns() + every;
+		while (system_time_ns() < until) {
+			port_bit(shared_info->evtchn_pending, port, false);
+			sched_poll_port(port, until);
+		}
+	}
+	put_line("vbd: seq reached the end of the disk");
+	shutdown(TG_SHUTDOWN_poweroff);
+}
+
 /* ---- hostile frontends ------------------------------------------------------ */
 
 /* Sets our state key and waits for the backend to reach `want`. */

@@ -143,6 +143,7 @@ uint64_t gfn_of(const void *p);
  */
 void blk_selftest(const struct tg_start_info *si);
 __attribute__((noreturn)) void blk_fill_flush_hold(const struct tg_start_info *si);
+void blk_sequence(const struct tg_start_info *si);
 bool blk_scenario(const struct tg_start_info *si, const char *name);
 bool blk_bench_kind(const char *kind);
 bool blk_bench_prepare(const struct tg_start_info *si, const char *kind);

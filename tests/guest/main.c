@@ -14,9 +14,12 @@
  *                        blkfront.c's vbd-{seq,rand}-{read,write} (qd=1..32),
  *                        netfront.c's net-tx and net-rx)
  *   vbd=fill-flush-hold  write the disk (vbdseed=S), flush, say so, sleep
+ *   vbd=seq every=MS     write sequence numbers to successive sectors, say
+ *                        each acknowledged batch (save and restore tests)
  *   console=echo         echo console input lines until "quit"
  *   counter=1            count at 10 Hz forever, checking state each tick (counter.c)
- *   net=ping n=N         exchange frames with the host over vif 0
+ *   net=ping n=N         exchange frames with the host over vif 0 (every=MS
+ *                        pauses between them)
  *   net=udp peer=MAC     a UDP exchange with a host stack behind a bridge
  *   agent=1 hz=N         live on store watches: hot-plugged devices,
  *                        control/shutdown, memory/target (agent.c)
@@ -513,6 +516,8 @@ void guest_main(const struct tg_start_info *si)
 		agent_run(si);
 	if (cmdline_value(si->cmdline, "vbd", value, sizeof(value)) && str_eq(value, "fill-flush-hold"))
 		blk_fill_flush_hold(si);
+	if (cmdline_value(si->cmdline, "vbd", value, sizeof(value)) && str_eq(value, "seq"))
+		blk_sequence(si);
 	if (cmdline_value(si->cmdline, "counter", value, sizeof(value))) {
 		install_handlers();
 		counter_run(si);

@@ -6,6 +6,8 @@
  * the host. Then it sends an IPv4/UDP datagram with a blank checksum
  * (CSUM_BLANK) for the backend to fill in, waits for "done", and powers
  * off. Frames of other types (the host's own IPv6 chatter) are skipped.
+ * every=MS pauses between pings: with a large n, a steady stream for the
+ * save and restore tests.
  */
 #include "guest.h"
 
@@ -296,12 +298,25 @@ __attribute__((noreturn)) static void net_udp(void)
 	shutdown(TG_SHUTDOWN_crash);
 }
 
+/* every=MS: a pause between pings (frames that arrive meanwhile wait in the ring). */
+static void pause_ms(uint64_t ms)
+{
+	uint64_t until = system_time_ns() + ms * 1000000ULL;
+	while (system_time_ns() < until) {
+		port_bit(shared_info->evtchn_pending, port, false);
+		poll_port(until);
+	}
+}
+
 __attribute__((noreturn)) void net_ping(const struct tg_start_info *start_info)
 {
 	si = start_info;
 	char v[16] = "3";
 	cmdline_value(si->cmdline, "n", v, sizeof v);
 	uint64_t n = parse_dec(v);
+	char e[16] = "0";
+	cmdline_value(si->cmdline, "every", e, sizeof e);
+	uint64_t every_ms = parse_dec(e);
 	if (!connect()) {
 		put_line("net: connecting to vif 0 failed");
 		shutdown(TG_SHUTDOWN_crash);
@@ -343,6 +358,7 @@ __attribute__((noreturn)) void net_ping(const struct tg_start_info *start_info)
 		}
 		put_str("net: got ");
 		put_line(want);
+		pause_ms(every_ms);
 	}
 	test_header(hdr, 0x0800);
 	uint8_t datagram[64];

@@ -26,109 +26,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "host_peer.h"
 #include "vmm_process.h"
 
 namespace tortuga::testing {
 namespace {
 
 using ::testing::HasSubstr;
-
-constexpr uint16_t kTestType = 0x88b5;
-
-// The host's side: a packet socket on the TAP interface that answers each
-// "ping N" with "pong N", checks the guest's UDP datagram, and says "done".
-class HostPeer {
- public:
-  explicit HostPeer(std::string ifname) : ifname_(std::move(ifname)), thread_([this] { run(); }) {}
-  ~HostPeer() {
-    stop_ = true;
-    thread_.join();
-  }
-  int pongs() const { return pongs_; }
-  bool udp_checksum_ok() const { return udp_ok_; }
-  bool saw_udp() const { return saw_udp_; }
-
- private:
-  void run() {
-    unsigned index = 0;
-    while (!stop_ && (index = if_nametoindex(ifname_.c_str())) == 0) usleep(10000);  // the VMM makes it
-    if (index == 0) return;
-    int s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
-    if (s < 0) return;
-    sockaddr_ll addr{};
-    addr.sll_family = AF_PACKET;
-    addr.sll_protocol = htons(ETH_P_ALL);
-    addr.sll_ifindex = static_cast<int>(index);
-    if (bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      close(s);
-      return;
-    }
-    std::vector<uint8_t> buf(65536);
-    while (!stop_) {
-      pollfd p{s, POLLIN, 0};
-      if (poll(&p, 1, 100) <= 0) continue;
-      sockaddr_ll from{};
-      socklen_t len = sizeof from;
-      ssize_t n = recvfrom(s, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &len);
-      if (n < 14 || from.sll_pkttype == PACKET_OUTGOING) continue;
-      handle(s, index, {buf.data(), static_cast<size_t>(n)});
-    }
-    close(s);
-  }
-
-  void reply(int s, unsigned index, const uint8_t* to, const std::string& text) {
-    std::vector<uint8_t> f(14);
-    std::memcpy(f.data(), to, 6);
-    const uint8_t me[6] = {0x02, 0, 0, 0, 0, 1};
-    std::memcpy(f.data() + 6, me, 6);
-    f[12] = kTestType >> 8;
-    f[13] = kTestType & 0xff;
-    f.insert(f.end(), text.begin(), text.end());
-    f.push_back(0);
-    while (f.size() < 60) f.push_back(0);
-    sockaddr_ll addr{};
-    addr.sll_family = AF_PACKET;
-    addr.sll_ifindex = static_cast<int>(index);
-    addr.sll_halen = 6;
-    std::memcpy(addr.sll_addr, to, 6);
-    sendto(s, f.data(), f.size(), 0, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  }
-
-  static uint32_t sum16(const uint8_t* p, size_t n, uint32_t sum) {
-    for (size_t i = 0; i + 1 < n; i += 2) sum += static_cast<uint32_t>(p[i] << 8 | p[i + 1]);
-    if (n % 2) sum += static_cast<uint32_t>(p[n - 1] << 8);
-    return sum;
-  }
-
-  void handle(int s, unsigned index, std::span<const uint8_t> f) {
-    uint16_t type = static_cast<uint16_t>(f[12] << 8 | f[13]);
-    if (type == kTestType) {
-      std::string text(reinterpret_cast<const char*>(f.data() + 14), strnlen(reinterpret_cast<const char*>(f.data() + 14), f.size() - 14));
-      if (text.rfind("ping ", 0) == 0) {
-        ++pongs_;
-        reply(s, index, f.data() + 6, "pong " + text.substr(5));
-      }
-    } else if (type == 0x0800 && f.size() >= 14 + 28 && f[14 + 9] == 17) {
-      const uint8_t* ip = f.data() + 14;
-      size_t ip_len = static_cast<size_t>(ip[2] << 8 | ip[3]);
-      if (ip_len > f.size() - 14) return;
-      const uint8_t* udp = ip + 20;
-      size_t udp_len = ip_len - 20;
-      uint32_t sum = sum16(ip + 12, 8, 0) + 17 + static_cast<uint32_t>(udp_len);
-      sum = sum16(udp, udp_len, sum);
-      while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-      saw_udp_ = true;
-      udp_ok_ = sum == 0xffff && (udp[6] | udp[7]) != 0;
-      reply(s, index, f.data() + 6, "done");
-    }
-  }
-
-  std::string ifname_;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> pongs_{0};
-  std::atomic<bool> udp_ok_{false}, saw_udp_{false};
-  std::thread thread_;
-};
 
 TEST(NetDevice, FramesGoBothWaysAndBlankChecksumsAreFilledIn) {
   std::string tap = "tgt" + std::to_string(getpid() % 100000);

@@ -248,6 +248,50 @@ TEST_P(BlockBackendTest, NotificationsAreSuppressedWhileTheFrontendDoesNotAsk) {
   EXPECT_EQ(backend->stats().notifications, 2u);
 }
 
+// Save (ABI.md 21): quiesce() lets what was taken complete and takes
+// nothing more; the position says where a restored backend goes on.
+TEST_P(BlockBackendTest, QuiesceCompletesWhatWasTakenAndTakesNothingMore) {
+  start();
+  for (uint64_t id = 0; id < 8; ++id) submit(rw(TG_BLKIF_OP_WRITE, id, id * 8, {static_cast<uint32_t>(1 + id)}));
+  push();
+  backend->quiesce();
+  EXPECT_EQ(sring->rsp_prod, 8u) << "every request taken is answered in the ring";
+  EXPECT_EQ(data_uses(), 0) << "and no grant is held";
+  submit(rw(TG_BLKIF_OP_READ, 9, 0, {20}));
+  TG_RING_PUSH_REQUESTS(&front);
+  backend->notified();
+  EXPECT_EQ(backend->stats().requests, 8u) << "a quiesced backend takes nothing";
+  EXPECT_EQ(backend->position(), (BackendPosition{{true, 8, 8}}));
+  backend->resume();  // looks at the ring at once
+  auto r = responses(9);
+  ASSERT_EQ(r.size(), 9u);
+  EXPECT_EQ(r.back().id, 9u);
+}
+
+TEST_P(BlockBackendTest, ARestoredBackendGoesOnFromItsSavedPosition) {
+  start();
+  // As if 8 requests were taken and answered before a save: a frontend
+  // whose ring is at 8, and the backend's saved indices.
+  front.req_prod_pvt = front.rsp_cons = 8;
+  sring->req_prod = sring->rsp_prod = 8;
+  sring->rsp_event = sring->req_event = 9;
+  backend->restore_position({{true, 8, 8}});
+  submit(rw(TG_BLKIF_OP_READ, 42, 0, {3}));
+  push();
+  auto r = responses(1);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].id, 42u);
+  EXPECT_EQ(sring->rsp_prod, 9u);
+}
+
+TEST_P(BlockBackendTest, ASavedPositionItCannotHaveBeenAtIsRefused) {
+  start();
+  EXPECT_THROW(backend->restore_position({}), std::invalid_argument);
+  EXPECT_THROW(backend->restore_position({{true, 5, 4}}), std::invalid_argument) << "requests outstanding";
+  EXPECT_THROW(backend->restore_position({{false, 3, 3}}), std::invalid_argument) << "indices without a ring";
+  EXPECT_THROW(backend->restore_position({{true, 0, 0}, {true, 0, 0}}), std::invalid_argument);
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, BlockBackendTest, ::testing::Values(BlockEngine::kThreads, BlockEngine::kUring),
                          [](const auto& info) { return info.param == BlockEngine::kUring ? "uring" : "threads"; });
 
