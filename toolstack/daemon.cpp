@@ -233,7 +233,7 @@ awaitable<void> Daemon::recover() {
 
 // ---- starting and stopping VMMs -------------------------------------------
 
-void Daemon::start_vmm(api::DomainRecord& record, const std::string& restore_image) {
+void Daemon::start_vmm(api::DomainRecord& record, const std::string& restore_image, uint32_t saved_domid) {
   const api::DomainConfig& c = record.info().config();
   const std::string& name = c.name();
   std::string run = store_.make_run_dir(name);
@@ -256,6 +256,13 @@ void Daemon::start_vmm(api::DomainRecord& record, const std::string& restore_ima
   if (!restore_image.empty()) {
     // Memory, vCPUs, the command line and the devices come from the image.
     launch.args.push_back(fmt::format("--restore={}", restore_image));
+    // Its TAPs come back under this domain's names, not the saver's.
+    for (const auto& nic : c.nics()) {
+      const uint32_t domid = record.info().domid();
+      if (saved_domid == 0 || saved_domid == domid) break;
+      launch.args.push_back(fmt::format("--restore-nic-tap={}={}", tap_name(saved_domid, nic.devid()),
+                                        tap_name(domid, nic.devid())));
+    }
   } else {
     launch.args.push_back(fmt::format("--kernel={}", c.kernel()));
     launch.args.push_back(fmt::format("--memory={}", c.memory_mib()));

@@ -80,8 +80,9 @@ class Daemon {
   // The pid a VMM reports on the record's control socket, 0 if none answers.
   awaitable<pid_t> pid_behind_control_socket(const api::DomainRecord& record);
   // Spawns the VMM for a record (state STARTING) and watches it.
-  // restore_image: run the domain saved there instead of booting its kernel.
-  void start_vmm(api::DomainRecord& record, const std::string& restore_image = "");
+  // restore_image: run the domain saved there (by the domain with id
+  // saved_domid: its TAP names) instead of booting its kernel.
+  void start_vmm(api::DomainRecord& record, const std::string& restore_image = "", uint32_t saved_domid = 0);
   // Waits for a just-started VMM; on failure stops it and forgets the domain.
   awaitable<api::Response> finish_start(std::string name, uint32_t domid);
   // Waits until the VMM's control socket answers: "" when RUNNING, else why not.

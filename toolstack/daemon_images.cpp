@@ -41,7 +41,11 @@ awaitable<api::Response> Daemon::save_domain(const std::string& ref, const std::
   api::VmmRequest request;
   request.mutable_save()->set_path(path);
   request.mutable_save()->set_keep_running(keep);
-  request.mutable_save()->set_toolstack_config(r->info().config().SerializeAsString());
+  // Its config, and its id here: the names of its TAPs (tg<id>.<n>) in the image.
+  api::DomainInfo kept;
+  *kept.mutable_config() = r->info().config();
+  kept.set_domid(domid);
+  request.mutable_save()->set_toolstack_config(kept.SerializeAsString());
   if (!keep) saving_[name] = path;  // from now on its end means "saved"
   api::VmmReply reply;
   std::string failed;
@@ -79,8 +83,11 @@ awaitable<api::Response> Daemon::save_domain(const std::string& ref, const std::
 awaitable<api::Response> Daemon::restore_domain(const std::string& path, const std::string& name) {
   if (!absolute(path)) co_return error_response(fmt::format("'{}' is not an absolute path", path));
   api::DomainConfig config;
+  uint32_t saved_domid = 0;
   try {
-    config = read_saved_config(path);
+    SavedDomain saved = read_saved_domain(path);
+    config = saved.config;
+    saved_domid = saved.domid;
     if (!name.empty()) config.set_name(name);
     apply_defaults(config);
     // The kernel is in the image: its file need not exist (until a reboot).
@@ -98,7 +105,7 @@ awaitable<api::Response> Daemon::restore_domain(const std::string& path, const s
   if (r == nullptr) co_return error_response(fmt::format("{} already exists", domain_label(config.name())));
   const uint32_t domid = r->info().domid();
   try {
-    start_vmm(*r, path);
+    start_vmm(*r, path, saved_domid);
   } catch (const std::exception& e) {
     forget(config.name());
     co_return error_response(fmt::format("{}: cannot start tortuga-vmm: {}", domain_label(config.name()), e.what()));

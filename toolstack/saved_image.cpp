@@ -36,20 +36,21 @@ api::DomainConfig from_vmm_record(const image::Config& c) {
 
 }  // namespace
 
-api::DomainConfig read_saved_config(const std::string& path) {
+SavedDomain read_saved_domain(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) throw SavedImageError(fmt::format("cannot open {}: {}", path, std::strerror(errno)));
   try {
     ImageReader reader(fd.get());
     parse_record<image::Header>(reader.next(), RecordType::kHeader, "header");
     auto vmm = parse_record<image::Config>(reader.next(), RecordType::kConfig, "config");
-    if (vmm.toolstack().empty()) return from_vmm_record(vmm);
-    api::DomainConfig config;
-    if (!config.ParseFromString(vmm.toolstack())) throw SavedImageError("its toolstack config does not parse");
+    if (vmm.toolstack().empty()) return {from_vmm_record(vmm), 0};
+    api::DomainInfo info;
+    if (!info.ParseFromString(vmm.toolstack())) throw SavedImageError("its toolstack record does not parse");
+    SavedDomain saved{info.config(), info.domid()};
     // The VMM's record is the one the restored domain will have.
-    config.set_memory_mib(static_cast<uint32_t>(vmm.memory_mib()));
-    config.set_vcpus(vmm.vcpus());
-    return config;
+    saved.config.set_memory_mib(static_cast<uint32_t>(vmm.memory_mib()));
+    saved.config.set_vcpus(vmm.vcpus());
+    return saved;
   } catch (const ImageError& e) {
     throw SavedImageError(fmt::format("{} is not a domain image Tortuga can restore: {}", path, e.what()));
   }

@@ -4,6 +4,7 @@
 // record. Only the first two records are read; the VMM checks the rest.
 #pragma once
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -16,7 +17,12 @@ class SavedImageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+struct SavedDomain {
+  api::DomainConfig config;
+  uint32_t domid = 0;  // its id on the daemon that saved it (0: unknown)
+};
+
 // Throws SavedImageError: no such file, not an image, corrupt records.
-api::DomainConfig read_saved_config(const std::string& path);
+SavedDomain read_saved_domain(const std::string& path);
 
 }  // namespace tortuga::toolstack

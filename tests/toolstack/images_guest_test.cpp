@@ -90,6 +90,46 @@ TEST(ToolstackImages, SaveKeepLeavesItRunningAndTheImageRestoresUnderAnotherName
   EXPECT_EQ(domain_state(d, "orig"), "RUNNING");
 }
 
+// Disks and NICs travel in the image; the TAP comes back under the
+// restoring domain's name, and the guest goes on using its devices.
+TEST(ToolstackImages, ADomainWithADiskAndANicIsSavedAndRestored) {
+  DaemonHarness d;
+  const std::string disk = d.dir() + "/a.img", more = d.dir() + "/b.img";
+  for (const auto& path : {disk, more}) {
+    std::ofstream(path).close();
+    fs::resize_file(path, 1 << 20);
+  }
+  // Ids 1 and 2 belong to domains with NICs in tests that may run at the
+  // same time (ctest -j), and TAP names are host-wide: this one is 3.
+  d.ok({"create", d.long_running_config("pad1")});
+  d.ok({"create", d.long_running_config("pad2")});
+  d.ok({"create", "-n", "dev", "-k", test_guest_path(), "--cmdline", "agent=1 hz=10", "--disk", disk + ",xvda",
+        "--nic", ""});
+  ASSERT_TRUE(fs::exists("/sys/class/net/tg3.0"));
+  ASSERT_TRUE(eventually([&] { return console_of(d, "dev").find("agent: vif 0 connected") != std::string::npos; }))
+      << console_of(d, "dev");
+  ASSERT_TRUE(eventually([&] { return console_of(d, "dev").find("agent: vbd 51712 connected") != std::string::npos; }));
+  const std::string image = d.dir() + "/dev.img";
+  d.ok({"save", "dev", image});
+  EXPECT_FALSE(fs::exists("/sys/class/net/tg3.0"));
+  d.ok({"restore", image, "--name", "moved"});
+  std::smatch m;
+  std::string json = d.ok({"info", "moved", "--json"});
+  ASSERT_TRUE(std::regex_search(json, m, std::regex("\"domid\": ([0-9]+)")));
+  const std::string tap = "tg" + m[1].str() + ".0";
+  EXPECT_EQ(tap, "tg4.0");  // ids are not reused
+  EXPECT_TRUE(fs::exists("/sys/class/net/" + tap)) << tap;
+  std::string info = d.ok({"info", "moved"});
+  EXPECT_THAT(info, HasSubstr("xvda " + disk + ", backend connected, frontend connected"));
+  EXPECT_THAT(info, HasSubstr("tap " + tap));
+  // Its store and its agent work on: a disk attached now gets connected.
+  d.ok({"block-attach", "moved", more, "xvdb"});
+  EXPECT_TRUE(eventually([&] { return console_of(d, "moved").find("agent: vbd 51728 connected") != std::string::npos; }))
+      << console_of(d, "moved");
+  d.ok({"destroy", "moved"});
+  EXPECT_FALSE(fs::exists("/sys/class/net/" + tap));
+}
+
 TEST(ToolstackImages, BadSavesAndImagesGetClearErrors) {
   DaemonHarness d;
   d.ok({"create", counter_config(d, "box")});
