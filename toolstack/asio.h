@@ -15,4 +15,5 @@ namespace asio = boost::asio;
 using asio::awaitable;
 using asio::use_awaitable;
 using UnixSocket = asio::local::stream_protocol::socket;
+using TcpSocket = asio::ip::tcp::socket;
 }  // namespace tortuga::toolstack

@@ -29,7 +29,8 @@ using namespace std::chrono_literals;
 constexpr size_t kMaxExitRecordBytes = 64 * 1024;
 constexpr auto kPollInterval = 20ms;
 // tortuga-vmm's exit codes (README, ABI.md "Domain exit").
-constexpr int kExitPoweroff = 0, kExitReboot = 4, kExitSuspend = 6, kExitDestroyed = 7, kMaxExitCode = 7;
+constexpr int kExitPoweroff = 0, kExitReboot = 4, kExitSuspend = 6, kExitDestroyed = 7, kExitMigrated = 8,
+              kMaxExitCode = 8;
 
 api::Response domain_response(const api::DomainRecord& record) {
   api::Response r;
@@ -154,6 +155,7 @@ void Daemon::forget(const std::string& name) {
   destroying_.erase(name);
   end_notes_.erase(name);
   saving_.erase(name);
+  incoming_.erase(name);
 }
 
 // ---- recovery -------------------------------------------------------------
@@ -216,7 +218,7 @@ awaitable<void> Daemon::recover() {
       record->mutable_info()->set_end_reason(exit->reason());
       *record->mutable_info()->mutable_stats() = sanitized(exit->stats());
       bool clean = exit->exit_code() == kExitPoweroff || exit->exit_code() == kExitSuspend ||
-                   exit->exit_code() == kExitDestroyed;
+                   exit->exit_code() == kExitDestroyed || exit->exit_code() == kExitMigrated;
       record->mutable_info()->set_state(clean ? State::SHUTOFF : State::CRASHED);
     } else {
       record->mutable_info()->set_state(State::LOST);
@@ -233,7 +235,8 @@ awaitable<void> Daemon::recover() {
 
 // ---- starting and stopping VMMs -------------------------------------------
 
-void Daemon::start_vmm(api::DomainRecord& record, const std::string& restore_image, uint32_t saved_domid) {
+void Daemon::start_vmm(api::DomainRecord& record, const std::string& restore_image, uint32_t saved_domid,
+                       int incoming_fd) {
   const api::DomainConfig& c = record.info().config();
   const std::string& name = c.name();
   std::string run = store_.make_run_dir(name);
@@ -253,9 +256,14 @@ void Daemon::start_vmm(api::DomainRecord& record, const std::string& restore_ima
                  fmt::format("--exit-record={}", record.exit_record())};
   if (c.weight() != 0) launch.args.push_back(fmt::format("--weight={}", c.weight()));
   if (c.cap() != 0) launch.args.push_back(fmt::format("--cap={}", c.cap()));
-  if (!restore_image.empty()) {
+  if (!restore_image.empty() || incoming_fd >= 0) {
     // Memory, vCPUs, the command line and the devices come from the image.
-    launch.args.push_back(fmt::format("--restore={}", restore_image));
+    if (incoming_fd >= 0) {
+      launch.args.push_back(fmt::format("--incoming-fd={}", VmmLaunch::kPassedFd));
+      launch.passed_fd = incoming_fd;
+    } else {
+      launch.args.push_back(fmt::format("--restore={}", restore_image));
+    }
     // Its TAPs come back under this domain's names, not the saver's.
     for (const auto& nic : c.nics()) {
       const uint32_t domid = record.info().domid();
@@ -290,8 +298,10 @@ void Daemon::start_vmm(api::DomainRecord& record, const std::string& restore_ima
   note(name, spdlog::level::info, fmt::format("started tortuga-vmm pid {}", pid));
 }
 
-awaitable<std::string> Daemon::wait_until_up(std::string name, uint32_t domid) {
-  auto deadline = std::chrono::steady_clock::now() + options_.start_timeout;
+awaitable<std::string> Daemon::wait_until_up(std::string name, uint32_t domid,
+                                             std::optional<std::chrono::milliseconds> timeout) {
+  const auto limit = timeout.value_or(options_.start_timeout);
+  auto deadline = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < deadline) {
     api::DomainRecord* r = table_.find(name);
     if (r == nullptr || r->info().domid() != domid) co_return "destroyed while it was starting";
@@ -311,7 +321,7 @@ awaitable<std::string> Daemon::wait_until_up(std::string name, uint32_t domid) {
     }
     co_await sleep_for(kPollInterval);
   }
-  co_return fmt::format("tortuga-vmm did not open its control socket within {} ms", options_.start_timeout.count());
+  co_return fmt::format("tortuga-vmm did not open its control socket within {} ms", limit.count());
 }
 
 awaitable<void> Daemon::settle_start(std::string name, uint32_t domid) {
@@ -401,6 +411,17 @@ void Daemon::on_vmm_exit(pid_t pid, std::optional<int> wait_status) {
     forget(name);
     return;
   }
+  if (code == kExitMigrated && was != State::STARTING) {
+    note(name, spdlog::level::info, fmt::format("migrated away ({}); forgotten here", reason));
+    if (auto m = migrations_.find(name); m != migrations_.end()) m->second.set_phase(api::MigrationProgress::DONE);
+    forget(name);
+    return;
+  }
+  if (incoming_.count(name) != 0) {
+    note(name, spdlog::level::warn, fmt::format("incoming migration failed: {}; forgotten", reason));
+    forget(name);
+    return;
+  }
   if (auto saved = saving_.find(name); saved != saving_.end()) {
     if (code == kExitSuspend) {
       note(name, spdlog::level::info, fmt::format("saved to {}; forgotten", saved->second));
@@ -476,6 +497,13 @@ awaitable<api::Response> Daemon::handle(const api::Request& request) {
       co_return co_await save_domain(request.save().domain(), request.save().path(), request.save().keep());
     case api::Request::kRestore:
       co_return co_await restore_domain(request.restore().path(), request.restore().name());
+    case api::Request::kMigrate: co_return co_await migrate_out(request.migrate());
+    case api::Request::kMigrationStatus: co_return migration_status(request.migration_status().domain());
+    case api::Request::kMigrateCancel: {
+      api::VmmRequest cancel;
+      cancel.mutable_migrate_cancel();
+      co_return co_await vmm_operation(request.migrate_cancel().domain(), cancel);
+    }
     case api::Request::kConsole:
     case api::Request::kConsoleInput:
       co_return error_response("console messages need a console attachment (ConsoleRequest first)");

@@ -25,6 +25,9 @@
 
 namespace tortuga::toolstack {
 
+// Where a tortugad listens for live migrations unless told otherwise.
+constexpr uint16_t kDefaultMigrationPort = 7575;
+
 struct DaemonOptions {
   std::string state_dir;
   std::string vmm_path;
@@ -56,6 +59,15 @@ class Daemon {
   awaitable<api::Response> shutdown(const std::string& ref, uint32_t timeout_s);
   awaitable<api::Response> destroy(const std::string& ref);
   awaitable<api::Response> reboot(const std::string& ref);
+  // Live migration (daemon_migration.cpp): out to another tortugad, and in
+  // from one (accept_migration, called by the migration listener).
+ public:
+  awaitable<void> accept_migration(TcpSocket socket);
+ private:
+  awaitable<api::Response> migrate_out(const api::MigrateRequest& request);
+  api::Response migration_status(const std::string& ref);
+  // Polls the source VMM for progress until the migration ends either way.
+  awaitable<void> follow_migration(std::string name, uint32_t domid);
   // Saved images (daemon_images.cpp).
   awaitable<api::Response> save_domain(const std::string& ref, const std::string& path, bool keep);
   awaitable<api::Response> restore_domain(const std::string& path, const std::string& name);
@@ -81,12 +93,15 @@ class Daemon {
   awaitable<pid_t> pid_behind_control_socket(const api::DomainRecord& record);
   // Spawns the VMM for a record (state STARTING) and watches it.
   // restore_image: run the domain saved there (by the domain with id
-  // saved_domid: its TAP names) instead of booting its kernel.
-  void start_vmm(api::DomainRecord& record, const std::string& restore_image = "", uint32_t saved_domid = 0);
+  // saved_domid: its TAP names) instead of booting its kernel; incoming_fd:
+  // receive it live on this connection (a migration), likewise.
+  void start_vmm(api::DomainRecord& record, const std::string& restore_image = "", uint32_t saved_domid = 0,
+                 int incoming_fd = -1);
   // Waits for a just-started VMM; on failure stops it and forgets the domain.
   awaitable<api::Response> finish_start(std::string name, uint32_t domid);
   // Waits until the VMM's control socket answers: "" when RUNNING, else why not.
-  awaitable<std::string> wait_until_up(std::string name, uint32_t domid);
+  awaitable<std::string> wait_until_up(std::string name, uint32_t domid,
+                                       std::optional<std::chrono::milliseconds> timeout = std::nullopt);
   // wait_until_up for a start nobody waits on (restarts, recovery): a VMM
   // that never answers is stopped and the domain recorded as crashed.
   awaitable<void> settle_start(std::string name, uint32_t domid);
@@ -111,6 +126,8 @@ class Daemon {
   std::set<std::string> destroying_;               // destroy: forget the domain when its VMM is gone
   std::map<std::string, std::string> end_notes_;   // why we stopped it, for its end reason
   std::map<std::string, std::string> saving_;      // save without --keep: the image, until the VMM ends
+  std::set<std::string> incoming_;                 // migrating in: its VMM receives the stream
+  std::map<std::string, api::MigrationProgress> migrations_;  // the last migration out of each name
 };
 
 // "domain 'NAME'": how errors name a domain.

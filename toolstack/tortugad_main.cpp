@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -19,6 +20,7 @@
 #include "asio.h"
 #include "control_server.h"
 #include "daemon.h"
+#include "migration_listener.h"
 #include "unique_fd.h"
 
 namespace {
@@ -59,6 +61,10 @@ int main(int argc, char** argv) {
   app.add_option("--state-dir", state_dir, "domain records, logs and runtime files")->capture_default_str();
   app.add_option("--socket", socket_path, "the control API's Unix socket")->capture_default_str();
   app.add_option("--vmm", vmm_path, "tortuga-vmm to run (default: beside tortugad, or in the build tree)");
+  std::string migrate_listen = fmt::format("0.0.0.0:{}", kDefaultMigrationPort);
+  app.add_option("--migrate-listen", migrate_listen,
+                 "where to accept live migrations from other tortugads: [ADDRESS:]PORT, or \"\" for nowhere")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   // Unprivileged daemons (tests) are fine in their own directories; the
@@ -91,6 +97,8 @@ int main(int argc, char** argv) {
     Daemon daemon(io, options);
     UniqueFd lock = lock_state_dir(state_dir);
     ControlServer server(io, daemon, socket_path);
+    std::optional<MigrationListener> migrations;
+    if (!migrate_listen.empty()) migrations.emplace(io, daemon, migrate_listen);
 
     asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](boost::system::error_code ec, int sig) {
@@ -105,7 +113,9 @@ int main(int argc, char** argv) {
         [&]() -> awaitable<void> {
           co_await daemon.recover();
           server.start();
-          spdlog::info("serving {} (state in {}, VMM {})", socket_path, state_dir, vmm_path);
+          if (migrations) migrations->start();
+          spdlog::info("serving {} (state in {}, VMM {}); migrations: {}", socket_path, state_dir, vmm_path,
+                       migrations ? migrations->where() : std::string("not accepted"));
         },
         asio::detached);
     io.run();

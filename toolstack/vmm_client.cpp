@@ -6,7 +6,10 @@
 
 namespace tortuga::toolstack {
 
-awaitable<bool> async_receive(UnixSocket& socket, google::protobuf::MessageLite& message) {
+namespace {
+
+template <typename Stream>
+awaitable<bool> receive_frame(Stream& socket, google::protobuf::MessageLite& message) {
   uint8_t header[kFrameHeaderBytes];
   boost::system::error_code ec;
   size_t got = co_await asio::async_read(socket, asio::buffer(header), asio::redirect_error(use_awaitable, ec));
@@ -25,11 +28,27 @@ awaitable<bool> async_receive(UnixSocket& socket, google::protobuf::MessageLite&
   co_return true;
 }
 
-awaitable<void> async_send(UnixSocket& socket, const google::protobuf::MessageLite& message) {
+template <typename Stream>
+awaitable<void> send_frame(Stream& socket, const google::protobuf::MessageLite& message) {
   std::string frame = encode_frame(message);
   boost::system::error_code ec;
   co_await asio::async_write(socket, asio::buffer(frame), asio::redirect_error(use_awaitable, ec));
   if (ec) throw FramingError(fmt::format("write: {}", ec.message()));
+}
+
+}  // namespace
+
+awaitable<bool> async_receive(UnixSocket& socket, google::protobuf::MessageLite& message) {
+  co_return co_await receive_frame(socket, message);
+}
+awaitable<bool> async_receive(TcpSocket& socket, google::protobuf::MessageLite& message) {
+  co_return co_await receive_frame(socket, message);
+}
+awaitable<void> async_send(UnixSocket& socket, const google::protobuf::MessageLite& message) {
+  co_await send_frame(socket, message);
+}
+awaitable<void> async_send(TcpSocket& socket, const google::protobuf::MessageLite& message) {
+  co_await send_frame(socket, message);
 }
 
 awaitable<api::VmmReply> call_vmm(const std::string& path, const api::VmmRequest& request,

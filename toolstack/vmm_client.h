@@ -26,5 +26,8 @@ awaitable<api::VmmReply> call_vmm(const std::string& socket_path, const api::Vmm
 // stream; throws FramingError for truncated, oversized or malformed input.
 awaitable<bool> async_receive(UnixSocket& socket, google::protobuf::MessageLite& message);
 awaitable<void> async_send(UnixSocket& socket, const google::protobuf::MessageLite& message);
+// The same frames between daemons (live migration's handshake).
+awaitable<bool> async_receive(TcpSocket& socket, google::protobuf::MessageLite& message);
+awaitable<void> async_send(TcpSocket& socket, const google::protobuf::MessageLite& message);
 
 }  // namespace tortuga::toolstack

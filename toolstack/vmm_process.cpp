@@ -33,9 +33,19 @@ namespace {
   ::dup2(in, STDIN_FILENO);
   ::dup2(out, STDOUT_FILENO);
   ::dup2(err, STDERR_FILENO);
+  int first_closed = VmmLaunch::kPassedFd;
+  if (l.passed_fd >= 0) {
+    // dup2 clears close-on-exec on the copy; a passed_fd already at 3 keeps its own.
+    if (l.passed_fd == VmmLaunch::kPassedFd) {
+      ::fcntl(l.passed_fd, F_SETFD, 0);
+    } else if (::dup2(l.passed_fd, VmmLaunch::kPassedFd) < 0) {
+      _exit(126);
+    }
+    first_closed = VmmLaunch::kPassedFd + 1;
+  }
   // The daemon's sockets (API clients, the listener) must not live on in
   // the VMM: a client would never see its connection close.
-  ::close_range(3, ~0U, 0);
+  ::close_range(first_closed, ~0U, 0);
   ::execv(l.vmm_path.c_str(), argv);
   _exit(127);
 }

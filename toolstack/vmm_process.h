@@ -21,6 +21,8 @@ struct VmmLaunch {
   std::string stdin_fifo;         // "" = /dev/null
   std::string stdout_path;        // "" = /dev/null; appended to
   std::string stderr_path;        // appended to
+  int passed_fd = -1;             // inherited as kPassedFd (a migration's connection)
+  static constexpr int kPassedFd = 3;
 };
 
 // Forks and execs; returns the child's pid. Throws std::runtime_error.

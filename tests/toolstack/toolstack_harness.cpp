@@ -1,6 +1,7 @@
 #include "toolstack_harness.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -21,7 +22,10 @@ namespace fs = std::filesystem;
 
 std::string test_guest_path() { return TORTUGA_TEST_GUEST_PATH; }
 
-DaemonHarness::DaemonHarness() {
+DaemonHarness::DaemonHarness() : DaemonHarness("", "") {}
+
+DaemonHarness::DaemonHarness(const std::string& migrate_listen, const std::string& netns)
+    : migrate_listen_(migrate_listen), netns_(netns) {
   char tmpl[] = "/tmp/tortuga-ts-XXXXXX";
   dir_ = ::mkdtemp(tmpl);
   start();
@@ -48,7 +52,14 @@ void DaemonHarness::start() {
     ::dup2(log, STDOUT_FILENO);
     ::dup2(log, STDERR_FILENO);
     std::string state = "--state-dir=" + dir_, sock = "--socket=" + socket(), vmm = std::string("--vmm=") + TORTUGA_VMM_PATH;
-    ::execl(TORTUGAD_PATH, TORTUGAD_PATH, state.c_str(), sock.c_str(), vmm.c_str(), nullptr);
+    if (!netns_.empty()) {
+      int ns = ::open(("/var/run/netns/" + netns_).c_str(), O_RDONLY | O_CLOEXEC);
+      if (ns < 0 || ::setns(ns, CLONE_NEWNET) != 0) _exit(125);
+    }
+    // No migration listener unless a test asks: daemons of tests running at
+    // the same time would want the same port.
+    std::string listen = "--migrate-listen=" + migrate_listen_;
+    ::execl(TORTUGAD_PATH, TORTUGAD_PATH, state.c_str(), sock.c_str(), vmm.c_str(), listen.c_str(), nullptr);
     _exit(127);
   }
   pid_ = pid;

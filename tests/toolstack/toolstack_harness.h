@@ -18,6 +18,9 @@ struct CliRun {
 class DaemonHarness {
  public:
   DaemonHarness();   // makes the state directory and starts tortugad
+  // ... listening for live migrations at [ADDRESS:]PORT, in network
+  // namespace netns ("" = the test's own).
+  DaemonHarness(const std::string& migrate_listen, const std::string& netns);
   ~DaemonHarness();  // destroys what is left, stops tortugad, removes the directory
 
   void start();          // (again, after kill9 or stop)
@@ -40,6 +43,7 @@ class DaemonHarness {
  private:
   std::string dir_;
   pid_t pid_ = -1;
+  std::string migrate_listen_, netns_;
 };
 
 // Whether a process exists and is not a zombie.

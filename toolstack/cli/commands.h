@@ -13,6 +13,7 @@ void add_query_commands(CLI::App& app, Context& context);      // list, info, st
 void add_console_command(CLI::App& app, Context& context);     // console
 void add_device_commands(CLI::App& app, Context& context);     // block-*, network-*, mem-set
 void add_image_commands(CLI::App& app, Context& context);      // save, restore
+void add_migrate_commands(CLI::App& app, Context& context);    // migrate, migrate-cancel
 
 // Streams a domain's console to stdout (and the terminal to the guest)
 // until it ends or the user types Ctrl-]. Returns the reason it ended.

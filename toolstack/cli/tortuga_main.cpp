@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   add_console_command(app, context);
   add_device_commands(app, context);
   add_image_commands(app, context);
+  add_migrate_commands(app, context);
   // --json also works after the command: `tortuga list --json`.
   for (auto* sub : app.get_subcommands([](CLI::App*) { return true; })) {
     sub->add_flag("--json", context.json, "machine-readable output");
