@@ -59,6 +59,9 @@ void Domain::restore_from(const DomainState& st) {
     console_ring_->restore(st.console_ring);
     attach_store(st.store_port);
     store_ring_->restore(st.store, st.store_ring);
+    // An empty device set: the control channel lists and hot-plugs through
+    // it (a restored domain had none, as only those can be saved).
+    plug_cold_devices();
     restore_vcpus(st);
   } catch (const std::invalid_argument& e) {
     throw RestoreError(e.what());

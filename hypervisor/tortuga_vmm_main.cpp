@@ -2,6 +2,7 @@
 // console on stdout, and exits with a status that says how the domain ended
 // (0 poweroff; see DomainExit for the rest), after one line on stderr.
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -25,6 +26,8 @@
 #include "domain.h"
 #include "domain_image.h"
 #include "kernel_image.h"
+#include "migration_receiver.h"
+#include "switch_over.h"
 #include "block_image.h"
 #include "tap_device.h"
 
@@ -83,6 +86,29 @@ std::unique_ptr<Domain> restore_domain(const std::string& path, Console& console
   return std::make_unique<Domain>(source, console, name);
 }
 
+// The inherited descriptor of --incoming-fd: open, a stream socket, and
+// not passed on to anything we might start.
+int incoming_socket(int fd) {
+  int type = 0;
+  socklen_t len = sizeof type;
+  if (::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) throw ImageError(fmt::format("descriptor {} is not open", fd));
+  if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) {
+    throw ImageError(fmt::format("descriptor {} is not a stream socket", fd));
+  }
+  return fd;
+}
+
+// The destination of a live migration: the domain built from the stream.
+// A failure is one exception; the source is told why when it still listens.
+std::unique_ptr<Domain> receive_domain(MigrationReceiver& receiver, Console& console, const std::string& name) {
+  try {
+    return receiver.receive(console, name);
+  } catch (const std::exception& e) {
+    receiver.refuse(e.what());
+    throw;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -94,6 +120,11 @@ int main(int argc, char** argv) {
   app.add_option("--restore", restore_path,
                  "restore the domain saved in this image (ABI.md 21) instead of booting a kernel; "
                  "--name may rename it, --memory and --vcpus must match the image if given");
+  int incoming_fd = -1;
+  app.add_option("--incoming-fd", incoming_fd,
+                 "receive a live migration on this inherited, connected stream socket (MIGRATION.md) instead of "
+                 "booting a kernel; --name may rename the domain")
+      ->check(CLI::Range(0, 1 << 20));
   app.add_option("--name", config.name, "domain name, used in messages")->capture_default_str();
   app.add_option("-m,--memory", config.memory_mib, "memory in MiB")->capture_default_str();
   app.add_option("--vcpus", config.vcpus, "number of vCPUs")->capture_default_str();
@@ -125,10 +156,15 @@ int main(int argc, char** argv) {
   app.add_option("--control", control_path, "serve the toolstack's control channel on this Unix socket");
   app.add_option("--exit-record", exit_record_path, "write how the domain ended here (protobuf), atomically");
   CLI11_PARSE(app, argc, argv);
-  if (restore_path.empty() == config.kernel.empty()) {
-    fmt::print(stderr, "tortuga-vmm: give a kernel or --restore IMAGE (one of them)\n");
+  bool incoming = incoming_fd >= 0;
+  if (int(!restore_path.empty()) + int(!config.kernel.empty()) + int(incoming) != 1) {
+    fmt::print(stderr, "tortuga-vmm: give a kernel, --restore IMAGE or --incoming-fd N (one of them)\n");
     return static_cast<int>(DomainExit::kVmmError);
   }
+  // What a refusal names: the image or the stream.
+  std::string source_name = incoming ? "migration stream" : fmt::format("image {}", restore_path);
+  // A peer that goes away is an error on the socket, not a signal.
+  ::signal(SIGPIPE, SIG_IGN);
   bool name_given = app.count("--name") > 0;
   bool memory_given = app.count("--memory") > 0, vcpus_given = app.count("--vcpus") > 0;
   try {
@@ -156,7 +192,15 @@ int main(int argc, char** argv) {
     std::optional<CpuLimitsCgroup> cgroup;
     if (!limits.is_default()) cgroup.emplace(config.name, limits);
     std::unique_ptr<Domain> made;
-    if (restore_path.empty()) {
+    std::optional<MigrationReceiver> receiver;
+    if (incoming) {
+      if (!config.disks.empty() || !config.nics.empty()) {
+        throw RestoreError("--disk and --nic cannot be given with --incoming-fd (migrated domains have no devices yet)");
+      }
+      receiver.emplace(incoming_socket(incoming_fd));
+      made = receive_domain(*receiver, console, name_given ? config.name : "");
+      config.name = made->config().name;
+    } else if (restore_path.empty()) {
       made = std::make_unique<Domain>(config, console);
     } else {
       if (!config.disks.empty() || !config.nics.empty()) {
@@ -171,8 +215,22 @@ int main(int argc, char** argv) {
     {
       // Declared after the domain: it stops serving before the domain goes.
       std::optional<ControlChannel> control;
-      if (!control_path.empty()) control.emplace(domain, control_path);
-      result = domain.run();
+      try {
+        if (!control_path.empty()) control.emplace(domain, control_path);
+      } catch (const std::exception& e) {
+        if (receiver) receiver->refuse(e.what());
+        throw;
+      }
+      // A migrated domain runs only once the source let go of it.
+      if (receiver) receiver->ready_and_await_go();
+      result = domain.run([&] {
+        std::string error;
+        if (receiver && !receiver->running(error)) {
+          // It runs here all the same: the source left its copy paused.
+          fmt::print(stderr, "tortuga-vmm: {}: the source did not hear that the domain runs here: {}\n", config.name,
+                     error);
+        }
+      });
     }
     stats = domain.stats();
     uptime_ns = domain.system_time_ns();
@@ -188,10 +246,13 @@ int main(int argc, char** argv) {
     return finish(config.name, exit_record_path, DomainExit::kVmmError, fmt::format("refused: {}", e.what()));
   } catch (const ImageError& e) {
     return finish(config.name, exit_record_path, DomainExit::kVmmError,
-                  fmt::format("refused: image {}: {}", restore_path, e.what()));
+                  fmt::format("refused: {}: {}", source_name, e.what()));
   } catch (const RestoreError& e) {
     return finish(config.name, exit_record_path, DomainExit::kVmmError,
-                  fmt::format("refused: image {}: {}", restore_path, e.what()));
+                  fmt::format("refused: {}: {}", source_name, e.what()));
+  } catch (const SwitchOverError& e) {
+    return finish(config.name, exit_record_path, DomainExit::kVmmError,
+                  fmt::format("refused: {}: {}", source_name, e.what()));
   } catch (const KernelImageError& e) {
     return finish(config.name, exit_record_path, DomainExit::kVmmError, fmt::format("refused: {}", e.what()));
   } catch (const std::exception& e) {

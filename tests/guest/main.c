@@ -15,7 +15,8 @@
  *                        netfront.c's net-tx and net-rx)
  *   vbd=fill-flush-hold  write the disk (vbdseed=S), flush, say so, sleep
  *   console=echo         echo console input lines until "quit"
- *   counter=1            count at 10 Hz forever, checking state each tick (counter.c)
+ *   counter=1            count at 10 Hz forever, checking state each tick (counter.c);
+ *                        dirty=N also rewrites N free pages per tick (migration)
  *   net=ping n=N         exchange frames with the host over vif 0
  *   net=udp peer=MAC     a UDP exchange with a host stack behind a bridge
  *   agent=1 hz=N         live on store watches: hot-plugged devices,
