@@ -272,6 +272,40 @@ TEST_F(HostileDestination, SaysRunningBeforeReady) {
   answer_with(frame(std::string("\x08\x03", 2)), "expected 'ready', got 'running'");
 }
 
+// READY, then the link breaks once GO came: the destination may be
+// running the domain, so the source must not resume it.
+TEST_F(HostileDestination, ALinkBrokenAfterGoLeavesTheSourcePaused) {
+  auto source = start_source();
+  Link link;
+  int dest = link.dest.get();
+  ASSERT_EQ(migrate(*source, link).error(), "");
+  {
+    ImageReader reader(dest);
+    while (reader.next().type != static_cast<uint32_t>(RecordType::kEnd)) {
+    }
+  }
+  std::string ready = frame(std::string("\x08\x01", 2));
+  ASSERT_EQ(::write(dest, ready.data(), ready.size()), ssize_t(ready.size()));
+  char go[6];
+  ASSERT_EQ(::recv(dest, go, sizeof go, MSG_WAITALL), 6);
+  EXPECT_EQ(std::string(go, 6), frame(std::string("\x08\x02", 2)));
+  link.dest.reset();
+  api::MigrationProgress p = wait_failed(*source);
+  EXPECT_EQ(p.phase(), Phase::FAILED);
+  EXPECT_THAT(p.error(), HasSubstr("outcome unknown"));
+  api::VmmReply status = source->status();
+  EXPECT_TRUE(status.paused());
+  // It stays paused (no count for half a second)...
+  size_t printed = counts(source->console()).size();
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(counts(source->console()).size(), printed);
+  // ...until the toolstack, knowing better, unpauses it.
+  api::VmmRequest unpause;
+  unpause.mutable_unpause();
+  EXPECT_EQ(source->call(unpause).error(), "");
+  expect_running_on(*source);
+}
+
 TEST_F(HostileDestination, ClosesAtOnce) {
   auto source = start_source();
   Link link;
