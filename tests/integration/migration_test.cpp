@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <fcntl.h>
 #include <fstream>
 #include <iostream>
@@ -19,12 +20,15 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "domain_image.pb.h"
 #include "framing.h"
 #include "image_records.h"
 #include "unique_fd.h"
 #include "vmm_control.pb.h"
 #include "vmm_process.h"
 #include "vmm_session.h"
+
+#include <tortuga/types.h>
 
 namespace tortuga::testing {
 namespace {
@@ -359,6 +363,43 @@ TEST(HostileSource, GarbageIsRefused) { expect_refused(destination_fed("GARBAGE!
 TEST(HostileSource, AStreamEndingEarlyIsRefused) {
   expect_refused(destination_fed(std::string(kImageMagic, 8)), "without an end record");
   expect_refused(destination_fed(std::string(kImageMagic, 8) + std::string(10, '\0')), "truncated");
+}
+
+// Records written as a source would, into a string.
+std::string stream_of(const std::vector<std::pair<RecordType, std::string>>& records) {
+  FILE* f = std::tmpfile();
+  {
+    ImageWriter w(fileno(f));
+    for (const auto& [type, payload] : records) w.write(type, payload);
+    w.flush();
+  }
+  std::string out;
+  std::rewind(f);
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) out.append(buf, n);
+  std::fclose(f);
+  return out;
+}
+
+TEST(HostileSource, AHostileHeaderIsRefused) {
+  image::Header h;
+  h.set_format_version(2);
+  expect_refused(destination_fed(stream_of({{RecordType::kHeader, h.SerializeAsString()}})), "format version 2");
+  h.set_format_version(kImageFormatVersion);
+  h.set_abi_version(TG_ABI_VERSION);
+  h.set_page_size(kImagePageSize);
+  h.set_memory_bytes(1ULL << 50);  // a petabyte, which the config does not say
+  h.set_vcpus(1);
+  image::Config c;
+  c.set_memory_mib(32);
+  c.set_vcpus(1);
+  expect_refused(destination_fed(stream_of({{RecordType::kHeader, h.SerializeAsString()},
+                                            {RecordType::kConfig, c.SerializeAsString()}})),
+                 "memory size disagrees");
+  // A record whose checksum is wrong.
+  std::string bad = stream_of({{RecordType::kHeader, h.SerializeAsString()}});
+  bad[bad.size() - 1] ^= 1;
+  expect_refused(destination_fed(bad), "corrupt");
 }
 
 TEST(HostileSource, ANonSocketIsRefused) {
