@@ -4,7 +4,8 @@
 #   make test    build everything and the Linux guest, run every test (unit, guest,
 #                linux, fuzz replays), then
 #                each libFuzzer target briefly (CI_FUZZ_SECONDS each)
-#   make bench   print exit costs, I/O and Linux guest figures (never fails on a number)
+#   make bench   print exit costs, I/O, live migration and Linux guest figures (never fails
+#                on a number)
 #   make fuzz    build the libFuzzer targets with clang and run each for a while
 #   make linux   build the patched guest kernel and its initramfs (cached in /var/cache/tortuga)
 

@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <ctime>
@@ -27,6 +28,10 @@ constexpr int kRequestTimeoutMs = 5000;
 // daemon's own deadline for a call must cover it), and the most it may ask.
 constexpr uint32_t kDefaultDetachTimeoutMs = 2000;
 constexpr uint32_t kMaxDetachTimeoutMs = 60000;
+// What a migrate_send may ask (beyond them a request is a mistake).
+constexpr uint32_t kMaxMigrationRounds = 1000;
+constexpr uint64_t kMaxMigrationDowntimeMs = 3'600'000;
+constexpr uint64_t kMaxMigrationMibS = 1'000'000;
 
 uint64_t process_cpu_ns() {
   timespec ts{};
@@ -101,6 +106,7 @@ ControlChannel::~ControlChannel() {
   uint64_t one = 1;
   (void)!::write(stop_event_.get(), &one, sizeof one);
   thread_.join();
+  migration_.reset();  // cancelled unless past "go"; its thread joined
   ::unlink(path_.c_str());
 }
 
@@ -119,8 +125,11 @@ void ControlChannel::serve_connection(int fd) {
     api::VmmRequest request;
     api::VmmReply reply;
     try {
-      if (!toolstack::receive_message(fd, request, kRequestTimeoutMs)) return;  // the daemon hung up
-      reply = handle(request);
+      // A migration's stream socket rides on its request (SCM_RIGHTS);
+      // one that comes with any other request is closed here.
+      UniqueFd passed;
+      if (!toolstack::receive_message_with_fd(fd, request, passed, kRequestTimeoutMs)) return;  // the daemon hung up
+      reply = handle(request, std::move(passed));
     } catch (const toolstack::FramingError& e) {
       // The stream may be out of step: answer once, then drop the connection.
       reply.set_error(e.what());
@@ -165,10 +174,14 @@ void ControlChannel::save(const api::SaveRequest& request, api::VmmReply& reply)
   }
 }
 
-api::VmmReply ControlChannel::handle(const api::VmmRequest& request) {
+api::MigrationProgress ControlChannel::migration_progress() const {
+  return migration_ ? to_migration_progress(migration_->status()) : api::MigrationProgress{};
+}
+
+api::VmmReply ControlChannel::handle(const api::VmmRequest& request, UniqueFd stream) {
   api::VmmReply reply;
   try {
-    perform(request, reply);
+    perform(request, std::move(stream), reply);
   } catch (const std::exception& e) {
     // Every refusal (bad spec, missing image, unknown bridge, a guest that
     // did not let go) is one line; the domain is as it was.
@@ -182,10 +195,21 @@ api::VmmReply ControlChannel::handle(const api::VmmRequest& request) {
   reply.set_memory_target_kib(domain_.memory_target_kib());
   reply.set_memory_current_kib(domain_.memory_current_kib());
   for (const DeviceInfo& d : domain_.devices()) *reply.add_devices() = to_device_status(d);
+  if (migration_) *reply.mutable_migration() = to_migration_progress(migration_->status());
   return reply;
 }
 
-void ControlChannel::perform(const api::VmmRequest& request, api::VmmReply& reply) {
+bool ControlChannel::migrating() const { return migration_ && !migration_->status().finished(); }
+
+void ControlChannel::perform(const api::VmmRequest& request, UniqueFd stream, api::VmmReply& reply) {
+  // While a migration runs, the domain's run state and devices are the
+  // migration's: a pause or an unpause would undo its stop-and-copy.
+  bool steers = request.has_pause() || request.has_unpause() || request.has_save() || request.has_attach_disk() ||
+                request.has_attach_nic() || request.has_detach() || request.has_migrate_send();
+  if (steers && migrating()) {
+    reply.set_error("a live migration is under way (migrate_cancel stops it)");
+    return;
+  }
   switch (request.op_case()) {
     case api::VmmRequest::kStatus:
       break;
@@ -220,13 +244,53 @@ void ControlChannel::perform(const api::VmmRequest& request, api::VmmReply& repl
       detach(request.detach());
       break;
     case api::VmmRequest::kMigrateSend:
+      migrate_send(request.migrate_send(), std::move(stream));
+      break;
     case api::VmmRequest::kMigrateCancel:
-      reply.set_error("live migration is not supported by this VMM yet");
+      migrate_cancel();
       break;
     case api::VmmRequest::OP_NOT_SET:
       reply.set_error("empty request (no operation set)");
       break;
   }
+}
+
+// Answered at once: the migration runs on the sender's thread and the
+// progress is in every reply from here on.
+void ControlChannel::migrate_send(const api::MigrateSend& request, UniqueFd stream) {
+  if (!stream.valid()) throw std::runtime_error("migrate_send needs the stream socket as SCM_RIGHTS with the request");
+  // The sender's writes wait (with its timeouts), whatever mode the sending
+  // daemon's event loop left on the connection.
+  if (int flags = ::fcntl(stream.get(), F_GETFL); flags < 0 || ::fcntl(stream.get(), F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    throw std::runtime_error("cannot make the migration's socket blocking");
+  }
+  if (request.max_rounds() > kMaxMigrationRounds || request.max_downtime_ms() > kMaxMigrationDowntimeMs ||
+      request.bandwidth_mib_s() > kMaxMigrationMibS) {
+    throw std::runtime_error(fmt::format("migrate_send limits: at most {} rounds, {} ms of downtime, {} MiB/s",
+                                         kMaxMigrationRounds, kMaxMigrationDowntimeMs, kMaxMigrationMibS));
+  }
+  int type = 0;
+  socklen_t len = sizeof type;
+  if (::getsockopt(stream.get(), SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) {
+    throw std::runtime_error("the descriptor sent with migrate_send is not a stream socket");
+  }
+  sockaddr_storage peer{};
+  socklen_t peer_len = sizeof peer;
+  if (::getpeername(stream.get(), reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0) {
+    throw std::runtime_error("the stream socket sent with migrate_send is not connected");
+  }
+  if (domain_.stopping()) throw std::runtime_error("the domain is stopping");
+  migration_.reset();  // a finished one: its thread is joined
+  MigrationRequest r{request.max_rounds(), request.max_downtime_ms(), request.bandwidth_mib_s()};
+  migration_ = std::make_unique<MigrationSender>(domain_, std::move(stream), r);
+}
+
+void ControlChannel::migrate_cancel() {
+  if (!migrating()) throw std::runtime_error("no live migration is under way");
+  if (!migration_->cancel()) {
+    throw std::runtime_error("too late to cancel: 'go' was sent, the destination may be running the domain");
+  }
+  migration_->wait();  // back to running before the reply says so
 }
 
 void ControlChannel::set_memory_target(uint64_t mib) {
@@ -264,6 +328,25 @@ NicSpec to_nic_spec(const api::NicAttach& a) {
   spec.bridge = a.bridge();
   spec.id = a.id();
   return spec;
+}
+
+api::MigrationProgress to_migration_progress(const MigrationStatus& s) {
+  using P = api::MigrationProgress;
+  static constexpr P::Phase kPhase[] = {P::NONE, P::PRECOPY, P::STOP_AND_COPY, P::SWITCH_OVER,
+                                        P::DONE, P::FAILED,  P::CANCELLED};
+  P out;
+  out.set_phase(kPhase[static_cast<int>(s.phase)]);
+  out.set_round(s.round);
+  out.set_pages_sent(s.pages_sent);
+  out.set_pages_dirty(s.pages_dirty);
+  out.set_dirty_pages_per_s(s.dirty_pages_per_s);
+  out.set_estimated_downtime_ms(s.estimated_downtime_ms);
+  out.set_bytes_sent(s.bytes_sent);
+  for (uint64_t n : s.pages_per_round) out.add_pages_per_round(n);
+  out.set_downtime_ms(s.downtime_ms);
+  out.set_total_ms(s.total_ms);
+  out.set_error(s.error);
+  return out;
 }
 
 api::DeviceStatus to_device_status(const DeviceInfo& d) {

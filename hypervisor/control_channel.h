@@ -9,11 +9,14 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
 #include "device_set.h"
 #include "device_spec.h"
+#include "migration_sender.h"
 #include "unique_fd.h"
 #include "vmm_control.pb.h"
 
@@ -34,8 +37,15 @@ class ControlChannel {
  private:
   void serve();
   void serve_connection(int fd);
-  api::VmmReply handle(const api::VmmRequest& request);
-  void perform(const api::VmmRequest& request, api::VmmReply& reply);
+  api::VmmReply handle(const api::VmmRequest& request, UniqueFd stream);
+ public:
+  // The progress of the last migration out (NONE when there was none).
+  api::MigrationProgress migration_progress() const;
+ private:
+  void perform(const api::VmmRequest& request, UniqueFd stream, api::VmmReply& reply);
+  void migrate_send(const api::MigrateSend& request, UniqueFd stream);
+  void migrate_cancel();
+  bool migrating() const;
   void set_memory_target(uint64_t mib);
   void detach(const api::DeviceDetach& d);
   void save(const api::SaveRequest& request, api::VmmReply& reply);
@@ -45,7 +55,13 @@ class ControlChannel {
   UniqueFd listener_;
   UniqueFd stop_event_;  // eventfd: wakes the thread to end
   std::thread thread_;
+  // The last migration, kept for its progress; only the serving thread
+  // changes the pointer (its sender has a thread of its own).
+  std::unique_ptr<MigrationSender> migration_;
 };
+
+// A migration's progress in the API's terms.
+api::MigrationProgress to_migration_progress(const MigrationStatus& status);
 
 // ExitStats and the process's CPU time in the API's terms.
 api::DomainStats to_domain_stats(const ExitStats& stats, uint64_t uptime_ns);

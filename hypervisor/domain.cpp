@@ -216,9 +216,10 @@ uint64_t Domain::system_time_ns() const { return monotonic_ns() - created_ns_; }
 
 // vCPU 0 starts at the entry point; the others when the guest brings them
 // up (vcpu_op). Each runs on its own thread until the domain stops.
-DomainResult Domain::run() {
+DomainResult Domain::run(const std::function<void()>& started) {
   for (uint32_t v : start_vcpus_) vcpus_.at(v)->start();
   if (restored_) resume_after_restore();
+  if (started) started();
   {
     std::unique_lock lock(result_mutex_);
     stopped_cv_.wait(lock, [&] { return stopping_.load(); });
@@ -297,6 +298,10 @@ void Domain::vmm_error(const std::string& reason) { stop(DomainExit::kVmmError, 
 
 void Domain::saved_and_stopped(const std::string& path) {
   stop(DomainExit::kSuspend, fmt::format("saved to {}", path));
+}
+
+void Domain::migrated(uint64_t downtime_ms) {
+  stop(DomainExit::kMigrated, fmt::format("migrated: downtime {} ms", downtime_ms));
 }
 
 void Domain::destroy(const std::string& reason) { stop(DomainExit::kDestroyed, fmt::format("destroyed: {}", reason)); }

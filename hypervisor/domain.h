@@ -7,6 +7,7 @@
 #include <map>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -61,6 +62,7 @@ enum class DomainExit : int {
   kWatchdog = 5,
   kSuspend = 6,
   kDestroyed = 7, // stopped from outside (signal, toolstack)
+  kMigrated = 8,  // live-migrated: the destination runs it now (MIGRATION.md)
 };
 
 // What a restore may change (tortuga-vmm --restore).
@@ -91,7 +93,9 @@ class Domain {
   Domain& operator=(const Domain&) = delete;
 
   // Runs every vCPU until the domain stops; returns how it ended.
-  DomainResult run();
+  // `started`, when given, is called once the vCPUs were started (a
+  // migration's destination says "running" there).
+  DomainResult run(const std::function<void()>& started = {});
 
   // Thread-safe ways to stop; the first one wins.
   void shutdown(uint32_t tg_shutdown_reason);
@@ -126,6 +130,8 @@ class Domain {
 
   // Ends a domain that was saved (ABI.md 4.3: exit code 6).
   void saved_and_stopped(const std::string& path);
+  // Ends a domain whose migration's destination runs it (exit code 8).
+  void migrated(uint64_t downtime_ms);
 
   const DomainConfig& config() const { return config_; }
   const GuestMemory& memory() const { return *memory_; }

@@ -445,6 +445,26 @@ class TemporaryFile {
 }  // namespace
 
 void write_domain_records(ImageWriter& w, const DomainState& st, const GuestMemory& memory, SaveFigures& figures) {
+  write_image_head(w, st, memory);
+  write_memory(w, memory, st.page_types.absent, figures);
+  write_image_state(w, st, figures);
+}
+
+void write_page_batches(ImageWriter& w, const GuestMemory& memory, std::span<const uint64_t> gfns, SaveFigures& f) {
+  for (size_t at = 0; at < gfns.size(); at += kMaxPagesPerBatch) {
+    auto batch = gfns.subspan(at, std::min<size_t>(kMaxPagesPerBatch, gfns.size() - at));
+    std::vector<uint8_t> head = encode_page_batch_head(batch);
+    std::vector<std::span<const uint8_t>> parts{head};
+    for (uint64_t gfn : batch) {
+      if (gfn >= memory.ram_pages()) throw std::logic_error("write_page_batches: gfn outside RAM");
+      parts.emplace_back(memory.ram(gfn * kPage, kPage), kPage);
+    }
+    w.write(RecordType::kPages, parts);
+    f.pages += batch.size();
+  }
+}
+
+void write_image_head(ImageWriter& w, const DomainState& st, const GuestMemory& memory) {
   pb::Header header;
   header.set_format_version(kImageFormatVersion);
   header.set_abi_version(TG_ABI_VERSION);
@@ -466,7 +486,9 @@ void write_domain_records(ImageWriter& w, const DomainState& st, const GuestMemo
   pb::Platform platform;
   *platform.mutable_layout() = to_proto(st.layout);
   put(w, RecordType::kPlatform, platform);
-  write_memory(w, memory, st.page_types.absent, figures);
+}
+
+void write_image_state(ImageWriter& w, const DomainState& st, SaveFigures& figures) {
   for (const VcpuSnapshot& v : st.vcpu) put(w, RecordType::kVcpu, to_proto(v));
   pb::PageTypes types;
   for (auto [gfn, level] : st.page_types.pins) {
@@ -506,6 +528,7 @@ void write_domain_records(ImageWriter& w, const DomainState& st, const GuestMemo
   pb::Time time;
   time.set_system_time_ns(st.system_time_ns);
   time.set_tsc_khz(st.tsc_khz);
+  time.set_realtime_ns(st.saved_realtime_ns);
   put(w, RecordType::kTime, time);
   put(w, RecordType::kStore, to_proto(st.store));
   pb::StoreRing ring;
@@ -631,6 +654,7 @@ DomainState ImageSource::read_state() {
   if (!have_pending_) throw std::logic_error("read_state before read_memory");
   st.layout = from_proto(parse<pb::Platform>(pending_).layout());
   std::set<uint32_t> seen;
+  uint64_t time_realtime_ns = 0;
   Record r = std::move(state_first_);
   for (;; r = next()) {
     auto type = static_cast<RecordType>(r.type);
@@ -675,6 +699,7 @@ DomainState ImageSource::read_state() {
         auto p = parse<pb::Time>(r);
         st.system_time_ns = p.system_time_ns();
         st.tsc_khz = p.tsc_khz();
+        time_realtime_ns = p.realtime_ns();
         break;
       }
       case RecordType::kStore:
@@ -713,8 +738,9 @@ DomainState ImageSource::read_state() {
                        RecordType::kStore, RecordType::kStoreRing, RecordType::kConsoleRing}) {
     if (!seen.contains(static_cast<uint32_t>(t))) throw ImageError(fmt::format("the {} record is missing", record_name(static_cast<uint32_t>(t))));
   }
-  // The header's wall clock travels in the header; read it from there.
-  st.saved_realtime_ns = saved_realtime_ns_;
+  // When the domain stopped: the time record's, else (an older image) the
+  // header's.
+  st.saved_realtime_ns = time_realtime_ns != 0 ? time_realtime_ns : saved_realtime_ns_;
   return st;
 }
 

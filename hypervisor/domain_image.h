@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include "domain.h"
@@ -30,6 +31,17 @@ SaveFigures save_domain_image(Domain& domain, const std::string& path);
 // memory, in order, on an ImageWriter.
 void write_domain_records(ImageWriter& writer, const DomainState& state, const GuestMemory& memory,
                           SaveFigures& figures);
+// The same in three parts, for a live migration (MIGRATION.md), which sends
+// the head while the domain runs, memory in rounds, and the rest once it
+// is paused. The head needs only the state's name, sizes, command line,
+// layout and saved_realtime_ns.
+void write_image_head(ImageWriter& writer, const DomainState& state, const GuestMemory& memory);
+// One or more page batches holding these gfns (in RAM) as they are now,
+// zero pages included: a later copy of a gfn replaces an earlier one.
+void write_page_batches(ImageWriter& writer, const GuestMemory& memory, std::span<const uint64_t> gfns,
+                        SaveFigures& figures);
+// Everything after memory, up to the end record, then a flush.
+void write_image_state(ImageWriter& writer, const DomainState& state, SaveFigures& figures);
 
 // Reads an image in stream order (restore_source.h). Everything is checked:
 // header (format version, page size, memory and vCPUs agreeing with the

@@ -2,6 +2,7 @@
 // console on stdout, and exits with a status that says how the domain ended
 // (0 poweroff; see DomainExit for the rest), after one line on stderr.
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -26,6 +27,8 @@
 #include "domain.h"
 #include "domain_image.h"
 #include "kernel_image.h"
+#include "migration_receiver.h"
+#include "switch_over.h"
 #include "block_image.h"
 #include "tap_device.h"
 
@@ -48,12 +51,13 @@ void watch_termination_signals(Domain& domain) {
 // The record a supervising daemon reads after we are gone (it may not be
 // our parent any more after it restarted, so it cannot see our status).
 void write_exit_record(const std::string& path, int code, const std::string& reason, const ExitStats& stats,
-                       uint64_t uptime_ns) {
+                       uint64_t uptime_ns, const api::MigrationProgress& migration) {
   if (path.empty()) return;
   api::VmmExitRecord record;
   record.set_exit_code(code);
   record.set_reason(reason);
   *record.mutable_stats() = to_domain_stats(stats, uptime_ns);
+  if (migration.phase() != api::MigrationProgress::NONE) *record.mutable_migration() = migration;
   try {
     toolstack::write_file_atomically(path, record.SerializeAsString());
   } catch (const std::exception& e) {
@@ -63,9 +67,9 @@ void write_exit_record(const std::string& path, int code, const std::string& rea
 
 // One line on stderr, the exit record, and the exit status.
 int finish(const std::string& name, const std::string& record_path, DomainExit exit, const std::string& reason,
-           const ExitStats& stats = {}, uint64_t uptime_ns = 0) {
+           const ExitStats& stats = {}, uint64_t uptime_ns = 0, const api::MigrationProgress& migration = {}) {
   fmt::print(stderr, "tortuga-vmm: {}: {}\n", name, reason);
-  write_exit_record(record_path, static_cast<int>(exit), reason, stats, uptime_ns);
+  write_exit_record(record_path, static_cast<int>(exit), reason, stats, uptime_ns, migration);
   return static_cast<int>(exit);
 }
 
@@ -99,6 +103,35 @@ std::map<std::string, std::string> parse_tap_renames(const std::vector<std::stri
   return out;
 }
 
+// The inherited descriptor of --incoming-fd: open, a stream socket, and
+// not passed on to anything we might start.
+int incoming_socket(int fd) {
+  int type = 0;
+  socklen_t len = sizeof type;
+  if (::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) throw ImageError(fmt::format("descriptor {} is not open", fd));
+  if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) {
+    throw ImageError(fmt::format("descriptor {} is not a stream socket", fd));
+  }
+  // Reads wait (with the receiver's timeouts), whatever mode the daemon's
+  // event loop left on the connection.
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    throw ImageError(fmt::format("descriptor {}: cannot make it blocking", fd));
+  }
+  return fd;
+}
+
+// The destination of a live migration: the domain built from the stream.
+// A failure is one exception; the source is told why when it still listens.
+std::unique_ptr<Domain> receive_domain(MigrationReceiver& receiver, Console& console, const RestoreOptions& options) {
+  try {
+    return receiver.receive(console, options);
+  } catch (const std::exception& e) {
+    receiver.refuse(e.what());
+    throw;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -110,6 +143,11 @@ int main(int argc, char** argv) {
   app.add_option("--restore", restore_path,
                  "restore the domain saved in this image (ABI.md 21) instead of booting a kernel; "
                  "--name may rename it, --memory and --vcpus must match the image if given");
+  int incoming_fd = -1;
+  app.add_option("--incoming-fd", incoming_fd,
+                 "receive a live migration on this inherited, connected stream socket (MIGRATION.md) instead of "
+                 "booting a kernel; --name may rename the domain")
+      ->check(CLI::Range(0, 1 << 20));
   app.add_option("--name", config.name, "domain name, used in messages")->capture_default_str();
   app.add_option("-m,--memory", config.memory_mib, "memory in MiB")->capture_default_str();
   app.add_option("--vcpus", config.vcpus, "number of vCPUs")->capture_default_str();
@@ -147,16 +185,23 @@ int main(int argc, char** argv) {
   app.add_option("--control", control_path, "serve the toolstack's control channel on this Unix socket");
   app.add_option("--exit-record", exit_record_path, "write how the domain ended here (protobuf), atomically");
   CLI11_PARSE(app, argc, argv);
-  if (restore_path.empty() == config.kernel.empty()) {
-    fmt::print(stderr, "tortuga-vmm: give a kernel or --restore IMAGE (one of them)\n");
+  bool incoming = incoming_fd >= 0;
+  if (int(!restore_path.empty()) + int(!config.kernel.empty()) + int(incoming) != 1) {
+    fmt::print(stderr, "tortuga-vmm: give a kernel, --restore IMAGE or --incoming-fd N (one of them)\n");
     return static_cast<int>(DomainExit::kVmmError);
   }
+  // What a refusal names: the image or the stream.
+  std::string source_name = incoming ? "migration stream" : fmt::format("image {}", restore_path);
+  // A peer that goes away is an error on the socket, not a signal.
+  ::signal(SIGPIPE, SIG_IGN);
   bool name_given = app.count("--name") > 0;
   bool memory_given = app.count("--memory") > 0, vcpus_given = app.count("--vcpus") > 0;
   RestoreOptions restore_options;
   try {
     restore_options.taps = parse_tap_renames(tap_renames);
-    if (!tap_renames.empty() && restore_path.empty()) throw DeviceSpecError("--restore-nic-tap goes with --restore");
+    if (!tap_renames.empty() && restore_path.empty() && !incoming) {
+      throw DeviceSpecError("--restore-nic-tap goes with --restore or --incoming-fd");
+    }
     for (const std::string& d : disks) config.disks.push_back(parse_disk_option(d));
     for (const std::string& n : nics) config.nics.push_back(parse_nic_option(n));
     complete_device_specs(config.disks, config.nics);
@@ -175,13 +220,23 @@ int main(int argc, char** argv) {
   DomainResult result;
   ExitStats stats;
   uint64_t uptime_ns = 0;
+  api::MigrationProgress migration;  // for the exit record: how the last migration out went
   try {
     // Only a domain that asks for other than the defaults needs a cgroup
     // (and the permission to make one).
     std::optional<CpuLimitsCgroup> cgroup;
     if (!limits.is_default()) cgroup.emplace(config.name, limits);
     std::unique_ptr<Domain> made;
-    if (restore_path.empty()) {
+    std::optional<MigrationReceiver> receiver;
+    if (incoming) {
+      if (!config.disks.empty() || !config.nics.empty()) {
+        throw RestoreError("--disk and --nic cannot be given with --incoming-fd (the stream holds the domain's devices)");
+      }
+      receiver.emplace(incoming_socket(incoming_fd));
+      if (name_given) restore_options.name = config.name;
+      made = receive_domain(*receiver, console, restore_options);
+      config.name = made->config().name;
+    } else if (restore_path.empty()) {
       made = std::make_unique<Domain>(config, console);
     } else {
       if (!config.disks.empty() || !config.nics.empty()) {
@@ -197,8 +252,23 @@ int main(int argc, char** argv) {
     {
       // Declared after the domain: it stops serving before the domain goes.
       std::optional<ControlChannel> control;
-      if (!control_path.empty()) control.emplace(domain, control_path);
-      result = domain.run();
+      try {
+        if (!control_path.empty()) control.emplace(domain, control_path);
+      } catch (const std::exception& e) {
+        if (receiver) receiver->refuse(e.what());
+        throw;
+      }
+      // A migrated domain runs only once the source let go of it.
+      if (receiver) receiver->ready_and_await_go();
+      result = domain.run([&] {
+        std::string error;
+        if (receiver && !receiver->running(error)) {
+          // It runs here all the same: the source left its copy paused.
+          fmt::print(stderr, "tortuga-vmm: {}: the source did not hear that the domain runs here: {}\n", config.name,
+                     error);
+        }
+      });
+      if (control) migration = control->migration_progress();
     }
     stats = domain.stats();
     uptime_ns = domain.system_time_ns();
@@ -214,14 +284,17 @@ int main(int argc, char** argv) {
     return finish(config.name, exit_record_path, DomainExit::kVmmError, fmt::format("refused: {}", e.what()));
   } catch (const ImageError& e) {
     return finish(config.name, exit_record_path, DomainExit::kVmmError,
-                  fmt::format("refused: image {}: {}", restore_path, e.what()));
+                  fmt::format("refused: {}: {}", source_name, e.what()));
   } catch (const RestoreError& e) {
     return finish(config.name, exit_record_path, DomainExit::kVmmError,
-                  fmt::format("refused: image {}: {}", restore_path, e.what()));
+                  fmt::format("refused: {}: {}", source_name, e.what()));
+  } catch (const SwitchOverError& e) {
+    return finish(config.name, exit_record_path, DomainExit::kVmmError,
+                  fmt::format("refused: {}: {}", source_name, e.what()));
   } catch (const KernelImageError& e) {
     return finish(config.name, exit_record_path, DomainExit::kVmmError, fmt::format("refused: {}", e.what()));
   } catch (const std::exception& e) {
     return finish(config.name, exit_record_path, DomainExit::kVmmError, e.what());
   }
-  return finish(config.name, exit_record_path, result.exit, result.reason, stats, uptime_ns);
+  return finish(config.name, exit_record_path, result.exit, result.reason, stats, uptime_ns, migration);
 }

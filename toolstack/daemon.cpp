@@ -413,7 +413,9 @@ void Daemon::on_vmm_exit(pid_t pid, std::optional<int> wait_status) {
   }
   if (code == kExitMigrated && was != State::STARTING) {
     note(name, spdlog::level::info, fmt::format("migrated away ({}); forgotten here", reason));
-    if (auto m = migrations_.find(name); m != migrations_.end()) m->second.set_phase(api::MigrationProgress::DONE);
+    // The VMM's own last word on it (the daemon's last poll may be a round behind).
+    if (exit && exit->has_migration()) migrations_[name] = exit->migration();
+    migrations_[name].set_phase(api::MigrationProgress::DONE);
     forget(name);
     return;
   }

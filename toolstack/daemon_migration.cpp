@@ -55,6 +55,12 @@ class SocketDeadline {
   std::shared_ptr<bool> expired_;
 };
 
+awaitable<void> pause_for(std::chrono::milliseconds d) {
+  asio::steady_timer t(co_await asio::this_coro::executor, d);
+  boost::system::error_code ec;
+  co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
+}
+
 }  // namespace
 
 awaitable<api::Response> Daemon::migrate_out(const api::MigrateRequest& req) {
@@ -131,7 +137,7 @@ awaitable<api::Response> Daemon::migrate_out(const api::MigrateRequest& req) {
 
 awaitable<void> Daemon::follow_migration(std::string name, uint32_t domid) {
   for (;;) {
-    co_await sleep_for(kProgressInterval);
+    co_await pause_for(kProgressInterval);
     api::DomainRecord* r = table_.find(name);
     // Gone: it ended (migrated: on_vmm_exit marked it DONE) or was destroyed.
     if (r == nullptr || r->info().domid() != domid || !has_vmm(*r)) co_return;

@@ -11,6 +11,8 @@
 
 #include <google/protobuf/message_lite.h>
 
+#include "unique_fd.h"
+
 namespace tortuga::toolstack {
 
 constexpr size_t kFrameHeaderBytes = 4;
@@ -44,5 +46,15 @@ void decode_body(const std::string& body, google::protobuf::MessageLite& message
 // truncated, oversized or malformed frame or a timeout.
 void send_message(int fd, const google::protobuf::MessageLite& message, int timeout_ms);
 bool receive_message(int fd, google::protobuf::MessageLite& message, int timeout_ms);
+
+// The same frames with one file descriptor riding along (Unix sockets
+// only): send puts `passed_fd` as SCM_RIGHTS on the frame's first byte, in
+// the same sendmsg; the receiver gets a duplicate, the sender keeps its
+// own. receive takes at most one descriptor per frame: it returns in
+// `passed` (close-on-exec) whatever arrived with the frame, or an invalid
+// UniqueFd; extra or truncated ones are closed and make it a FramingError.
+// Used for a live migration's stream socket (MigrateSend, ABI.md 21).
+void send_message_with_fd(int fd, const google::protobuf::MessageLite& message, int passed_fd, int timeout_ms);
+bool receive_message_with_fd(int fd, google::protobuf::MessageLite& message, UniqueFd& passed, int timeout_ms);
 
 }  // namespace tortuga::toolstack

@@ -31,6 +31,7 @@
 #include "host_mapping.h"
 #include "kvm.h"
 #include "linux_guest_bench.h"
+#include "migration_bench.h"
 #include "device_spec.h"
 
 namespace {
@@ -400,8 +401,9 @@ int main(int argc, char** argv) {
   app.add_option("--guest", guest, "the test guest kernel")->required()->check(CLI::ExistingFile);
   app.add_option("-n,--iterations", n, "operations per measurement")->capture_default_str();
   app.add_option("--map-iterations", map_n, "4 MiB map-and-touch rounds per PV MMU measurement")->capture_default_str();
-  bool io_only = false;
+  bool io_only = false, migration_only = false;
   app.add_flag("--io-only", io_only, "only the block and network tables");
+  app.add_flag("--migration-only", migration_only, "only the live migration table");
   std::string linux_dir;
   app.add_option("--linux", linux_dir, "also measure the patched Linux guest in this directory (make linux)");
   CLI11_PARSE(app, argc, argv);
@@ -412,6 +414,15 @@ int main(int argc, char** argv) {
   std::vector<Row> rows;
   std::vector<MapRow> map_rows;
   Row single_update, batch_update;
+  if (migration_only) {
+    try {
+      tortuga::bench::print_migration_table(guest);
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "tortuga-bench: {}\n", e.what());
+      return 1;
+    }
+    return 0;
+  }
   if (io_only) {
     try {
       print_block_table(guest, std::max<uint64_t>(n / 10, 200));
@@ -445,6 +456,7 @@ int main(int argc, char** argv) {
     print_time_table(guest, 200);
     print_block_table(guest, std::max<uint64_t>(n / 10, 200));
     print_net_table(guest, std::max<uint64_t>(n, 2000));
+    tortuga::bench::print_migration_table(guest);
   } catch (const std::exception& e) {
     fmt::print(stderr, "tortuga-bench: {}\n", e.what());
     return 1;

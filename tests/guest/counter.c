@@ -8,6 +8,12 @@
  *     (page types and mapping counts travel);
  *   - a grant copy through the grant table into one of its pages;
  *   - a store key written and read back (the store and its ring travel).
+ * With dirty=N (live migration tests and benchmarks) each tick also
+ * rewrites N pages of the RAM above the boot mapping, in turn (at most
+ * DIRTY_MAX_PAGES of them), each through one page-sized slot remapped with
+ * update_va_mapping, first checking that the page still holds what it was
+ * last given: pages dirtied between rounds must arrive with their last
+ * contents.
  * A failed check prints "counter: FAILED ..." and crashes the domain.
  */
 #include "guest.h"
@@ -20,6 +26,11 @@ static uint8_t window[4096] __attribute__((aligned(4096)));
 static const struct tg_start_info *si;
 static bool have_store, have_grants;
 static uint64_t last_time;
+
+#define DIRTY_MAX_PAGES 32768
+static uint64_t dirty_per_tick, dirty_window, dirty_next, dirty_first_gfn;
+static uint8_t dirty_slot[4096] __attribute__((aligned(4096)));
+static uint32_t dirty_tick[DIRTY_MAX_PAGES]; /* the tick that last wrote each page; 0 = never */
 
 static uint64_t mix(uint64_t i, uint64_t tick)
 {
@@ -79,6 +90,42 @@ static void store_tick(uint64_t tick)
 		fail("store key", tick);
 }
 
+/* The RAM nothing maps: [boot_map_end, nr_pages). */
+static void dirty_init(void)
+{
+	char value[24];
+	if (!cmdline_value(si->cmdline, "dirty", value, sizeof(value)))
+		return;
+	dirty_first_gfn = si->boot_map_end / 4096;
+	dirty_window = si->nr_pages > dirty_first_gfn ? si->nr_pages - dirty_first_gfn : 0;
+	if (dirty_window > DIRTY_MAX_PAGES)
+		dirty_window = DIRTY_MAX_PAGES;
+	dirty_per_tick = parse_dec(value);
+	put_str("counter: dirtying ");
+	put_dec(dirty_per_tick);
+	put_str(" pages per tick in a window of ");
+	put_dec(dirty_window);
+	put_str(" pages\n");
+}
+
+static void dirty_tick_pages(uint64_t n)
+{
+	volatile uint64_t *w = (volatile uint64_t *)dirty_slot;
+	for (uint64_t i = 0; i < dirty_per_tick && dirty_window; i++) {
+		uint64_t page = dirty_next;
+		dirty_next = (dirty_next + 1) % dirty_window;
+		uint64_t entry = (dirty_first_gfn + page) * 4096 | TG_PTE_P | TG_PTE_RW | TG_PTE_NX;
+		if (hypercall3(TG_HC_update_va_mapping, (uint64_t)dirty_slot, entry, TG_UVMF_INVLPG) != 0)
+			fail("update_va_mapping of the dirtying slot", n);
+		uint64_t last = dirty_tick[page];
+		if (last && (w[0] != last || w[511] != mix(page, last)))
+			fail("dirtied page", n);
+		w[0] = n;
+		w[511] = mix(page, n);
+		dirty_tick[page] = (uint32_t)n;
+	}
+}
+
 static void tick(uint64_t n)
 {
 	uint64_t now = system_time_ns();
@@ -91,6 +138,7 @@ static void tick(uint64_t n)
 		fail("grant copy", n);
 	if (have_store)
 		store_tick(n);
+	dirty_tick_pages(n);
 	put_str("count ");
 	put_dec(n);
 	put_str(" t=");
@@ -115,5 +163,6 @@ void counter_run(const struct tg_start_info *start_info)
 	put_str(", store ");
 	put_str(have_store ? "yes" : "no");
 	put_str(")\n");
+	dirty_init();
 	ev_run_ticks(si, 10, tick);
 }

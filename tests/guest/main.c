@@ -17,7 +17,8 @@
  *   vbd=seq every=MS     write sequence numbers to successive sectors, say
  *                        each acknowledged batch (save and restore tests)
  *   console=echo         echo console input lines until "quit"
- *   counter=1            count at 10 Hz forever, checking state each tick (counter.c)
+ *   counter=1            count at 10 Hz forever, checking state each tick (counter.c);
+ *                        dirty=N also rewrites N free pages per tick (migration)
  *   net=ping n=N         exchange frames with the host over vif 0 (every=MS
  *                        pauses between them)
  *   net=udp peer=MAC     a UDP exchange with a host stack behind a bridge

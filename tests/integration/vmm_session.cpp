@@ -49,7 +49,7 @@ int occurrences(const std::string& text, const std::string& needle) {
   return n;
 }
 
-VmmSession::VmmSession(const std::vector<std::string>& args, const std::string& netns) {
+VmmSession::VmmSession(const std::vector<std::string>& args, const std::string& netns, bool wait_for_control) {
   static int counter = 0;
   socket_ = (std::filesystem::temp_directory_path() /
              ("tortuga-ctl-" + std::to_string(getpid()) + "-" + std::to_string(counter++) + ".sock"))
@@ -64,6 +64,7 @@ VmmSession::VmmSession(const std::vector<std::string>& args, const std::string& 
   close(out[1]);
   close(err[1]);
   reader_ = std::thread([this, o = out[0], e = err[0]] { collect(o, e); });
+  if (!wait_for_control) return;
   // The socket appears once the domain is built; a VMM that refused its
   // configuration exits instead.
   for (int i = 0; i < 1000; ++i) {
@@ -126,6 +127,24 @@ api::VmmReply VmmSession::call(const api::VmmRequest& request) {
   api::VmmReply reply;
   if (!toolstack::receive_message(fd.get(), reply, kCallTimeoutMs)) throw std::runtime_error("no reply");
   return reply;
+}
+
+api::VmmReply VmmSession::call_with_fd(const api::VmmRequest& request, int passed) {
+  UniqueFd fd = toolstack::connect_unix(socket_);
+  toolstack::send_message_with_fd(fd.get(), request, passed, kCallTimeoutMs);
+  api::VmmReply reply;
+  if (!toolstack::receive_message(fd.get(), reply, kCallTimeoutMs)) throw std::runtime_error("no reply");
+  return reply;
+}
+
+bool VmmSession::wait_control(std::chrono::seconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (std::filesystem::exists(socket_)) return true;
+    if (wait_exit(std::chrono::seconds(0)) != -1) return false;
+    usleep(10000);
+  }
+  return false;
 }
 
 api::VmmReply VmmSession::status() {

@@ -22,7 +22,10 @@ class VmmSession {
   // Starts `tortuga-vmm args... --control SOCK` (in network namespace
   // `netns` when given) and waits until the control channel answers.
   // Throws std::runtime_error if it does not start.
-  explicit VmmSession(const std::vector<std::string>& args, const std::string& netns = "");
+  // With wait_for_control false it returns at once (a migration's
+  // destination opens its channel only once the domain arrived).
+  explicit VmmSession(const std::vector<std::string>& args, const std::string& netns = "",
+                      bool wait_for_control = true);
   ~VmmSession();  // SIGKILL if still running
   VmmSession(const VmmSession&) = delete;
   VmmSession& operator=(const VmmSession&) = delete;
@@ -37,6 +40,12 @@ class VmmSession {
   // One request on a fresh connection, as tortugad makes them.
   api::VmmReply call(const api::VmmRequest& request);
   api::VmmReply status();
+  // The same with a descriptor as SCM_RIGHTS (migrate_send's stream).
+  api::VmmReply call_with_fd(const api::VmmRequest& request, int fd);
+  // True once the control channel's socket exists (false after `limit`).
+  bool wait_control(std::chrono::seconds limit);
+  // Bytes of the console so far (to look for output after a point).
+  size_t console_size() const { return console().size(); }
 
   // The exit code, or -1 if it did not exit within `limit` (or by a signal).
   int wait_exit(std::chrono::seconds limit = std::chrono::seconds(30));

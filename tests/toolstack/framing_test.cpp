@@ -1,9 +1,12 @@
 // Length-prefixed protobuf frames, over a socketpair.
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <cstring>
 
 #include "control.pb.h"
 #include "framing.h"
@@ -94,6 +97,75 @@ TEST(Framing, TooLargeToSend) {
   api::Request big;
   big.mutable_console_input()->set_data(std::string(kMaxMessageBytes + 1, 'x'));
   EXPECT_THROW(encode_frame(big), FramingError);
+}
+
+// ---- a descriptor riding on a frame (MigrateSend's stream socket) ----------
+
+// True if `fd` is the other end of `peer`: a byte written there reads here.
+bool same_channel(int peer, int fd) {
+  if (::write(peer, "z", 1) != 1) return false;
+  char c = 0;
+  return ::read(fd, &c, 1) == 1 && c == 'z';
+}
+
+TEST(FramingWithFd, TheDescriptorArrivesWithItsFrame) {
+  Pair control, stream;
+  api::Request out;
+  out.mutable_create()->mutable_config()->set_name("with fd");
+  send_message_with_fd(control.a.get(), out, stream.a.get(), 1000);
+  api::Request in;
+  UniqueFd got;
+  ASSERT_TRUE(receive_message_with_fd(control.b.get(), in, got, 1000));
+  EXPECT_EQ(in.create().config().name(), "with fd");
+  ASSERT_TRUE(got.valid());
+  EXPECT_NE(got.get(), stream.a.get());
+  EXPECT_TRUE(same_channel(stream.b.get(), got.get()));
+  EXPECT_EQ(::fcntl(got.get(), F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+}
+
+TEST(FramingWithFd, AFrameWithoutOneGivesNone) {
+  Pair p;
+  send_message(p.a.get(), api::Request(), 1000);
+  api::Request in;
+  UniqueFd got(::dup(0));
+  ASSERT_TRUE(receive_message_with_fd(p.b.get(), in, got, 1000));
+  EXPECT_FALSE(got.valid());
+  // And the plain receive takes a frame that had one (the descriptor is dropped).
+  Pair s;
+  send_message_with_fd(p.a.get(), api::Request(), s.a.get(), 1000);
+  EXPECT_TRUE(receive_message(p.b.get(), in, 1000));
+}
+
+TEST(FramingWithFd, TwoDescriptorsAreRefusedAndClosed) {
+  Pair p, s;
+  // Two SCM_RIGHTS descriptors on one frame, as a hostile peer could send.
+  std::string frame = encode_frame(api::Request());
+  iovec iov{frame.data(), frame.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(2 * sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(2 * sizeof(int));
+  int fds[2] = {s.a.get(), s.b.get()};
+  std::memcpy(CMSG_DATA(c), fds, sizeof fds);
+  ASSERT_EQ(::sendmsg(p.a.get(), &msg, 0), ssize_t(frame.size()));
+  api::Request in;
+  UniqueFd got;
+  EXPECT_THROW(receive_message_with_fd(p.b.get(), in, got, 1000), FramingError);
+  EXPECT_FALSE(got.valid());
+}
+
+TEST(FramingWithFd, ALengthOverTheLimitIsRefused) {
+  Pair p, s;
+  p.raw(header(kMaxMessageBytes + 1));
+  api::Request in;
+  UniqueFd got;
+  EXPECT_THROW(receive_message_with_fd(p.b.get(), in, got, 1000), FramingError);
 }
 
 }  // namespace
