@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
   app.add_option("--vmm", vmm_path, "tortuga-vmm to run (default: beside tortugad, or in the build tree)");
   std::string migrate_listen = fmt::format("0.0.0.0:{}", kDefaultMigrationPort);
   app.add_option("--migrate-listen", migrate_listen,
-                 "where to accept live migrations from other tortugads: [ADDRESS:]PORT, or \"\" for nowhere")
+                 "where to accept live migrations from other tortugads: [ADDRESS:]PORT, or off")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
@@ -98,7 +98,7 @@ int main(int argc, char** argv) {
     UniqueFd lock = lock_state_dir(state_dir);
     ControlServer server(io, daemon, socket_path);
     std::optional<MigrationListener> migrations;
-    if (!migrate_listen.empty()) migrations.emplace(io, daemon, migrate_listen);
+    if (migrate_listen != "off") migrations.emplace(io, daemon, migrate_listen);
 
     asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](boost::system::error_code ec, int sig) {

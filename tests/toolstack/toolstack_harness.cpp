@@ -58,7 +58,7 @@ void DaemonHarness::start() {
     }
     // No migration listener unless a test asks: daemons of tests running at
     // the same time would want the same port.
-    std::string listen = "--migrate-listen=" + migrate_listen_;
+    std::string listen = "--migrate-listen=" + (migrate_listen_.empty() ? std::string("off") : migrate_listen_);
     ::execl(TORTUGAD_PATH, TORTUGAD_PATH, state.c_str(), sock.c_str(), vmm.c_str(), listen.c_str(), nullptr);
     _exit(127);
   }
