@@ -41,7 +41,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-"$tortugad" --state-dir "$state" --socket "$TORTUGA_SOCKET" --vmm "$build/hypervisor/tortuga-vmm" \
+# A daemon of its own for this one domain; it takes no live migrations.
+"$tortugad" --state-dir "$state" --socket "$TORTUGA_SOCKET" --migrate-listen=off --vmm "$build/hypervisor/tortuga-vmm" \
   2>"$state/tortugad.log" &
 daemon_pid=$!
 for _ in $(seq 100); do

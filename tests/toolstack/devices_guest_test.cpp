@@ -32,10 +32,6 @@ std::string read_file(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-std::string console_of(const DaemonHarness& d, const std::string& name) {
-  return read_file(d.dir() + "/logs/" + name + ".console.log");
-}
-
 bool console_says(const DaemonHarness& d, const std::string& name, const std::string& text) {
   return eventually([&] { return console_of(d, name).find(text) != std::string::npos; });
 }

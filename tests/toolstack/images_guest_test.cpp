@@ -21,11 +21,6 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 
-std::string console_of(const DaemonHarness& d, const std::string& name) {
-  std::ifstream in(d.dir() + "/logs/" + name + ".console.log", std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 // The counts the guest printed, in order.
 std::vector<uint64_t> counts_of(const std::string& console) {
   std::vector<uint64_t> counts;

@@ -18,11 +18,6 @@ using ::testing::HasSubstr;
 
 std::string linux_file(const std::string& name) { return std::string(TORTUGA_LINUX_DIR) + "/" + name; }
 
-std::string console_of(const DaemonHarness& d, const std::string& name) {
-  std::ifstream in(d.dir() + "/logs/" + name + ".console.log", std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 size_t count_of(const std::string& text, const std::string& what) {
   size_t n = 0;
   for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;

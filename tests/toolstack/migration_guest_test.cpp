@@ -56,11 +56,6 @@ class TwoHosts {
   bool ok_ = false;
 };
 
-std::string console_of(const DaemonHarness& d, const std::string& name) {
-  std::ifstream in(d.dir() + "/logs/" + name + ".console.log", std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 std::vector<uint64_t> numbers_after(const std::string& text, const std::string& prefix) {
   std::vector<uint64_t> out;
   std::regex re(prefix + "([0-9]+)");

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -157,6 +158,11 @@ std::string DaemonHarness::long_running_config(const std::string& name, const st
   return write_config(name, "{\"name\": \"" + name + "\", \"kernel\": \"" + test_guest_path() +
                                 "\", \"memory_mib\": 32, \"vcpus\": 1, "
                                 "\"cmdline\": \"bench=timer hz=10 n=1000000\"" + extra + "}");
+}
+
+std::string console_of(const DaemonHarness& d, const std::string& name) {
+  std::ifstream in(d.dir() + "/logs/" + name + ".console.log", std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 bool process_alive(pid_t pid) {

@@ -51,6 +51,8 @@ bool process_alive(pid_t pid);
 // The pid field of `tortuga info DOMAIN --json`, 0 if none.
 pid_t domain_pid(const DaemonHarness& d, const std::string& domain);
 std::string domain_state(const DaemonHarness& d, const std::string& domain);
+// What a domain printed on its console so far (its console log).
+std::string console_of(const DaemonHarness& d, const std::string& name);
 // Entries in a directory (none when it does not exist).
 std::vector<std::string> list_dir(const std::string& path);
 // Polls `condition` every 20 ms for at most `seconds`; true once it holds.
