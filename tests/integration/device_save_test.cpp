@@ -61,29 +61,6 @@ uint64_t first_missing_write(const std::string& image, uint64_t last) {
   return 0;
 }
 
-// A TAP that outlives the VMMs that attach to it, so the host's packet
-// socket sees the frames of the saving and the restored VMM alike.
-class PersistentTap {
- public:
-  explicit PersistentTap(std::string name) : name_(std::move(name)) { ok_ = set_persist(true); }
-  ~PersistentTap() { set_persist(false); }
-  bool ok() const { return ok_; }
-
- private:
-  bool set_persist(bool on) {
-    int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-    if (fd < 0) return false;
-    ifreq ifr{};
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-    std::strncpy(ifr.ifr_name, name_.c_str(), IFNAMSIZ - 1);
-    bool done = ::ioctl(fd, TUNSETIFF, &ifr) == 0 && ::ioctl(fd, TUNSETPERSIST, on ? 1 : 0) == 0;
-    ::close(fd);
-    return done;
-  }
-  std::string name_;
-  bool ok_ = false;
-};
-
 class DeviceSave : public ::testing::Test {
  protected:
   DeviceSave() {

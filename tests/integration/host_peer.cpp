@@ -1,10 +1,13 @@
 #include "host_peer.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,6 +17,21 @@
 #include <fmt/format.h>
 
 namespace tortuga::testing {
+
+PersistentTap::PersistentTap(std::string name) : name_(std::move(name)) { ok_ = set_persist(true); }
+
+PersistentTap::~PersistentTap() { set_persist(false); }
+
+bool PersistentTap::set_persist(bool on) {
+  int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+  if (fd < 0) return false;
+  ifreq ifr{};
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  std::strncpy(ifr.ifr_name, name_.c_str(), IFNAMSIZ - 1);
+  bool done = ::ioctl(fd, TUNSETIFF, &ifr) == 0 && ::ioctl(fd, TUNSETPERSIST, on ? 1 : 0) == 0;
+  ::close(fd);
+  return done;
+}
 namespace {
 
 constexpr uint16_t kRarp = 0x8035;

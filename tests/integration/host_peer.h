@@ -17,6 +17,20 @@ namespace tortuga::testing {
 
 constexpr uint16_t kTestType = 0x88b5;
 
+// A TAP that outlives the VMMs that attach to it, so the host's packet
+// socket sees the frames of the saving and the restored VMM alike.
+class PersistentTap {
+ public:
+  explicit PersistentTap(std::string name);
+  ~PersistentTap();
+  bool ok() const { return ok_; }
+
+ private:
+  bool set_persist(bool on);
+  std::string name_;
+  bool ok_ = false;
+};
+
 class HostPeer {
  public:
   explicit HostPeer(std::string ifname) : ifname_(std::move(ifname)), thread_([this] { run(); }) {}

@@ -22,6 +22,7 @@
 
 #include "domain_image.pb.h"
 #include "framing.h"
+#include "host_peer.h"
 #include "image_records.h"
 #include "unique_fd.h"
 #include "vmm_control.pb.h"
@@ -172,6 +173,37 @@ class Migration : public ::testing::Test {
 TEST_F(Migration, TheCounterGoesOnAtTheDestination) {
   auto source = start_source();
   migrate_and_check(*source);
+}
+
+// A guest exchanging frames with the host every 20 ms moves; its NIC comes
+// back on the destination's TAP (renamed, as a destination host names its
+// own), which announces the guest's MAC, and the exchange goes on there
+// without the frontend connecting again.
+TEST_F(Migration, ANetworkEchoResumesAtTheDestinationWhichAnnouncesTheMac) {
+  const std::string tag = std::to_string(::getpid() % 100000);
+  const std::string tap_a = "tgma" + tag, tap_b = "tgmb" + tag, mac = "02:54:47:00:00:0a";
+  PersistentTap persistent_a(tap_a), persistent_b(tap_b);
+  ASSERT_TRUE(persistent_a.ok() && persistent_b.ok()) << "persistent TAPs need CAP_NET_ADMIN";
+  HostPeer peer_a(tap_a), peer_b(tap_b);
+  VmmSession source({test_guest_path(), "--name", "mover", "--memory", "32", "--cmdline",
+                     "net=ping n=1000000 every=20", "--nic", tap_a + ",mac=" + mac});
+  ASSERT_TRUE(source.wait_console("net: got pong 5\n")) << source.console() << source.messages();
+  Link link;
+  VmmSession dest({"--incoming-fd", std::to_string(link.dest.get()), "--name", "moved", "--restore-nic-tap",
+                   tap_a + "=" + tap_b},
+                  "", false);
+  link.dest.reset();
+  api::VmmReply reply = migrate(source, link);
+  ASSERT_EQ(reply.error(), "");
+  ASSERT_EQ(source.wait_exit(90s), kMigrated) << source.messages();
+  ASSERT_TRUE(dest.wait_control(30s)) << dest.messages();
+  EXPECT_TRUE(dest.wait_console("net: got pong", 3)) << dest.console() << dest.messages();
+  EXPECT_GT(peer_b.pongs(), 0) << "the echo goes on over the destination's TAP";
+  EXPECT_GE(peer_b.announcements(mac), 1) << "the destination announces the guest's MAC";
+  EXPECT_THAT(dest.console(), Not(HasSubstr("net: connected"))) << "the frontend never connected again";
+  EXPECT_THAT(dest.messages(), Not(HasSubstr("device closed")));
+  ::kill(dest.pid(), SIGTERM);
+  EXPECT_EQ(dest.wait_exit(30s), kDestroyed) << dest.messages();
 }
 
 TEST_F(Migration, AGuestDirtyingMemoryConverges) {
