@@ -51,6 +51,10 @@ struct DomainConfig {
   std::vector<NicSpec> nics;
 };
 
+// The saveable part of a config into a domain's saved state (the devices
+// travel in records of their own).
+void copy_config_to_state(const DomainConfig& config, DomainState& state);
+
 // How a domain ended. The numeric values are tortuga-vmm's exit codes
 // (ABI.md, "Domain exit").
 enum class DomainExit : int {

@@ -204,16 +204,6 @@ void put(ImageWriter& w, RecordType type, const google::protobuf::MessageLite& m
   w.write(type, m.SerializeAsString());
 }
 
-bool all_zero(const uint8_t* page) {
-  uint64_t acc = 0;
-  for (size_t i = 0; i < kPage; i += 8) {
-    uint64_t v;
-    std::memcpy(&v, page + i, 8);
-    acc |= v;
-  }
-  return acc == 0;
-}
-
 // Every populated page that is not all zeros (a new domain's memory is
 // zeros already), in batches sent straight from guest memory.
 void write_memory(ImageWriter& w, const GuestMemory& memory, const std::vector<uint64_t>& absent, SaveFigures& f) {
@@ -230,7 +220,7 @@ void write_memory(ImageWriter& w, const GuestMemory& memory, const std::vector<u
     batch.clear();
   };
   for (uint64_t gfn = 0; gfn < memory.ram_pages(); ++gfn) {
-    if (skip[gfn] || all_zero(memory.ram(gfn * kPage, kPage))) continue;
+    if (skip[gfn] || page_is_zero(memory.ram(gfn * kPage, kPage))) continue;
     batch.push_back(gfn);
     if (batch.size() == kMaxPagesPerBatch) flush();
   }
@@ -644,13 +634,7 @@ void ImageSource::read_memory(const GuestMemory& memory) {
 
 DomainState ImageSource::read_state() {
   DomainState st;
-  st.name = config_.name;
-  st.cmdline = config_.cmdline;
-  st.kernel = config_.kernel;
-  st.initramfs = config_.initramfs;
-  st.toolstack_config = config_.toolstack_config;
-  st.memory_mib = config_.memory_mib;
-  st.vcpus = config_.vcpus;
+  copy_config_to_state(config_, st);
   if (!have_pending_) throw std::logic_error("read_state before read_memory");
   st.layout = from_proto(parse<pb::Platform>(pending_).layout());
   std::set<uint32_t> seen;

@@ -12,6 +12,16 @@
 
 namespace tortuga {
 
+void copy_config_to_state(const DomainConfig& c, DomainState& st) {
+  st.name = c.name;
+  st.cmdline = c.cmdline;
+  st.kernel = c.kernel;
+  st.initramfs = c.initramfs;
+  st.toolstack_config = c.toolstack_config;
+  st.memory_mib = c.memory_mib;
+  st.vcpus = c.vcpus;
+}
+
 DomainState Domain::capture_state() {
   if (!paused()) throw std::logic_error("capture_state on a running domain");
   // First: requests in flight complete and their responses are in the
@@ -22,13 +32,7 @@ DomainState Domain::capture_state() {
   if (!mmu_->pending().empty()) throw std::runtime_error("page-table writes are still pending");
 
   DomainState st;
-  st.name = config_.name;
-  st.cmdline = config_.cmdline;
-  st.kernel = config_.kernel;
-  st.initramfs = config_.initramfs;
-  st.toolstack_config = config_.toolstack_config;
-  st.memory_mib = config_.memory_mib;
-  st.vcpus = config_.vcpus;
+  copy_config_to_state(config_, st);
   st.layout = layout_;
   st.system_time_ns = system_time_ns();
   st.saved_realtime_ns = host_clock_ns(CLOCK_REALTIME);

@@ -10,6 +10,16 @@
 #include "crc32c.h"
 
 namespace tortuga {
+
+bool page_is_zero(const uint8_t* page) {
+  uint64_t acc = 0;
+  for (size_t i = 0; i < kImagePageSize; i += 8) {
+    uint64_t v;
+    std::memcpy(&v, page + i, 8);
+    acc |= v;
+  }
+  return acc == 0;
+}
 namespace {
 
 constexpr size_t kHeaderBytes = 16;

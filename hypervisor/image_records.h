@@ -51,6 +51,10 @@ enum class RecordType : uint32_t {
 };
 constexpr uint32_t kRecordMandatory = 1;  // a reader that does not know the type must refuse the image
 
+// Whether a kImagePageSize page holds only zero bytes: such pages are left
+// out of images and first rounds (a new domain's memory is zeros already).
+bool page_is_zero(const uint8_t* page);
+
 // The name of a record type for messages ("vcpu", "record type 77").
 std::string record_name(uint32_t type);
 

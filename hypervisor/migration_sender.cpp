@@ -32,16 +32,6 @@ constexpr int kRefusalPeekMs = 200;
 constexpr uint64_t kMaxBurstBytes = kMaxPagesPerBatch * kWireBytesPerPage;
 uint64_t burst_bytes(uint64_t bytes_per_s) { return std::min(kMaxBurstBytes, bytes_per_s / 10); }
 
-bool all_zero(const uint8_t* page) {
-  uint64_t acc = 0;
-  for (size_t i = 0; i < kPage; i += 8) {
-    uint64_t v;
-    std::memcpy(&v, page + i, 8);
-    acc |= v;
-  }
-  return acc == 0;
-}
-
 std::vector<uint64_t> merged(const std::vector<uint64_t>& a, const std::vector<uint64_t>& b) {
   std::vector<uint64_t> out;
   std::set_union(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
@@ -184,7 +174,7 @@ std::vector<uint64_t> MigrationSender::populated_pages() const {
   }
   std::vector<uint64_t> out;
   for (uint64_t gfn = 0; gfn < memory.ram_pages(); ++gfn) {
-    if (!absent[gfn] && !all_zero(memory.ram(gfn * kPage, kPage))) out.push_back(gfn);
+    if (!absent[gfn] && !page_is_zero(memory.ram(gfn * kPage, kPage))) out.push_back(gfn);
   }
   return out;
 }
