@@ -8,7 +8,7 @@
 #include <tortuga/cpu.h>
 #include <tortuga/errno.h>
 
-#include "hypercall_table.h"
+#include "hypercalls/hypercall_table.h"
 
 namespace tortuga::hypercalls {
 namespace {

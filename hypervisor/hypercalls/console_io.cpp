@@ -5,8 +5,8 @@
 #include <tortuga/errno.h>
 #include <tortuga/hypercall.h>
 
-#include "../domain.h"
-#include "hypercall_table.h"
+#include "domain/domain.h"
+#include "hypercalls/hypercall_table.h"
 
 namespace tortuga::hypercalls {
 

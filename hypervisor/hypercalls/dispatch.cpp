@@ -7,9 +7,9 @@
 #include <tortuga/hypercall.h>
 #include <tortuga/memory.h>
 
-#include "../guest_fault.h"
-#include "../domain.h"
-#include "hypercall_table.h"
+#include "domain/guest_fault.h"
+#include "domain/domain.h"
+#include "hypercalls/hypercall_table.h"
 
 namespace tortuga {
 namespace {

@@ -2,8 +2,8 @@
 #include <tortuga/errno.h>
 #include <tortuga/event_channel.h>
 
-#include "../domain.h"
-#include "hypercall_table.h"
+#include "domain/domain.h"
+#include "hypercalls/hypercall_table.h"
 
 namespace tortuga::hypercalls {
 namespace {

@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "../vcpu.h"
+#include "vcpu/vcpu.h"
 
 namespace tortuga::hypercalls {
 

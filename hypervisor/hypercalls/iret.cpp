@@ -4,10 +4,10 @@
 #include <fmt/format.h>
 #include <tortuga/cpu.h>
 
-#include "../guest_fault.h"
-#include "../page_table_bits.h"
-#include "../reserved_area.h"
-#include "hypercall_table.h"
+#include "domain/guest_fault.h"
+#include "mmu/page_table_bits.h"
+#include "vcpu/reserved_area.h"
+#include "hypercalls/hypercall_table.h"
 
 namespace tortuga::hypercalls {
 namespace {

@@ -8,8 +8,8 @@
 #include <tortuga/event_channel.h>
 #include <tortuga/start_info.h>
 
-#include "../domain.h"
-#include "hypercall_table.h"
+#include "domain/domain.h"
+#include "hypercalls/hypercall_table.h"
 
 namespace tortuga::hypercalls {
 namespace {

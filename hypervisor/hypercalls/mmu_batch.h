@@ -8,7 +8,7 @@
 
 #include <tortuga/errno.h>
 
-#include "../vcpu.h"
+#include "vcpu/vcpu.h"
 
 namespace tortuga::hypercalls {
 

@@ -4,9 +4,9 @@
 #include <tortuga/errno.h>
 #include <tortuga/memory.h>
 
-#include "../domain.h"
-#include "hypercall_table.h"
-#include "mmu_batch.h"
+#include "domain/domain.h"
+#include "hypercalls/hypercall_table.h"
+#include "hypercalls/mmu_batch.h"
 
 namespace tortuga::hypercalls {
 

@@ -3,11 +3,11 @@
 #include <tortuga/errno.h>
 #include <tortuga/memory.h>
 
-#include "../domain.h"
-#include "../page_table_bits.h"
-#include "../reserved_area.h"
-#include "hypercall_table.h"
-#include "mmu_batch.h"
+#include "domain/domain.h"
+#include "mmu/page_table_bits.h"
+#include "vcpu/reserved_area.h"
+#include "hypercalls/hypercall_table.h"
+#include "hypercalls/mmu_batch.h"
 
 namespace tortuga::hypercalls {
 namespace {

@@ -5,8 +5,8 @@
 #include <tortuga/hypercall.h>
 #include <tortuga/memory.h>
 
-#include "../domain.h"
-#include "hypercall_table.h"
+#include "domain/domain.h"
+#include "hypercalls/hypercall_table.h"
 
 namespace tortuga::hypercalls {
 namespace {

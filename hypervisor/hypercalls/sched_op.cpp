@@ -7,8 +7,8 @@
 
 #include <vector>
 
-#include "../domain.h"
-#include "hypercall_table.h"
+#include "domain/domain.h"
+#include "hypercalls/hypercall_table.h"
 
 namespace tortuga::hypercalls {
 namespace {

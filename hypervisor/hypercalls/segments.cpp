@@ -3,9 +3,9 @@
 #include <tortuga/cpu.h>
 #include <tortuga/errno.h>
 
-#include "../page_table_bits.h"
-#include "../reserved_area.h"
-#include "hypercall_table.h"
+#include "mmu/page_table_bits.h"
+#include "vcpu/reserved_area.h"
+#include "hypercalls/hypercall_table.h"
 
 namespace tortuga::hypercalls {
 namespace {

@@ -4,8 +4,8 @@
 #include <tortuga/vcpu.h>
 #include <tortuga/hypercall.h>
 
-#include "../domain.h"
-#include "hypercall_table.h"
+#include "domain/domain.h"
+#include "hypercalls/hypercall_table.h"
 
 namespace tortuga::hypercalls {
 

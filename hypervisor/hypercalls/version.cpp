@@ -4,7 +4,7 @@
 #include <tortuga/errno.h>
 #include <tortuga/hypercall.h>
 
-#include "hypercall_table.h"
+#include "hypercalls/hypercall_table.h"
 
 namespace tortuga::hypercalls {
 

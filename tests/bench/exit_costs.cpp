@@ -27,12 +27,12 @@
 #include <fmt/format.h>
 
 #include "block_image.h"
-#include "domain.h"
+#include "domain/domain.h"
 #include "host_mapping.h"
-#include "kvm.h"
+#include "kvm/kvm.h"
 #include "linux_guest_bench.h"
 #include "migration_bench.h"
-#include "device_spec.h"
+#include "devices/device_spec.h"
 
 namespace {
 

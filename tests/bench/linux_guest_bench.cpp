@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "domain.h"
+#include "domain/domain.h"
 
 namespace tortuga::bench {
 

@@ -13,9 +13,9 @@
 
 #include <fmt/format.h>
 
-#include "domain.h"
-#include "migration_receiver.h"
-#include "migration_sender.h"
+#include "domain/domain.h"
+#include "migration/migration_receiver.h"
+#include "migration/migration_sender.h"
 #include "unique_fd.h"
 
 namespace tortuga::bench {

@@ -10,10 +10,10 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "guest_address_space.h"
-#include "guest_fault.h"
-#include "guest_memory.h"
-#include "reserved_area.h"
+#include "mmu/guest_address_space.h"
+#include "domain/guest_fault.h"
+#include "memory/guest_memory.h"
+#include "vcpu/reserved_area.h"
 
 namespace {
 

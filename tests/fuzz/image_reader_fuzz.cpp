@@ -11,10 +11,10 @@
 #include <stdexcept>
 
 #include "console_ring.h"
-#include "domain_image.h"
-#include "reserved_area.h"
-#include "store.h"
-#include "store_ring.h"
+#include "image/domain_image.h"
+#include "vcpu/reserved_area.h"
+#include "store/store.h"
+#include "store/store_ring.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace tortuga;

@@ -6,10 +6,10 @@
 #include <cstdint>
 #include <vector>
 
-#include "domain_builder.h"
-#include "guest_memory.h"
-#include "kernel_image.h"
-#include "reserved_area.h"
+#include "domain/domain_builder.h"
+#include "memory/guest_memory.h"
+#include "domain/kernel_image.h"
+#include "vcpu/reserved_area.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace tortuga;

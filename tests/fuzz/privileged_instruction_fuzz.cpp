@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <span>
 
-#include "privileged_instruction.h"
+#include "vcpu/privileged_instruction.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto name = tortuga::privileged_instruction_name(std::span<const uint8_t>(data, size));

@@ -49,11 +49,11 @@
 #include <tortuga/errno.h>
 #include <tortuga/memory.h>
 
-#include "apply_program.h"
-#include "guest_memory.h"
-#include "pending_writes.h"
-#include "pv_mmu.h"
-#include "reserved_area.h"
+#include "mmu/apply_program.h"
+#include "memory/guest_memory.h"
+#include "mmu/pending_writes.h"
+#include "mmu/pv_mmu.h"
+#include "vcpu/reserved_area.h"
 
 namespace {
 

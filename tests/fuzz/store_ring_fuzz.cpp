@@ -10,9 +10,9 @@
 
 #include <tortuga/io/store.h>
 
-#include "store.h"
-#include "store_layout.h"
-#include "store_ring.h"
+#include "store/store.h"
+#include "store/store_layout.h"
+#include "store/store_ring.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace tortuga;

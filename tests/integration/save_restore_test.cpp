@@ -20,7 +20,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "domain.h"
+#include "domain/domain.h"
 #include "domain_image.pb.h"
 #include "framing.h"
 #include "image_records.h"
@@ -64,10 +64,10 @@ class SaveRestore : public ::testing::Test {
   }
 
   api::VmmReply request(const std::string& socket, const api::VmmRequest& req) {
-    UniqueFd fd = toolstack::connect_unix(socket);
-    toolstack::send_message(fd.get(), req, 5000);
+    UniqueFd fd = tortuga::connect_unix(socket);
+    tortuga::send_message(fd.get(), req, 5000);
     api::VmmReply reply;
-    EXPECT_TRUE(toolstack::receive_message(fd.get(), reply, 30000));
+    EXPECT_TRUE(tortuga::receive_message(fd.get(), reply, 30000));
     return reply;
   }
 

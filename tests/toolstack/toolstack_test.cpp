@@ -288,18 +288,18 @@ TEST(Toolstack, BadConfigsGetAnErrorNamingTheKey) {
 // Raw bytes on the API socket, as a broken or hostile client would send them.
 class RawClient {
  public:
-  explicit RawClient(const DaemonHarness& d) : fd_(toolstack::connect_unix(d.socket())) {}
+  explicit RawClient(const DaemonHarness& d) : fd_(tortuga::connect_unix(d.socket())) {}
   void bytes(const std::string& data) { ASSERT_EQ(::send(fd_.get(), data.data(), data.size(), MSG_NOSIGNAL), ssize_t(data.size())); }
   api::Response reply() {
     api::Response r;
-    EXPECT_TRUE(toolstack::receive_message(fd_.get(), r, 10'000));
+    EXPECT_TRUE(tortuga::receive_message(fd_.get(), r, 10'000));
     return r;
   }
   bool closed_by_daemon() {
     api::Response r;
     try {
-      return !toolstack::receive_message(fd_.get(), r, 10'000);
-    } catch (const toolstack::FramingError&) {
+      return !tortuga::receive_message(fd_.get(), r, 10'000);
+    } catch (const tortuga::FramingError&) {
       return true;
     }
   }
@@ -320,7 +320,7 @@ TEST(Toolstack, MalformedTruncatedAndOversizedMessagesGetErrorsWhileOthersAreSer
   EXPECT_THAT(malformed.reply().error(), HasSubstr("malformed message"));
   api::Request list;
   list.mutable_list();
-  malformed.bytes(toolstack::encode_frame(list));  // the connection goes on
+  malformed.bytes(tortuga::encode_frame(list));  // the connection goes on
   EXPECT_TRUE(malformed.reply().has_list());
 
   RawClient empty(d);
@@ -340,7 +340,7 @@ TEST(Toolstack, MalformedTruncatedAndOversizedMessagesGetErrorsWhileOthersAreSer
   half_header.bytes(std::string("\0\0", 2));
   half_header.close();
 
-  bystander.bytes(toolstack::encode_frame(list));
+  bystander.bytes(tortuga::encode_frame(list));
   EXPECT_TRUE(bystander.reply().has_list());
   EXPECT_EQ(d.cli({"list"}).exit_code, 0);
   EXPECT_THAT(d.log(), HasSubstr("truncated message"));

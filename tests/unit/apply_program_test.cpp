@@ -2,7 +2,7 @@
 // routine generated to apply them. The emitted bytes are checked form by
 // form, and a small interpreter of exactly those forms runs the routine on
 // a copy of guest memory to compare it with apply_to().
-#include "apply_program.h"
+#include "mmu/apply_program.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -17,8 +17,8 @@
 
 #include <fmt/format.h>
 
-#include "guest_memory.h"
-#include "reserved_area.h"
+#include "memory/guest_memory.h"
+#include "vcpu/reserved_area.h"
 
 namespace tortuga {
 namespace {

@@ -1,6 +1,6 @@
 // CpuLimitsCgroup on a fake cgroup tree: which files it writes for cgroup
 // v2 and v1, and what it refuses.
-#include "cpu_limits.h"
+#include "kvm/cpu_limits.h"
 
 #include <unistd.h>
 

@@ -1,7 +1,7 @@
 // Descriptor encodings: the flat segments against the well-known constants
 // (Linux's GDT uses the same values), the system descriptors field by field,
 // and the KVM segment registers against the descriptors they stand for.
-#include "descriptors.h"
+#include "vcpu/descriptors.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // The options of --disk and --nic and the names that follow from them
 // (device_spec.h): every string is a user's, so the bad ones are refused
 // with a reason and the defaults come out in order.
-#include "device_spec.h"
+#include "devices/device_spec.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,16 +1,16 @@
 // The dirty set of live migration (dirty_pages.h): marks from the VMM's
 // writes merged with KVM's log, taken and cleared per round.
-#include "dirty_pages.h"
+#include "memory/dirty_pages.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <thread>
 
-#include "grant_table.h"
-#include "guest_address_space.h"
+#include "memory/grant_table.h"
+#include "mmu/guest_address_space.h"
 #include "page_table_builder.h"
-#include "reserved_area.h"
+#include "vcpu/reserved_area.h"
 
 namespace tortuga {
 namespace {

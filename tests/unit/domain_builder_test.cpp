@@ -1,7 +1,7 @@
 // The domain builder: page-table sizing, the hypercall page, and the boot
 // layout of <tortuga/start_info.h> built from a synthetic kernel into
 // anonymous guest memory, checked by walking the boot page tables.
-#include "domain_builder.h"
+#include "domain/domain_builder.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -16,9 +16,9 @@
 #include <tortuga/start_info.h>
 
 #include "elf_builder.h"
-#include "guest_address_space.h"
-#include "page_table_bits.h"
-#include "reserved_area.h"
+#include "mmu/guest_address_space.h"
+#include "mmu/page_table_bits.h"
+#include "vcpu/reserved_area.h"
 
 namespace tortuga {
 namespace {

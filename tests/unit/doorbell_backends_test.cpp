@@ -9,7 +9,7 @@
 #include <tortuga/errno.h>
 
 #include "console_ring.h"
-#include "event_channels.h"
+#include "events/event_channels.h"
 #include "mmu_model_domain.h"
 
 namespace tortuga {

@@ -3,7 +3,7 @@
 // records what it is told. Every sub-operation and error of 9.2, the
 // delivery order of 9.4, masking (9.5), VIRQs (9.7) and, under threads,
 // that no event is lost (9.8).
-#include "event_channels.h"
+#include "events/event_channels.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // ExitStats: accumulation across vCPUs and the printed table.
-#include "exit_stats.h"
+#include "vcpu/exit_stats.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,7 +1,7 @@
 // The grant table's rules (ABI.md 12): what a backend may touch, with which
 // access, and for how long; what a guest may turn into a grant table; and
 // that a frame in use through a grant cannot change type under the user.
-#include "grant_table.h"
+#include "memory/grant_table.h"
 
 #include <gtest/gtest.h>
 #include <tortuga/errno.h>

@@ -1,7 +1,7 @@
 // GuestAddressSpace: the page walk a CPL3 access would do, over guest-
 // controlled tables, and copies that cross page boundaries. Pure memory:
 // GuestMemory is anonymous host memory, no KVM involved.
-#include "guest_address_space.h"
+#include "mmu/guest_address_space.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -10,9 +10,9 @@
 #include <cstring>
 #include <string>
 
-#include "guest_fault.h"
+#include "domain/guest_fault.h"
 #include "page_table_builder.h"
-#include "reserved_area.h"
+#include "vcpu/reserved_area.h"
 
 namespace tortuga {
 namespace {

@@ -1,5 +1,5 @@
 // The guest's CPUID view follows ABI.md 2.5.
-#include "guest_cpuid.h"
+#include "kvm/guest_cpuid.h"
 
 #include <gtest/gtest.h>
 #include <tortuga/cpu.h>

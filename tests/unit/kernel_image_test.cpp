@@ -1,6 +1,6 @@
 // parse_kernel_image: accepts a well-formed Tortuga kernel and refuses each
 // kind of malformed or foreign file with a reason that names the problem.
-#include "kernel_image.h"
+#include "domain/kernel_image.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -5,8 +5,8 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "guest_memory.h"
-#include "page_table_bits.h"
+#include "memory/guest_memory.h"
+#include "mmu/page_table_bits.h"
 
 namespace tortuga::test {
 

@@ -1,7 +1,7 @@
 // Page types, reference counts and entry validation (ABI.md 8.2-8.4): the
 // FrameTable on its own, then the same rules as the guest meets them
 // through PvMmu's pin and mmu_update on a model domain.
-#include "page_types.h"
+#include "mmu/page_types.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -2,7 +2,7 @@
 // dirty set that no longer shrinks; the estimate follows the link rate.
 #include <gtest/gtest.h>
 
-#include "precopy_policy.h"
+#include "migration/precopy_policy.h"
 
 namespace tortuga {
 namespace {

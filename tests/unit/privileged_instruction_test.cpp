@@ -1,6 +1,6 @@
 // privileged_instruction_name: names the instructions a CPL3 guest kernel
 // may not execute, after legacy and REX prefixes, and nothing else.
-#include "privileged_instruction.h"
+#include "vcpu/privileged_instruction.h"
 
 #include <gtest/gtest.h>
 

@@ -2,7 +2,7 @@
 // base pointers, the three mmu_update request types, update_va_mapping's
 // walk, memory reservation, the TLB flushes the VMM adds on its own, and
 // pending writes read back before the routine has applied them.
-#include "pv_mmu.h"
+#include "mmu/pv_mmu.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -15,7 +15,7 @@
 #include <tortuga/memory.h>
 
 #include "mmu_model_domain.h"
-#include "page_table_bits.h"
+#include "mmu/page_table_bits.h"
 
 namespace tortuga {
 namespace {

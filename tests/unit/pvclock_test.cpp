@@ -1,6 +1,6 @@
 // pvclock_scale: the (mul, shift) pair that turns TSC ticks into ns, with
 // mul normalised to [2^31, 2^32), as the guest's pvclock code applies it.
-#include "pvclock.h"
+#include "events/pvclock.h"
 
 #include <gtest/gtest.h>
 

@@ -6,7 +6,7 @@
 
 #include <gtest/gtest.h>
 
-#include "quiesce.h"
+#include "vcpu/quiesce.h"
 
 namespace tortuga {
 namespace {

@@ -1,6 +1,6 @@
 // The VMM's reserved area as reserved_area::build lays it out in (anonymous)
 // guest memory: its page tables, IDT, stubs, and each vCPU's GDT and TSS.
-#include "reserved_area.h"
+#include "vcpu/reserved_area.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -8,8 +8,8 @@
 #include <cstring>
 #include <vector>
 
-#include "descriptors.h"
-#include "page_table_bits.h"
+#include "vcpu/descriptors.h"
+#include "mmu/page_table_bits.h"
 
 namespace tortuga {
 namespace {

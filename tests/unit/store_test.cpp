@@ -1,13 +1,13 @@
 // The store's rules (ABI.md 16): paths, permissions, quotas, watches and
 // transactions, called directly as the guest (domid 1) and the VMM (0).
-#include "store.h"
+#include "store/store.h"
 
 #include <gtest/gtest.h>
 #include <tortuga/io/store.h>
 
 #include <string>
 
-#include "store_layout.h"
+#include "store/store_layout.h"
 
 namespace tortuga {
 namespace {

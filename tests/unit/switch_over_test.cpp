@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "framing.h"
-#include "switch_over.h"
+#include "migration/switch_over.h"
 #include "unique_fd.h"
 
 namespace tortuga {

@@ -3,7 +3,7 @@
 // never timed; "must not fire" is checked either against a deadline far
 // beyond the test (destroyed first), or with the timer thread held inside
 // a callback so that the re-arm or disarm is known to come first.
-#include "timers.h"
+#include "events/timers.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // The migration's bandwidth cap (token_bucket.h), on made-up time.
 #include <gtest/gtest.h>
 
-#include "token_bucket.h"
+#include "migration/token_bucket.h"
 
 namespace tortuga {
 namespace {

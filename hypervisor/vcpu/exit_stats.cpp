@@ -1,0 +1,63 @@
+#include "vcpu/exit_stats.h"
+
+#include <fmt/format.h>
+
+namespace tortuga {
+
+const char* hypercall_name(uint64_t nr) {
+  static constexpr const char* kNames[TG_NR_HYPERCALLS] = {
+      "console_io", "sched_op", "set_timer_op", "set_trap_table", "set_callbacks", "iret",
+      "stack_switch", "set_segment_base", "mmu_update", "mmuext_op", "update_va_mapping",
+      "multicall", "event_channel_op", "grant_table_op", "memory_op", "vcpu_op", "version"};
+  return nr < TG_NR_HYPERCALLS ? kNames[nr] : "unknown";
+}
+
+void ExitStats::add(const ExitStats& o) {
+  exits += o.exits;
+  kicks += o.kicks;
+  for (unsigned i = 0; i < TG_NR_HYPERCALLS; ++i) hypercalls[i] += o.hypercalls[i];
+  bad_hypercalls += o.bad_hypercalls;
+  for (unsigned i = 0; i < TG_NR_EXCEPTION_VECTORS; ++i) exceptions[i] += o.exceptions[i];
+  syscall_bounces += o.syscall_bounces;
+  other += o.other;
+  upcalls += o.upcalls;
+  doorbell_misses += o.doorbell_misses;
+  blocks += o.blocks;
+  mmu_requests += o.mmu_requests;
+  multicall_entries += o.multicall_entries;
+  apply_routines += o.apply_routines;
+  apply_exits += o.apply_exits;
+  applied_entries += o.applied_entries;
+  tlb_flushes += o.tlb_flushes;
+}
+
+uint64_t ExitStats::hypercall_total() const {
+  uint64_t n = bad_hypercalls;
+  for (auto h : hypercalls) n += h;
+  return n;
+}
+
+std::string ExitStats::format() const {
+  std::string out = fmt::format("{:<28}{:>12}\n", "exits", exits);
+  auto row = [&](const std::string& name, uint64_t n) {
+    if (n) out += fmt::format("  {:<26}{:>12}\n", name, n);
+  };
+  for (unsigned i = 0; i < TG_NR_HYPERCALLS; ++i) row(fmt::format("hypercall {}", hypercall_name(i)), hypercalls[i]);
+  row("hypercall (bad number)", bad_hypercalls);
+  row("syscall bounce", syscall_bounces);
+  for (unsigned v = 0; v < TG_NR_EXCEPTION_VECTORS; ++v) row(fmt::format("exception vector {}", v), exceptions[v]);
+  row("other", other);
+  row("event upcalls", upcalls);
+  row("doorbell misses", doorbell_misses);
+  row("blocks and polls", blocks);
+  row("mmu requests", mmu_requests);
+  row("multicall entries", multicall_entries);
+  row("apply routines", apply_routines);
+  row("apply routine exits", apply_exits);
+  row("page-table entries applied", applied_entries);
+  row("TLB flushes", tlb_flushes);
+  row("kicks (not guest exits)", kicks);
+  return out;
+}
+
+}  // namespace tortuga
