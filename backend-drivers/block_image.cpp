@@ -15,18 +15,13 @@
 namespace tortuga {
 
 BlockImage::BlockImage(const std::string& path, bool read_only) : path_(path), read_only_(read_only) {
-  fd_ = ::open(path.c_str(), (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-  if (fd_ < 0) throw BlockImageError("cannot open disk image " + path + ": " + std::strerror(errno));
+  fd_.reset(::open(path.c_str(), (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC));
+  if (!fd_.valid()) throw BlockImageError("cannot open disk image " + path + ": " + std::strerror(errno));
   struct stat st {};
-  if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd_);
+  if (::fstat(fd_.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
     throw BlockImageError("disk image " + path + " is not a regular file");
   }
   sectors_ = static_cast<uint64_t>(st.st_size) / TG_BLKIF_SECTOR_SIZE;
-}
-
-BlockImage::~BlockImage() {
-  if (fd_ >= 0) ::close(fd_);
 }
 
 // preadv/pwritev may transfer less than asked (signals, end of file for a
@@ -35,8 +30,8 @@ int BlockImage::transfer(bool write, uint64_t offset, std::span<const iovec> iov
   std::vector<iovec> rest(iov.begin(), iov.end());
   size_t first = 0;
   while (first < rest.size()) {
-    ssize_t n = write ? ::pwritev(fd_, &rest[first], static_cast<int>(rest.size() - first), static_cast<off_t>(offset))
-                      : ::preadv(fd_, &rest[first], static_cast<int>(rest.size() - first), static_cast<off_t>(offset));
+    ssize_t n = write ? ::pwritev(fd_.get(), &rest[first], static_cast<int>(rest.size() - first), static_cast<off_t>(offset))
+                      : ::preadv(fd_.get(), &rest[first], static_cast<int>(rest.size() - first), static_cast<off_t>(offset));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return -TG_EIO;  // 0: the file shrank under us
     offset += static_cast<uint64_t>(n);
@@ -57,11 +52,11 @@ int BlockImage::write(uint64_t offset, std::span<const iovec> iov) const {
   return transfer(true, offset, iov);
 }
 
-int BlockImage::flush() const { return ::fdatasync(fd_) == 0 ? 0 : -TG_EIO; }
+int BlockImage::flush() const { return ::fdatasync(fd_.get()) == 0 ? 0 : -TG_EIO; }
 
 int BlockImage::discard(uint64_t offset, uint64_t length) const {
   if (read_only_) return -TG_EPERM;
-  if (::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+  if (::fallocate(fd_.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
                   static_cast<off_t>(length)) == 0) {
     return 0;
   }

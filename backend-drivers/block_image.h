@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "unique_fd.h"
+
 namespace tortuga {
 
 class BlockImageError : public std::runtime_error {
@@ -21,7 +23,6 @@ class BlockImage {
  public:
   // Opens path (read-only when asked). Throws BlockImageError.
   BlockImage(const std::string& path, bool read_only);
-  ~BlockImage();
   BlockImage(const BlockImage&) = delete;
   BlockImage& operator=(const BlockImage&) = delete;
 
@@ -30,7 +31,7 @@ class BlockImage {
   // Whole 512-byte sectors (a trailing partial sector is not part of the disk).
   uint64_t sectors() const { return sectors_; }
   // For asynchronous I/O on the same file (block_uring.h).
-  int fd() const { return fd_; }
+  int fd() const { return fd_.get(); }
 
   // 0 or a negative TG_E* code (-EIO for any host failure).
   int read(uint64_t offset, std::span<const iovec> iov) const;
@@ -43,7 +44,7 @@ class BlockImage {
 
   std::string path_;
   bool read_only_;
-  int fd_ = -1;
+  UniqueFd fd_;
   uint64_t sectors_ = 0;
 };
 

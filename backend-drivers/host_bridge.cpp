@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "unique_fd.h"
+
 namespace tortuga {
 
 void join_bridge(const std::string& bridge, const std::string& ifname) {
@@ -18,14 +20,13 @@ void join_bridge(const std::string& bridge, const std::string& ifname) {
   if (::if_nametoindex(bridge.c_str()) == 0) throw TapError("no bridge named " + bridge + " on the host");
   unsigned index = ::if_nametoindex(ifname.c_str());
   if (index == 0) throw TapError("no interface " + ifname + " to add to bridge " + bridge);
-  int s = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0) throw TapError("socket: " + std::string(std::strerror(errno)));
+  UniqueFd s(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!s.valid()) throw TapError("socket: " + std::string(std::strerror(errno)));
   ifreq ifr{};
   std::strncpy(ifr.ifr_name, bridge.c_str(), IFNAMSIZ - 1);
   ifr.ifr_ifindex = static_cast<int>(index);
-  int rc = ::ioctl(s, SIOCBRADDIF, &ifr);
+  int rc = ::ioctl(s.get(), SIOCBRADDIF, &ifr);
   int err = errno;
-  ::close(s);
   // Any interface but a bridge refuses the bridge's ioctl.
   if (rc != 0 && err == EOPNOTSUPP) throw TapError(bridge + " is not a bridge");
   if (rc != 0) throw TapError("cannot add " + ifname + " to bridge " + bridge + ": " + std::strerror(err));

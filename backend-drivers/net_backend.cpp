@@ -21,8 +21,8 @@ NetBackend::NetBackend(TapDevice& tap, GrantAccess& grants, uint32_t tx_ref, uin
       features_(features),
       raise_(std::move(raise)),
       broken_(std::move(broken)) {
-  stop_fd_ = ::eventfd(0, EFD_CLOEXEC);
-  if (stop_fd_ < 0) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
+  stop_fd_.reset(::eventfd(0, EFD_CLOEXEC));
+  if (!stop_fd_.valid()) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
   rx_thread_ = std::thread([this] { receive_loop(); });
 }
 
@@ -33,9 +33,8 @@ NetBackend::~NetBackend() {
   }
   resumed_.notify_all();
   uint64_t one = 1;
-  [[maybe_unused]] ssize_t n = ::write(stop_fd_, &one, sizeof one);
+  [[maybe_unused]] ssize_t n = ::write(stop_fd_.get(), &one, sizeof one);
   rx_thread_.join();
-  ::close(stop_fd_);
 }
 
 NetBackendStats NetBackend::stats() const {
@@ -140,7 +139,7 @@ int NetBackend::send_packet(const NetTxPlan& plan) {
 
 void NetBackend::receive_loop() {
   std::vector<uint8_t> buf(TG_NETIF_MAX_PACKET + 1);
-  pollfd fds[2] = {{tap_.fd(), POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+  pollfd fds[2] = {{tap_.fd(), POLLIN, 0}, {stop_fd_.get(), POLLIN, 0}};
   for (;;) {
     if (::poll(fds, 2, -1) < 0 && errno != EINTR) return;
     if (fds[1].revents & POLLIN) return;

@@ -33,6 +33,7 @@
 
 #include <tortuga/io/netif.h>
 
+#include "unique_fd.h"
 #include "grant_access.h"
 #include "io_counters.h"
 #include "net_packet.h"
@@ -93,7 +94,7 @@ class NetBackend final : public SplitBackend {
   std::vector<tg_netif_tx_request> partial_;  // slots of a packet still being published
   NetBackendStats stats_;
   IoCounters* io_ = nullptr;
-  int stop_fd_ = -1;
+  UniqueFd stop_fd_;  // an eventfd: written once to end the receive loop
   std::thread rx_thread_;
 };
 

@@ -15,53 +15,40 @@ namespace {
 
 // Brings the interface up, as `ip link set NAME up` would.
 void bring_up(const std::string& name) {
-  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0) throw TapError("socket: " + std::string(std::strerror(errno)));
+  UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!s.valid()) throw TapError("socket: " + std::string(std::strerror(errno)));
   ifreq ifr{};
   std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
-  int rc = ::ioctl(s, SIOCGIFFLAGS, &ifr);
+  int rc = ::ioctl(s.get(), SIOCGIFFLAGS, &ifr);
   if (rc == 0) {
     ifr.ifr_flags |= IFF_UP;
-    rc = ::ioctl(s, SIOCSIFFLAGS, &ifr);
+    rc = ::ioctl(s.get(), SIOCSIFFLAGS, &ifr);
   }
-  int err = errno;
-  ::close(s);
-  if (rc != 0) throw TapError("cannot bring " + name + " up: " + std::strerror(err));
+  if (rc != 0) throw TapError("cannot bring " + name + " up: " + std::strerror(errno));
 }
 
 }  // namespace
 
 TapDevice::TapDevice(const std::string& name) : name_(name) {
   if (name.empty() || name.size() >= IFNAMSIZ) throw TapError("bad TAP interface name '" + name + "'");
-  fd_ = ::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  if (fd_ < 0) throw TapError("cannot open /dev/net/tun: " + std::string(std::strerror(errno)));
+  fd_.reset(::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC));
+  if (!fd_.valid()) throw TapError("cannot open /dev/net/tun: " + std::string(std::strerror(errno)));
   ifreq ifr{};
   ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
   std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
-  if (::ioctl(fd_, TUNSETIFF, &ifr) != 0) {
-    int err = errno;
-    ::close(fd_);
-    throw TapError("cannot attach TAP " + name + ": " + std::strerror(err));
+  if (::ioctl(fd_.get(), TUNSETIFF, &ifr) != 0) {
+    throw TapError("cannot attach TAP " + name + ": " + std::strerror(errno));
   }
-  try {
-    bring_up(name);
-  } catch (...) {
-    ::close(fd_);
-    throw;
-  }
-}
-
-TapDevice::~TapDevice() {
-  if (fd_ >= 0) ::close(fd_);
+  bring_up(name);
 }
 
 bool TapDevice::send(std::span<const uint8_t> frame) {
-  ssize_t n = ::write(fd_, frame.data(), frame.size());
+  ssize_t n = ::write(fd_.get(), frame.data(), frame.size());
   return n == static_cast<ssize_t>(frame.size());
 }
 
 size_t TapDevice::receive(std::span<uint8_t> buf) {
-  ssize_t n = ::read(fd_, buf.data(), buf.size());
+  ssize_t n = ::read(fd_.get(), buf.data(), buf.size());
   return n > 0 ? static_cast<size_t>(n) : 0;
 }
 

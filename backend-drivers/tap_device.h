@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "unique_fd.h"
+
 namespace tortuga {
 
 class TapError : public std::runtime_error {
@@ -18,12 +20,11 @@ class TapError : public std::runtime_error {
 class TapDevice {
  public:
   explicit TapDevice(const std::string& name);  // throws TapError
-  ~TapDevice();
   TapDevice(const TapDevice&) = delete;
   TapDevice& operator=(const TapDevice&) = delete;
 
   const std::string& name() const { return name_; }
-  int fd() const { return fd_; }
+  int fd() const { return fd_.get(); }
   // One frame; false when the host did not take it (queue full, link down).
   bool send(std::span<const uint8_t> frame);
   // One frame into buf, its length, or 0 when none is waiting.
@@ -31,7 +32,7 @@ class TapDevice {
 
  private:
   std::string name_;
-  int fd_ = -1;
+  UniqueFd fd_;
 };
 
 }  // namespace tortuga

@@ -16,7 +16,7 @@ class ConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Limits a config must respect (the VMM's own; see hypervisor/domain.cpp).
+// Limits a config must respect (the VMM's own; see hypervisor/domain/domain.cpp).
 constexpr uint32_t kMaxMemoryMib = 256 * 1024;  // RAM ends below the VMM's area at 256 GiB
 constexpr uint32_t kMaxNameLength = 64;
 

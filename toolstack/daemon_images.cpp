@@ -1,5 +1,5 @@
 // tortugad's saved images: `tortuga save` asks the domain's VMM to write
-// its whole state (ABI.md 21, hypervisor/IMAGE.md) with the daemon's own
+// its whole state (ABI.md 21, hypervisor/image/IMAGE.md) with the daemon's own
 // config inside, and forgets the domain once the VMM has ended (unless
 // --keep); `tortuga restore` reads that config back from the image, claims
 // the name, and starts a VMM from the image instead of the kernel.

@@ -1,4 +1,4 @@
-// tortugad's live migration (ABI.md 21, hypervisor/MIGRATION.md). The
+// tortugad's live migration (ABI.md 21, hypervisor/migration/MIGRATION.md). The
 // daemons agree (MigrationOffer / MigrationAnswer on a TCP connection from
 // the source daemon to the destination's migration listener); then the
 // connection is handed over: the destination's new VMM inherits it

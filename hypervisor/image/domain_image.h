@@ -1,4 +1,4 @@
-// Saved domain images (ABI.md 21, hypervisor/IMAGE.md): writing a paused
+// Saved domain images (ABI.md 21, hypervisor/image/IMAGE.md): writing a paused
 // domain to a file, and reading one back as a RestoreSource. The records
 // are protobuf messages (domain_image.proto) in the framing of
 // image_records.h; this is the only part of the VMM that speaks protobuf

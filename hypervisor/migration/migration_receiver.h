@@ -1,5 +1,5 @@
 // The destination side of a live migration (`tortuga-vmm --incoming-fd N`,
-// hypervisor/MIGRATION.md): the domain is built from the image stream as a
+// hypervisor/migration/MIGRATION.md): the domain is built from the image stream as a
 // restore builds it (ImageSource: every record checked, page batches of
 // every round into RAM, a later copy of a gfn winning), then the
 // switch-over: "ready" out, "go" in, and "running" once the vCPUs started.

@@ -1,4 +1,4 @@
-// The source side of a live migration (ABI.md 21, hypervisor/MIGRATION.md):
+// The source side of a live migration (ABI.md 21, hypervisor/migration/MIGRATION.md):
 // pre-copy rounds of the domain's memory on a stream socket while the
 // guest runs, then stop-and-copy (the domain paused) of the last dirty
 // pages and the rest of its state, then the switch-over. All on a thread

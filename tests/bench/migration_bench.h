@@ -1,6 +1,6 @@
 // `make bench`'s live migration table: the test guest's counter domain,
 // idle and dirtying memory, migrated between two domains in this process
-// over a loopback TCP connection (hypervisor/MIGRATION.md).
+// over a loopback TCP connection (hypervisor/migration/MIGRATION.md).
 #pragma once
 
 #include <string>

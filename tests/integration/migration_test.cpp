@@ -1,5 +1,5 @@
 // Live migration between two tortuga-vmm processes (ABI.md 21,
-// hypervisor/MIGRATION.md), driven as the daemons drive it: the source
+// hypervisor/migration/MIGRATION.md), driven as the daemons drive it: the source
 // runs the counter guest under --control, the destination is
 // `tortuga-vmm --incoming-fd N` on one end of a socketpair, and the other
 // end goes to the source with migrate_send (SCM_RIGHTS). The count must

@@ -1,5 +1,5 @@
 // migrate and migrate-cancel: live migration to another tortugad (ABI.md
-// 21, hypervisor/MIGRATION.md), with a progress line per pre-copy round
+// 21, hypervisor/migration/MIGRATION.md), with a progress line per pre-copy round
 // like `xl migrate` and `virsh migrate --verbose`.
 #include <unistd.h>
 
