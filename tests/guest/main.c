@@ -273,8 +273,8 @@ static void check_hypercalls(void)
 	check(hypercall2(TG_HC_stack_switch, TG_USER_DS, kernel_stack) == -TG_EINVAL, "stack_switch with a user SS: -EINVAL");
 	check(hypercall2(TG_HC_set_segment_base, TG_SEGBASE_FS, 0x0000800000000000ULL) == -TG_EINVAL,
 	      "non-canonical segment base: -EINVAL");
-	check(hypercall3(TG_HC_console_io, TG_CONSOLEIO_WRITE, TG_CONSOLE_IO_MAX + 1, name) == -TG_EINVAL,
-	      "oversized console write: -EINVAL");
+	check(hypercall3(TG_HC_console_io, TG_CONSOLEIO_WRITE, TG_CONSOLE_IO_MAX + 1, name) == -TG_E2BIG,
+	      "oversized console write: -E2BIG");
 	char in[16];
 	check(hypercall3(TG_HC_console_io, TG_CONSOLEIO_READ, sizeof(in), in) >= 0, "console read does not block");
 }
