@@ -430,6 +430,8 @@ static void scenario(const char *name)
 		shutdown(TG_SHUTDOWN_crash);
 	else if (str_eq(name, "reboot"))
 		shutdown(TG_SHUTDOWN_reboot);
+	else if (str_eq(name, "suspend"))
+		shutdown(TG_SHUTDOWN_suspend);
 	else if (str_eq(name, "spin"))
 		for (;;)
 			__asm__ volatile("pause");

@@ -21,7 +21,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-constexpr int kPoweroff = 0, kVmmError = 1, kKilled = 2, kCrash = 3, kReboot = 4, kDestroyed = 7;
+constexpr int kPoweroff = 0, kVmmError = 1, kKilled = 2, kCrash = 3, kReboot = 4, kSuspended = 6, kDestroyed = 7;
 
 VmmRun run_guest(const std::string& cmdline, const std::vector<std::string>& extra = {}) {
   std::vector<std::string> args{test_guest_path(), "--name", "testguest", "--cmdline", cmdline};
@@ -358,7 +358,9 @@ INSTANTIATE_TEST_SUITE_P(
         Misbehaviour{"bad-handler", kKilled, "set_trap_table: handler for vector 14 0x1000 is outside guest memory"},
         Misbehaviour{"bad-kernel-stack", kKilled, "cannot deliver syscall: guest kernel stack 0xffffffffbfff"},
         Misbehaviour{"crash", kCrash, "guest shut down: crash"},
-        Misbehaviour{"reboot", kReboot, "guest shut down: reboot"}),
+        Misbehaviour{"reboot", kReboot, "guest shut down: reboot"},
+        // ABI.md 7.1: the VMM writes no image for a guest's suspend; it ends the domain.
+        Misbehaviour{"suspend", kSuspended, "guest shut down: suspend"}),
     [](const auto& info) {
       std::string name = info.param.scenario;
       std::replace(name.begin(), name.end(), '-', '_');
