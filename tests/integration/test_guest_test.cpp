@@ -41,6 +41,24 @@ TEST(TestGuest, SelfTestPassesAndPowersOff) {
   EXPECT_EQ(run.exit_code, kPoweroff) << run.console << run.messages;
 }
 
+// Arguments ABI.md 7 allows or refuses, as the self test checks them.
+TEST(TestGuest, HypercallArgumentsAreTreatedAsAbiSection7Says) {
+  VmmRun run = run_guest("", {"--memory", "32"});
+  for (const char* line : {
+           "ok - oversized console write: -E2BIG",                              // 7.0
+           "ok - trap table entry with nonzero _pad0: -EINVAL",                 // 7.3
+           "ok - trap table entry with nonzero _pad1: -EINVAL",                 //
+           "ok - trap table naming only vector 3",                              //
+           "ok - vectors a trap table does not list keep their handlers",       //
+           "ok - stack_switch to a non-canonical stack: -EINVAL",               // 7.6
+           "ok - stack_switch with ss 0",                                       //
+       }) {
+    EXPECT_THAT(run.console, HasSubstr(line));
+  }
+  EXPECT_THAT(run.console, Not(HasSubstr("not ok")));
+  EXPECT_EQ(run.exit_code, kPoweroff) << run.console << run.messages;
+}
+
 // The console ring's doorbell: a store KVM completes in the host kernel.
 // The only doorbell access that reaches the VMM is the guest's deliberate
 // load from the slot.
