@@ -174,7 +174,9 @@ BootLayout build_domain(const GuestMemory& memory, const KernelImage& kernel, co
   b.nr_page_table_frames = frames;
   b.stack_top_gpa = stack_end;
   b.first_free_gpa = stack_end;
-  if (stack_end > b.boot_map_end) {
+  // ABI.md 5.1: at least kBootPadding mapped and free after the stack; a
+  // domain whose RAM ends sooner is refused, not given less.
+  if (stack_end + kBootPadding > b.boot_map_end) {
     throw KernelImageError(fmt::format("{} MiB of memory is too small: the boot layout needs {} KiB",
                                        memory.ram_size() >> 20, (stack_end + kBootPadding) >> 10));
   }

@@ -2,7 +2,9 @@
 // wants exceptions, user SYSCALLs, events and rejected irets delivered.
 // Every address must be reachable guest kernel code; an address outside
 // guest memory is a broken kernel, and the domain is killed.
-#include <array>
+#include <algorithm>
+#include <iterator>
+#include <vector>
 
 #include <fmt/format.h>
 #include <tortuga/cpu.h>
@@ -15,24 +17,37 @@ namespace {
 
 constexpr unsigned kMaxTrapTableEntries = 256;
 
+bool valid_trap_entry(const tg_trap_info& e) {
+  return e.vector < TG_NR_EXCEPTION_VECTORS && (e.flags & ~TG_TRAPF_MASK_EVENTS) == 0 && e._pad0 == 0 && e._pad1 == 0;
+}
+
+// Reads and checks the whole table before anything is set, so that a
+// refused table changes nothing.
+int64_t read_trap_table(Vcpu& vcpu, uint64_t table, std::vector<tg_trap_info>& entries) {
+  GuestAddressSpace as = vcpu.address_space();
+  for (unsigned i = 0; i < kMaxTrapTableEntries; ++i) {
+    auto entry = as.read<tg_trap_info>(table + i * sizeof(tg_trap_info));
+    if (entry.handler == 0) return 0;
+    if (!valid_trap_entry(entry)) return -TG_EINVAL;
+    std::string what = fmt::format("set_trap_table: handler for vector {}", entry.vector);
+    require_guest_code_address(vcpu, entry.handler, what.c_str());
+    entries.push_back(entry);
+  }
+  return -TG_E2BIG;  // no terminating entry
+}
+
 }  // namespace
 
 int64_t set_trap_table(Vcpu& vcpu, const Args& args) {
   uint64_t table = args.a0;
-  std::array<TrapTableEntry, TG_NR_EXCEPTION_VECTORS> traps{};
-  if (table != 0) {  // 0 clears every handler
-    GuestAddressSpace as = vcpu.address_space();
-    for (unsigned i = 0;; ++i) {
-      if (i == kMaxTrapTableEntries) return -TG_E2BIG;
-      auto entry = as.read<tg_trap_info>(table + i * sizeof(tg_trap_info));
-      if (entry.handler == 0) break;
-      if (entry.vector >= TG_NR_EXCEPTION_VECTORS || (entry.flags & ~TG_TRAPF_MASK_EVENTS)) return -TG_EINVAL;
-      std::string what = fmt::format("set_trap_table: handler for vector {}", entry.vector);
-      require_guest_code_address(vcpu, entry.handler, what.c_str());
-      traps[entry.vector] = {entry.handler, entry.flags};
-    }
+  if (table == 0) {  // 0 removes every handler
+    std::fill(std::begin(vcpu.state().traps), std::end(vcpu.state().traps), TrapTableEntry{});
+    return 0;
   }
-  std::copy(traps.begin(), traps.end(), vcpu.state().traps);
+  std::vector<tg_trap_info> entries;
+  if (int64_t rc = read_trap_table(vcpu, table, entries); rc != 0) return rc;
+  // Vectors the table does not list keep their handlers (ABI.md 7.3).
+  for (const auto& e : entries) vcpu.state().traps[e.vector] = {e.handler, e.flags};
   return 0;
 }
 

@@ -12,7 +12,7 @@ namespace tortuga::hypercalls {
 
 int64_t console_io(Vcpu& vcpu, const Args& args) {
   uint64_t cmd = args.a0, count = args.a1, buf = args.a2;
-  if (count > TG_CONSOLE_IO_MAX) return -TG_EINVAL;
+  if (count > TG_CONSOLE_IO_MAX) return -TG_E2BIG;  // a length over its limit (ABI.md 1.4, 7.0)
   std::vector<uint8_t> bytes(count);
   switch (cmd) {
     case TG_CONSOLEIO_WRITE:

@@ -16,10 +16,12 @@ bool valid_guest_address(uint64_t va) { return pte::is_canonical(va) && !reserve
 
 int64_t stack_switch(Vcpu& vcpu, const Args& args) {
   uint64_t ss = args.a0, sp = args.a1;
-  if (ss != TG_KERNEL_DS || !valid_guest_address(sp)) return -TG_EINVAL;
-  // Not dereferenced now: a stack that is unmapped when a bounce needs it
-  // kills the domain then, with the address.
-  vcpu.state().kernel_ss = ss;
+  // ss 0 stands for the kernel's (ABI.md 7.6). The stack must be an
+  // address a guest could map (a restore refuses a non-canonical one), but
+  // is not dereferenced now: a stack that is unmapped when a bounce needs
+  // it kills the domain then, with the address.
+  if ((ss != TG_KERNEL_DS && ss != 0) || !valid_guest_address(sp)) return -TG_EINVAL;
+  vcpu.state().kernel_ss = TG_KERNEL_DS;
   vcpu.state().kernel_sp = sp;
   return 0;
 }

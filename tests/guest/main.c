@@ -273,8 +273,8 @@ static void check_hypercalls(void)
 	check(hypercall2(TG_HC_stack_switch, TG_USER_DS, kernel_stack) == -TG_EINVAL, "stack_switch with a user SS: -EINVAL");
 	check(hypercall2(TG_HC_set_segment_base, TG_SEGBASE_FS, 0x0000800000000000ULL) == -TG_EINVAL,
 	      "non-canonical segment base: -EINVAL");
-	check(hypercall3(TG_HC_console_io, TG_CONSOLEIO_WRITE, TG_CONSOLE_IO_MAX + 1, name) == -TG_EINVAL,
-	      "oversized console write: -EINVAL");
+	check(hypercall3(TG_HC_console_io, TG_CONSOLEIO_WRITE, TG_CONSOLE_IO_MAX + 1, name) == -TG_E2BIG,
+	      "oversized console write: -E2BIG");
 	char in[16];
 	check(hypercall3(TG_HC_console_io, TG_CONSOLEIO_READ, sizeof(in), in) >= 0, "console read does not block");
 }
@@ -297,6 +297,36 @@ static void check_kernel_fault(void)
 	__asm__ volatile("lea 1f(%%rip), %%r12\n\tmovb (%0), %%al\n1:" ::"r"(UNMAPPED_KERNEL_ADDRESS) : "r12", "rax", "memory");
 	check(expected.seen == 1 && !expected.armed, "kernel-mode page fault bounced to its handler and fixed up");
 	check(shared_info->vcpu_info[0].upcall_mask == 1, "a handler with TG_TRAPF_MASK_EVENTS masks events");
+}
+
+/* set_trap_table changes only the vectors it lists and refuses nonzero
+ * padding (ABI.md 7.3). The #PF handler must survive a table that names
+ * only vector 3, and a refused table must change nothing. */
+static void check_trap_table_merges(void)
+{
+	static const struct tg_trap_info only_int3[] = {{.vector = 3, .handler = (uint64_t)trap_entry_3}, {.handler = 0}};
+	static const struct tg_trap_info padded[] = {{.vector = 0, ._pad0 = 1, .handler = (uint64_t)trap_entry_0},
+						     {.handler = 0}};
+	static const struct tg_trap_info padded1[] = {{.vector = 0, ._pad1 = 1, .handler = (uint64_t)trap_entry_0},
+						      {.handler = 0}};
+	check_rc(hypercall1(TG_HC_set_trap_table, padded), -TG_EINVAL, "trap table entry with nonzero _pad0: -EINVAL");
+	check_rc(hypercall1(TG_HC_set_trap_table, padded1), -TG_EINVAL, "trap table entry with nonzero _pad1: -EINVAL");
+	check_rc(hypercall1(TG_HC_set_trap_table, only_int3), 0, "trap table naming only vector 3");
+	unsigned before = expected.seen;
+	arm(14, UNMAPPED_KERNEL_ADDRESS, 0x0);
+	__asm__ volatile("lea 1f(%%rip), %%r12\n\tmovb (%0), %%al\n1:" ::"r"(UNMAPPED_KERNEL_ADDRESS) : "r12", "rax", "memory");
+	check(expected.seen == before + 1 && !expected.armed, "vectors a trap table does not list keep their handlers");
+	check_rc(hypercall1(TG_HC_set_trap_table, guest_trap_table), 0, "the full trap table again");
+}
+
+/* stack_switch takes TG_KERNEL_DS or 0 as ss (ABI.md 7.6) and refuses a
+ * non-canonical stack, which no restore could take back. */
+static void check_stack_switch(void)
+{
+	uint64_t top = (uint64_t)(kernel_stack + sizeof(kernel_stack));
+	check_rc(hypercall2(TG_HC_stack_switch, TG_KERNEL_DS, 0x0000800000000000ULL), -TG_EINVAL,
+		 "stack_switch to a non-canonical stack: -EINVAL");
+	check_rc(hypercall2(TG_HC_stack_switch, 0, top), 0, "stack_switch with ss 0");
 }
 
 static void check_failsafe(void)
@@ -328,6 +358,8 @@ static void selftest(void)
 	check_time();
 	check(install_handlers() == 0, "trap table, syscall and failsafe callbacks and kernel stack installed");
 	check_kernel_fault();
+	check_trap_table_merges();
+	check_stack_switch();
 	check(hypercall2(TG_HC_set_segment_base, TG_SEGBASE_GS_KERNEL, kernel_gs_area) == 0 &&
 		      hypercall2(TG_HC_set_segment_base, TG_SEGBASE_GS_USER, user_gs_area) == 0 &&
 		      read_gs0() == KERNEL_GS_MAGIC,
@@ -430,6 +462,8 @@ static void scenario(const char *name)
 		shutdown(TG_SHUTDOWN_crash);
 	else if (str_eq(name, "reboot"))
 		shutdown(TG_SHUTDOWN_reboot);
+	else if (str_eq(name, "suspend"))
+		shutdown(TG_SHUTDOWN_suspend);
 	else if (str_eq(name, "spin"))
 		for (;;)
 			__asm__ volatile("pause");

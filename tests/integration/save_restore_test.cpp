@@ -344,6 +344,22 @@ TEST_F(CorruptImage, StateThatTheVmmWouldNeverHaveMadeIsRefused) {
   expect_refused(path("store.img"), "store:");
 }
 
+// ABI.md 21.1: the only CPU feature a restore checks is XCR0, which KVM
+// refuses when the destination's CPUID view does not offer every state
+// component it enables (bit 63 is reserved on every CPU).
+TEST_F(CorruptImage, AnXcr0TheHostCannotProvideIsRefused) {
+  rewrite<image::Vcpu>(
+      RecordType::kVcpu,
+      [](image::Vcpu& v) {
+        ASSERT_GT(v.regs().xcrs_size(), 0);
+        auto* xcr0 = v.mutable_regs()->mutable_xcrs(0);
+        ASSERT_EQ(xcr0->index(), 0u);
+        xcr0->set_value(xcr0->value() | (1ULL << 63));
+      },
+      path("xcr0.img"));
+  expect_refused(path("xcr0.img"), "KVM refused its FPU state");
+}
+
 // Dirty logging for the migration to come: a round holds what the guest
 // wrote (KVM's log) and what the VMM wrote for it, and a round taken while
 // the domain is paused holds only the frames the VMM shares with it.

@@ -21,7 +21,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-constexpr int kPoweroff = 0, kVmmError = 1, kKilled = 2, kCrash = 3, kReboot = 4, kDestroyed = 7;
+constexpr int kPoweroff = 0, kVmmError = 1, kKilled = 2, kCrash = 3, kReboot = 4, kSuspended = 6, kDestroyed = 7;
 
 VmmRun run_guest(const std::string& cmdline, const std::vector<std::string>& extra = {}) {
   std::vector<std::string> args{test_guest_path(), "--name", "testguest", "--cmdline", cmdline};
@@ -38,6 +38,24 @@ TEST(TestGuest, SelfTestPassesAndPowersOff) {
   EXPECT_THAT(run.console, Not(HasSubstr("not ok")));
   EXPECT_THAT(run.console, HasSubstr(" passed, 0 failed"));
   EXPECT_THAT(run.messages, HasSubstr("testguest: guest shut down: poweroff"));
+  EXPECT_EQ(run.exit_code, kPoweroff) << run.console << run.messages;
+}
+
+// Arguments ABI.md 7 allows or refuses, as the self test checks them.
+TEST(TestGuest, HypercallArgumentsAreTreatedAsAbiSection7Says) {
+  VmmRun run = run_guest("", {"--memory", "32"});
+  for (const char* line : {
+           "ok - oversized console write: -E2BIG",                              // 7.0
+           "ok - trap table entry with nonzero _pad0: -EINVAL",                 // 7.3
+           "ok - trap table entry with nonzero _pad1: -EINVAL",                 //
+           "ok - trap table naming only vector 3",                              //
+           "ok - vectors a trap table does not list keep their handlers",       //
+           "ok - stack_switch to a non-canonical stack: -EINVAL",               // 7.6
+           "ok - stack_switch with ss 0",                                       //
+       }) {
+    EXPECT_THAT(run.console, HasSubstr(line));
+  }
+  EXPECT_THAT(run.console, Not(HasSubstr("not ok")));
   EXPECT_EQ(run.exit_code, kPoweroff) << run.console << run.messages;
 }
 
@@ -358,7 +376,9 @@ INSTANTIATE_TEST_SUITE_P(
         Misbehaviour{"bad-handler", kKilled, "set_trap_table: handler for vector 14 0x1000 is outside guest memory"},
         Misbehaviour{"bad-kernel-stack", kKilled, "cannot deliver syscall: guest kernel stack 0xffffffffbfff"},
         Misbehaviour{"crash", kCrash, "guest shut down: crash"},
-        Misbehaviour{"reboot", kReboot, "guest shut down: reboot"}),
+        Misbehaviour{"reboot", kReboot, "guest shut down: reboot"},
+        // ABI.md 7.1: the VMM writes no image for a guest's suspend; it ends the domain.
+        Misbehaviour{"suspend", kSuspended, "guest shut down: suspend"}),
     [](const auto& info) {
       std::string name = info.param.scenario;
       std::replace(name.begin(), name.end(), '-', '_');

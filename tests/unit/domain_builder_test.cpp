@@ -260,6 +260,32 @@ TEST(BuildDomain, RefusesMemoryTooSmallForBootLayout) {
   EXPECT_THAT(build_refusal(memory, test_kernel(), params), HasSubstr("4 MiB of memory is too small"));
 }
 
+// An initramfs that puts the end of the bootstrap stack `room` bytes
+// before the end of 4 MiB of RAM (4 pages from start info to the store
+// ring, 5 table frames for a 4 MiB mapping, 4 stack pages).
+BootParams params_leaving(const KernelImage& kernel, uint64_t room) {
+  const uint64_t kernel_end = (kernel.end_gpa() + 4095) & ~uint64_t{4095};
+  BootParams params;
+  params.initramfs.assign(4 * kMiB - room - (4 + 5 + 4) * 4096 - kernel_end, 0x5a);
+  return params;
+}
+
+// ABI.md 5.1: at least 512 KiB mapped and free after the stack. When RAM
+// ends before that, the domain is refused rather than given less.
+TEST(BuildDomain, RefusesMemoryThatLeavesLessThanTheBootPadding) {
+  GuestMemory memory(4 * kMiB, reserved_area::kGpa, reserved_area::kSize);
+  KernelImage kernel = test_kernel();
+  EXPECT_THAT(build_refusal(memory, kernel, params_leaving(kernel, 256 * 1024)), HasSubstr("4 MiB of memory is too small"));
+}
+
+TEST(BuildDomain, BootMapEndIsTheEndOfRamWhenRamEndsFirst) {
+  GuestMemory memory(4 * kMiB, reserved_area::kGpa, reserved_area::kSize);
+  KernelImage kernel = test_kernel();
+  BootLayout layout = build_domain(memory, kernel, params_leaving(kernel, 512 * 1024));
+  EXPECT_EQ(layout.boot_map_end, 4 * kMiB);
+  EXPECT_EQ(layout.boot_map_end - layout.first_free_gpa, 512 * 1024u);
+}
+
 // The kernel picks its virtual base; the boot mapping built from it must
 // stay out of the VMM's reserved range and must not wrap around.
 TEST(BuildDomain, RefusesVirtualBaseInReservedRange) {
