@@ -1,11 +1,10 @@
 // Hypercall dispatch: a SYSCALL executed in guest kernel mode is a
 // hypercall. rax holds the number; arguments are in rdi, rsi, rdx, r10, r8.
-#include <array>
+#include <string>
 
 #include <fmt/format.h>
 #include <tortuga/errno.h>
 #include <tortuga/hypercall.h>
-#include <tortuga/memory.h>
 
 #include "domain/guest_fault.h"
 #include "domain/domain.h"
@@ -16,55 +15,20 @@ namespace {
 
 using namespace hypercalls;
 
-constexpr std::array<Entry, TG_NR_HYPERCALLS> make_table() {
-  std::array<Entry, TG_NR_HYPERCALLS> t{};
-  t[TG_HC_console_io] = {console_io, true};
-  t[TG_HC_sched_op] = {sched_op, true};
-  t[TG_HC_set_trap_table] = {set_trap_table, true};
-  t[TG_HC_set_callbacks] = {set_callbacks, true};
-  t[TG_HC_iret] = {iret, false};
-  t[TG_HC_stack_switch] = {stack_switch, true};
-  t[TG_HC_set_segment_base] = {set_segment_base, true};
-  t[TG_HC_version] = {version, true};
-  t[TG_HC_mmu_update] = {mmu_update, true};
-  t[TG_HC_mmuext_op] = {mmuext_op, true};
-  t[TG_HC_update_va_mapping] = {update_va_mapping, true};
-  t[TG_HC_multicall] = {multicall, true};
-  t[TG_HC_memory_op] = {memory_op, true};
-  t[TG_HC_event_channel_op] = {event_channel_op, true};
-  t[TG_HC_set_timer_op] = {set_timer_op, true};
-  t[TG_HC_vcpu_op] = {vcpu_op, true};
-  t[TG_HC_grant_table_op] = {grant_table_op, true};
-  return t;
-}
-
-constexpr auto kTable = make_table();
-
-// Calls that read or change page-table state (the frame table, base
-// pointers). With several vCPUs they run in a quiesce section (quiesce.h).
-bool changes_page_tables(uint64_t nr, const Args& a) {
-  switch (nr) {
-    case TG_HC_mmu_update:
-    case TG_HC_mmuext_op:
-    case TG_HC_update_va_mapping:
-    case TG_HC_multicall:
-    case TG_HC_grant_table_op:  // types grant frames, writes L1 entries
-      return true;
-    case TG_HC_memory_op:
-      return a.a0 == TG_MEMOP_increase_reservation || a.a0 == TG_MEMOP_decrease_reservation;
-    case TG_HC_vcpu_op:
-      return vcpu_op_changes_page_tables(a.a0);
-    default:
-      return false;
-  }
-}
-
 // Backends check frame types from their own threads (grant_table.h): a call
 // that changes them holds the frame lock. grant_table_op takes it itself,
 // around the parts that need it (its copies end grant uses, which lock).
-std::unique_lock<std::mutex> frame_lock_for(Domain& domain, uint64_t nr, const Args& a) {
-  if (nr == TG_HC_grant_table_op || !changes_page_tables(nr, a)) return {};
+std::unique_lock<std::mutex> frame_lock_for(Domain& domain, const Entry& entry, const Args& a) {
+  if (entry.nr == TG_HC_grant_table_op || !changes_page_tables(entry, a.a0)) return {};
   return std::unique_lock(domain.mmu().frame_lock());
+}
+
+// Why the domain dies when a handler met a pointer it cannot follow: the
+// call, the pointer, where it was made, and what the guest passed.
+std::string bad_pointer_message(const Entry& entry, const Args& a, const BadGuestAddress& bad, uint64_t rip) {
+  return fmt::format("hypercall {}: bad guest pointer {:#x} ({}) at rip {:#x}; arguments {} in rdi, rsi, rdx, r10, r8: "
+                     "{:#x} {:#x} {:#x} {:#x} {:#x}",
+                     entry.name, bad.va(), bad.what(), rip, entry.arguments, a.a0, a.a1, a.a2, a.a3, a.a4);
 }
 
 }  // namespace
@@ -81,13 +45,13 @@ void Vcpu::return_from_hypercall(int64_t result) {
 // accessed or dirty bit moves meanwhile. They flush their TLBs before they
 // next run if this call flushed. Costs each running vCPU a kick, and this
 // one an exit for the apply routine.
-int64_t Vcpu::call_with_others_stopped(uint64_t nr, const hypercalls::Entry& entry, const hypercalls::Args& args) {
+int64_t Vcpu::call_with_others_stopped(const hypercalls::Entry& entry, const hypercalls::Args& args) {
   QuiesceSection section(
       domain_.quiesce(), id_, [&](uint32_t v) { domain_.vcpu(v).kick(); }, [&] { return domain_.stopping(); });
   if (!section.active()) return -TG_EAGAIN;  // the domain is stopping
   int64_t result;
   {
-    auto lock = frame_lock_for(domain_, nr, args);
+    auto lock = frame_lock_for(domain_, entry, args);
     result = entry.handler(*this, args);
   }
   bool flushed = apply_program_.flushes_tlb() || !apply_program_.invlpgs().empty();
@@ -102,34 +66,29 @@ int64_t Vcpu::call_with_others_stopped(uint64_t nr, const hypercalls::Entry& ent
 
 void Vcpu::handle_hypercall() {
   uint64_t nr = regs().rax;
-  if (nr >= kTable.size() || kTable[nr].handler == nullptr) {
-    if (nr >= kTable.size()) ++stats_.bad_hypercalls; else ++stats_.hypercalls[nr];
+  const Entry* entry = find_hypercall(nr);
+  if (entry == nullptr) {
+    ++stats_.bad_hypercalls;
     return_from_hypercall(-TG_ENOSYS);
     return;
   }
   ++stats_.hypercalls[nr];
-  const Entry& entry = kTable[nr];
   Args args{regs().rdi, regs().rsi, regs().rdx, regs().r10, regs().r8};
   int64_t result;
   try {
-    if (domain_.config().vcpus > 1 && changes_page_tables(nr, args)) {
-      result = call_with_others_stopped(nr, entry, args);
+    if (domain_.config().vcpus > 1 && changes_page_tables(*entry, args.a0)) {
+      result = call_with_others_stopped(*entry, args);
     } else {
-      auto lock = frame_lock_for(domain_, nr, args);
-      result = entry.handler(*this, args);
+      auto lock = frame_lock_for(domain_, *entry, args);
+      result = entry->handler(*this, args);
     }
   } catch (const BadGuestAddress& bad) {
-    throw GuestFault(fmt::format("hypercall {}: bad guest pointer {:#x} ({}) at rip {:#x}", hypercall_name(nr),
-                                 bad.va(), bad.what(), regs().rcx));
+    throw GuestFault(bad_pointer_message(*entry, args, bad, regs().rcx));
   }
-  if (entry.returns) return_from_hypercall(result);
+  if (entry->returns) return_from_hypercall(result);
 }
 
 namespace hypercalls {
-
-const Entry* find_hypercall(uint64_t nr) {
-  return nr < kTable.size() && kTable[nr].handler != nullptr ? &kTable[nr] : nullptr;
-}
 
 void require_guest_code_address(Vcpu& vcpu, uint64_t va, const char* what) {
   Translation t = vcpu.kernel_address_space().translate(va, Access::kRead);

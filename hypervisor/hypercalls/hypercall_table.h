@@ -1,10 +1,15 @@
-// The hypercall table: one handler per hypercall number. Each handler lives
-// in the file named after its hypercall (console_io.cpp, sched_op.cpp, ...);
+// The hypercall table, derived from the rows of hypercall_list.h: the
+// handlers' declarations and one entry per hypercall number, checked at
+// compile time to cover every number exactly once. Each handler lives in the
+// file named after its hypercall (console_io.cpp, sched_op.cpp, ...);
 // dispatch.cpp decodes the registers and counts every call.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <iterator>
 
+#include "hypercalls/hypercall_list.h"
 #include "vcpu/vcpu.h"
 
 namespace tortuga::hypercalls {
@@ -16,35 +21,96 @@ struct Args {
 
 using Handler = int64_t (*)(Vcpu& vcpu, const Args& args);
 
+// Whether a hypercall reads or changes page-table state (hypercall_list.h).
+enum class PageTables { kNever, kAlways, kBySubOp };
+using SubOpPredicate = bool (*)(uint64_t cmd);
+
 struct Entry {
+  uint64_t nr;            // TG_HC_<name>
+  const char* name;       // <name>, as the ABI spells it
+  const char* arguments;  // the argument shape, "(cmd, arg)"
   Handler handler;
   bool returns;  // false: the handler set the guest's registers itself (iret)
+  PageTables page_tables;
+  SubOpPredicate sub_op_changes_page_tables;  // kBySubOp only, else nullptr
 };
 
-int64_t console_io(Vcpu& vcpu, const Args& args);
-int64_t sched_op(Vcpu& vcpu, const Args& args);
-int64_t set_trap_table(Vcpu& vcpu, const Args& args);
-int64_t set_callbacks(Vcpu& vcpu, const Args& args);
-int64_t iret(Vcpu& vcpu, const Args& args);
-int64_t stack_switch(Vcpu& vcpu, const Args& args);
-int64_t set_segment_base(Vcpu& vcpu, const Args& args);
-int64_t version(Vcpu& vcpu, const Args& args);
-int64_t mmu_update(Vcpu& vcpu, const Args& args);
-int64_t mmuext_op(Vcpu& vcpu, const Args& args);
-int64_t update_va_mapping(Vcpu& vcpu, const Args& args);
-int64_t multicall(Vcpu& vcpu, const Args& args);
-int64_t memory_op(Vcpu& vcpu, const Args& args);
-int64_t event_channel_op(Vcpu& vcpu, const Args& args);
-int64_t set_timer_op(Vcpu& vcpu, const Args& args);
-int64_t vcpu_op(Vcpu& vcpu, const Args& args);
-int64_t grant_table_op(Vcpu& vcpu, const Args& args);
-bool vcpu_op_changes_page_tables(uint64_t cmd);
+// The handlers and their sub-op predicates, declared from the rows.
+#define TORTUGA_HC_DECLARE_PREDICATE_NEVER
+#define TORTUGA_HC_DECLARE_PREDICATE_ALWAYS
+#define TORTUGA_HC_DECLARE_PREDICATE_SUB_OP(predicate) bool predicate(uint64_t cmd);
+#define TORTUGA_HC_DECLARE(name, arguments, returns, page_tables) \
+  int64_t name(Vcpu& vcpu, const Args& args);               \
+  TORTUGA_HC_DECLARE_PREDICATE_##page_tables
+TORTUGA_HYPERCALLS(TORTUGA_HC_DECLARE)
+#undef TORTUGA_HC_DECLARE
+#undef TORTUGA_HC_DECLARE_PREDICATE_SUB_OP
+#undef TORTUGA_HC_DECLARE_PREDICATE_ALWAYS
+#undef TORTUGA_HC_DECLARE_PREDICATE_NEVER
+
+// The rows as entries, in the order hypercall_list.h gives them.
+#define TORTUGA_HC_RETURNS_RETURNS true
+#define TORTUGA_HC_RETURNS_NO_RETURN false
+#define TORTUGA_HC_PAGE_TABLES_NEVER PageTables::kNever, nullptr
+#define TORTUGA_HC_PAGE_TABLES_ALWAYS PageTables::kAlways, nullptr
+#define TORTUGA_HC_PAGE_TABLES_SUB_OP(predicate) PageTables::kBySubOp, predicate
+#define TORTUGA_HC_ENTRY(name, arguments, returns, page_tables) \
+  Entry{TG_HC_##name, #name, arguments, name, TORTUGA_HC_RETURNS_##returns, TORTUGA_HC_PAGE_TABLES_##page_tables},
+inline constexpr Entry kRows[] = {TORTUGA_HYPERCALLS(TORTUGA_HC_ENTRY)};
+#undef TORTUGA_HC_ENTRY
+#undef TORTUGA_HC_PAGE_TABLES_SUB_OP
+#undef TORTUGA_HC_PAGE_TABLES_ALWAYS
+#undef TORTUGA_HC_PAGE_TABLES_NEVER
+#undef TORTUGA_HC_RETURNS_NO_RETURN
+#undef TORTUGA_HC_RETURNS_RETURNS
+
+// How many rows hold hypercall number nr.
+consteval size_t rows_for(uint64_t nr) {
+  size_t n = 0;
+  for (const Entry& row : kRows) n += row.nr == nr;
+  return n;
+}
+
+consteval bool every_number_has_one_row() {
+  for (uint64_t nr = 0; nr < TG_NR_HYPERCALLS; ++nr) {
+    if (rows_for(nr) != 1) return false;
+  }
+  return true;
+}
+
+static_assert(std::size(kRows) == TG_NR_HYPERCALLS,
+              "hypercall_list.h needs exactly one row per hypercall number below TG_NR_HYPERCALLS");
+static_assert(every_number_has_one_row(),
+              "hypercall_list.h: a number below TG_NR_HYPERCALLS has no row, or two rows share one");
+
+// The entries indexed by hypercall number.
+consteval std::array<Entry, TG_NR_HYPERCALLS> by_number() {
+  std::array<Entry, TG_NR_HYPERCALLS> table{};
+  for (const Entry& row : kRows) table[row.nr] = row;
+  return table;
+}
+
+inline constexpr std::array<Entry, TG_NR_HYPERCALLS> kTable = by_number();
+
+// The table entry for a hypercall number, or nullptr when there is none.
+constexpr const Entry* find_hypercall(uint64_t nr) { return nr < kTable.size() ? &kTable[nr] : nullptr; }
+
+// Whether this call, with sub-op `cmd` (rdi), reads or changes page-table
+// state: dispatch then takes the frame lock and stops the other vCPUs.
+inline bool changes_page_tables(const Entry& entry, uint64_t cmd) {
+  switch (entry.page_tables) {
+    case PageTables::kNever:
+      return false;
+    case PageTables::kAlways:
+      return true;
+    case PageTables::kBySubOp:
+      return entry.sub_op_changes_page_tables(cmd);
+  }
+  return false;
+}
 
 // Arms this vCPU's one-shot timer (set_timer_op and vcpu_op share it).
 int64_t arm_timer(Vcpu& vcpu, uint64_t deadline_ns);
-
-// The table entry for a hypercall number, or nullptr when there is none.
-const Entry* find_hypercall(uint64_t nr);
 
 // The feature bits (word 0) this VMM offers; see TG_VERSION_features.
 uint32_t offered_features();

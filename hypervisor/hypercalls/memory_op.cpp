@@ -57,6 +57,11 @@ int64_t memory_map(Vcpu& vcpu, uint64_t arg) {
 
 }  // namespace
 
+// A reservation change populates or releases frames: the frame table changes.
+bool memory_op_changes_page_tables(uint64_t cmd) {
+  return cmd == TG_MEMOP_increase_reservation || cmd == TG_MEMOP_decrease_reservation;
+}
+
 int64_t memory_op(Vcpu& vcpu, const Args& args) {
   PvMmu& mmu = vcpu.domain().mmu();
   switch (args.a0) {

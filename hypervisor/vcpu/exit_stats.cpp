@@ -2,14 +2,13 @@
 
 #include <fmt/format.h>
 
+#include "hypercalls/hypercall_table.h"
+
 namespace tortuga {
 
 const char* hypercall_name(uint64_t nr) {
-  static constexpr const char* kNames[TG_NR_HYPERCALLS] = {
-      "console_io", "sched_op", "set_timer_op", "set_trap_table", "set_callbacks", "iret",
-      "stack_switch", "set_segment_base", "mmu_update", "mmuext_op", "update_va_mapping",
-      "multicall", "event_channel_op", "grant_table_op", "memory_op", "vcpu_op", "version"};
-  return nr < TG_NR_HYPERCALLS ? kNames[nr] : "unknown";
+  const hypercalls::Entry* entry = hypercalls::find_hypercall(nr);
+  return entry != nullptr ? entry->name : "unknown";
 }
 
 void ExitStats::add(const ExitStats& o) {

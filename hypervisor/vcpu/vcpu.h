@@ -179,7 +179,7 @@ class Vcpu {
   void handle_syscall();
   void handle_guest_port_io(uint16_t port);
   void handle_hypercall();
-  int64_t call_with_others_stopped(uint64_t nr, const hypercalls::Entry& entry, const hypercalls::Args& args);
+  int64_t call_with_others_stopped(const hypercalls::Entry& entry, const hypercalls::Args& args);
   void bounce_user_syscall();
   InterruptedContext context_from_cpl0_frame(unsigned vector, std::optional<uint64_t>& error_code);
   uint64_t virtual_rflags(uint64_t real_rflags);
