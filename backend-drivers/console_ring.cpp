@@ -59,7 +59,7 @@ size_t ConsoleRing::backlog() const {
   return backlog_.size();
 }
 
-ConsoleRingState ConsoleRing::state() const {
+ConsoleRingState ConsoleRing::save() const {
   std::lock_guard lock(mutex_);
   return {in_prod_, std::string(backlog_.begin(), backlog_.end())};
 }

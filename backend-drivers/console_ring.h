@@ -22,8 +22,9 @@
 
 namespace tortuga {
 
-// The VMM's side of the ring for save and restore: the input producer
-// index it keeps, and input not yet in the ring.
+// What a save records of the console ring (hypervisor/README.md, "Saving
+// a component"): the input producer index the VMM keeps, and input not yet
+// in the ring.
 struct ConsoleRingState {
   uint32_t in_prod = 0;
   std::string backlog;
@@ -51,7 +52,7 @@ class ConsoleRing {
   void stop_feeding();
   size_t backlog() const;
 
-  ConsoleRingState state() const;
+  ConsoleRingState save() const;
   // Throws std::invalid_argument for a backlog over kMaxBacklog.
   void restore(const ConsoleRingState& state);
 

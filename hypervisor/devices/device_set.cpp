@@ -171,19 +171,23 @@ void DeviceSet::resume() {
   for (auto& [key, d] : devices_) d->device->resume();
 }
 
-std::vector<DeviceSnapshot> DeviceSet::snapshot() const {
+DeviceSetState DeviceSet::save() const {
   std::lock_guard lock(mutex_);
   if (!quiesced_) throw std::logic_error("device snapshot of devices not quiesced");
-  std::vector<DeviceSnapshot> out;
+  DeviceSetState out;
   for (const auto& [key, d] : devices_) {
-    DeviceSnapshot s{key.first, key.second, d->disk, 0, d->nic, d->device->snapshot()};
+    DeviceState s{key.first, key.second, d->disk, 0, d->nic, d->device->save()};
     if (d->image) s.disk_bytes = file_bytes(*d->image);
-    out.push_back(std::move(s));
+    out.plugged.push_back(std::move(s));
   }
   return out;
 }
 
-void DeviceSet::restore(const DeviceSnapshot& saved, const std::map<std::string, std::string>& taps) {
+void DeviceSet::restore(const DeviceSetState& state, const std::map<std::string, std::string>& taps) {
+  for (const DeviceState& d : state.plugged) restore_device(d, taps);
+}
+
+void DeviceSet::restore_device(const DeviceState& saved, const std::map<std::string, std::string>& taps) {
   std::lock_guard lock(mutex_);
   try {
     if (saved.type == TG_BLKIF_DEVTYPE) {
@@ -201,7 +205,7 @@ void DeviceSet::restore(const DeviceSnapshot& saved, const std::map<std::string,
 
 // The same image file, of the same size: the disk is shared between the
 // hosts (ABI.md 21), and the guest knows its size.
-void DeviceSet::restore_disk(const DeviceSnapshot& saved) {
+void DeviceSet::restore_disk(const DeviceState& saved) {
   const DiskSpec& spec = saved.disk;
   check_disk_spec(spec);
   uint32_t id = vbd_id_from_vdev(spec.vdev);
@@ -224,7 +228,7 @@ void DeviceSet::restore_disk(const DeviceSnapshot& saved) {
 
 // A TAP of the saved name, or the one the restore maps it to (a TAP is not
 // persistent: the saving VMM's went with it), in the saved bridge.
-void DeviceSet::restore_nic(const DeviceSnapshot& saved, const std::map<std::string, std::string>& taps) {
+void DeviceSet::restore_nic(const DeviceState& saved, const std::map<std::string, std::string>& taps) {
   NicSpec spec = saved.nic;
   if (auto it = taps.find(spec.tap); it != taps.end()) spec.tap = it->second;
   check_nic_spec(spec);

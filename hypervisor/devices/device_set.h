@@ -9,9 +9,9 @@
 // domain as it was.
 //
 // Save and restore (ABI.md 21): quiesce() holds every device (split_device.h)
-// until resume(), and refuses attach and detach meanwhile; snapshot() is
-// what the image records. restore() re-creates a device of a restored
-// domain from its record: the same image file (which must be there, of
+// until resume(), and refuses attach and detach meanwhile; save() is what
+// the image records. restore() re-creates the devices of a restored
+// domain from their state: the same image file (which must be there, of
 // the same size) or a TAP of the same name (or the one `taps` maps it to).
 #pragma once
 
@@ -82,9 +82,10 @@ class DeviceSet {
   // is quiesced. Idempotent, as is resume().
   void quiesce();
   void resume();
-  std::vector<DeviceSnapshot> snapshot() const;  // while quiesced
-  // Throws RestoreError naming the device and what is wrong.
-  void restore(const DeviceSnapshot& saved, const std::map<std::string, std::string>& taps);
+  DeviceSetState save() const;  // while quiesced
+  // Throws RestoreError naming the first device that cannot come back and
+  // what is wrong.
+  void restore(const DeviceSetState& state, const std::map<std::string, std::string>& taps);
   // After a restore, once the vCPUs run: every backend looks at its rings
   // (requests the guest queued before the save), and every NIC announces
   // the guest's MAC on its TAP (net_announce.h).
@@ -95,8 +96,9 @@ class DeviceSet {
   using Key = std::pair<std::string, uint32_t>;
   void plug(const Key& key, std::unique_ptr<Plugged> device);
   void refuse_duplicate_locked(const Key& key, const std::string& host_name) const;
-  void restore_disk(const DeviceSnapshot& saved);
-  void restore_nic(const DeviceSnapshot& saved, const std::map<std::string, std::string>& taps);
+  void restore_device(const DeviceState& saved, const std::map<std::string, std::string>& taps);
+  void restore_disk(const DeviceState& saved);
+  void restore_nic(const DeviceState& saved, const std::map<std::string, std::string>& taps);
   SplitDevice::Parts device_parts(const std::string& type, uint32_t id);
 
   Parts p_;

@@ -1,9 +1,11 @@
-// What a domain's split devices are across a save (ABI.md 17-19, 21), as
-// plain data: taken from quiesced devices (DeviceSet::snapshot), written
-// as image records (domain_image.cpp), and given back to a DeviceSet that
-// re-creates them (DeviceSet::restore). Everything here is hostile when it
-// comes from an image: the device set checks it as an attach would, and
-// the split device as the handshake would.
+// What a save records of a domain's split devices (ABI.md 17-19, 21;
+// README.md, "Saving a component"), as plain data: taken from quiesced
+// devices (DeviceSet::save, SplitDevice::save), written as the devices
+// record (image/devices_record.cpp), and given back to a DeviceSet that
+// re-creates them (DeviceSet::restore, SplitDevice's restoring
+// constructor). Everything here is hostile when it comes from an image:
+// the device set checks it as an attach would, and the split device as
+// the handshake would.
 #pragma once
 
 #include <cstdint>
@@ -33,13 +35,19 @@ struct SplitDeviceState {
   std::vector<std::pair<std::string, std::string>> features;
 };
 
-struct DeviceSnapshot {
+// One plugged device.
+struct DeviceState {
   std::string type;  // "vbd", "vif"
   uint32_t id = 0;
   DiskSpec disk;            // vbd: as attached (vdev filled in)
   uint64_t disk_bytes = 0;  // vbd: the image's size at the save
   NicSpec nic;              // vif: as attached (id and MAC filled in)
   SplitDeviceState split;
+};
+
+// Every device of the set, quiesced: no request in flight.
+struct DeviceSetState {
+  std::vector<DeviceState> plugged;
 };
 
 }  // namespace tortuga

@@ -262,7 +262,7 @@ void SplitDevice::resume() {
   cv_.notify_all();
 }
 
-SplitDeviceState SplitDevice::snapshot() const {
+SplitDeviceState SplitDevice::save() const {
   SplitDeviceState s;
   s.state = state();
   s.features = features_;

@@ -18,7 +18,7 @@
 //
 // Save and restore (ABI.md 21): quiesce() lets a step in progress finish,
 // runs one that was due, holds the thread, and quiesces the backend
-// (split_backend.h); snapshot() then describes the device and resume()
+// (split_backend.h); save() then describes the device and resume()
 // lets both go on. A restored device is made by the second constructor:
 // its directories come with the restored store, and a Connected one binds
 // the saved port and uses the saved ring refs and ring positions again,
@@ -114,7 +114,7 @@ class SplitDevice {
   // the backend look at its rings once.
   void quiesce();
   void resume();
-  SplitDeviceState snapshot() const;
+  SplitDeviceState save() const;
 
  private:
   enum class Unplug { kNo, kAsked, kCancel };

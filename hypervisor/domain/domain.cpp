@@ -64,7 +64,7 @@ Domain::Domain(RestoreSource& source, Console& console, const RestoreOptions& op
   if (!options.name.empty()) config_.name = options.name;
   create_machine();
   source.read_memory(*memory_);
-  restore_from(source.read_state(), options);
+  restore(source.read_state(), options);
 }
 
 Domain::Domain(const DomainConfig& config, Console& console)

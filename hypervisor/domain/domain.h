@@ -88,9 +88,9 @@ class Domain {
   // Throws KernelImageError (bad kernel, does not fit) or KvmError.
   Domain(const DomainConfig& config, Console& console);
   // A domain restored from a saved image (ABI.md 21; domain_restore.cpp):
-  // no domain builder, memory and state from the source, devices re-created
-  // from their records. Throws the source's ImageError, RestoreError, or
-  // KvmError.
+  // no domain builder, memory and state (DomainState) from the source, each
+  // component restored from its State, devices re-created from theirs.
+  // Throws the source's ImageError, RestoreError, or KvmError.
   Domain(RestoreSource& source, Console& console, const RestoreOptions& options = {});
   ~Domain();
   Domain(const Domain&) = delete;
@@ -117,13 +117,14 @@ class Domain {
   // while paused: nothing else reads it then.
   void set_toolstack_config(const std::string& bytes) { config_.toolstack_config = bytes; }
 
-  // Save (domain_snapshot.cpp): everything but memory, from a domain the
-  // caller paused. Throws std::runtime_error when it cannot be saved now.
+  // Save (domain_save.cpp): everything but memory, from a domain the
+  // caller paused: its own part and every component's save(). Throws
+  // std::runtime_error when it cannot be saved now.
   // The devices are quiesced (no request in flight, none taken) and stay
   // so until unpause(); a domain that stops after its save never lets
   // them take another request, so the image file sees no write after the
   // image was taken.
-  DomainState capture_state();
+  DomainState save();
   // Dirty logging for live migration (domain_dirty_log.cpp): KVM's log of
   // guest writes plus the VMM's own writes (dirty_pages.h). take returns
   // the frames written since start or the last take, always including the
@@ -178,7 +179,7 @@ class Domain {
   void stop(DomainExit exit, const std::string& reason);
   void create_machine();
   void write_wall_clock();
-  void restore_from(const DomainState& state, const RestoreOptions& options);
+  void restore(const DomainState& state, const RestoreOptions& options);
   void restore_page_types(const DomainState& state);
   void restore_vcpus(const DomainState& state);
   void restore_devices(const DomainState& state, const std::map<std::string, std::string>& taps);

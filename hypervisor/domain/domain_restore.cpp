@@ -1,6 +1,7 @@
-// Domain::restore_from(): a domain built from a saved state instead of a
-// kernel (ABI.md 21). Memory is already in place. The image is hostile
-// input, so nothing in it is taken on trust that the VMM relies on:
+// Domain::restore(): a domain built from a saved state instead of a kernel
+// (ABI.md 21), each component by its restore() from its State. Memory is
+// already in place. The image is hostile input, so nothing in it is taken
+// on trust that the VMM relies on:
 // page types and counts are derived again by pinning the same tables
 // (which validates them), base pointers must be pinned L4s, ports, grants,
 // the store and every vCPU are checked as the hypercalls that made them
@@ -34,7 +35,7 @@ void check_layout(const BootLayout& l, const GuestMemory& m) {
 
 }  // namespace
 
-void Domain::restore_from(const DomainState& st, const RestoreOptions& options) {
+void Domain::restore(const DomainState& st, const RestoreOptions& options) {
   try {
     if (st.vcpu.size() != config_.vcpus) {
       throw RestoreError(fmt::format("{} vCPU records for {} vCPUs", st.vcpu.size(), config_.vcpus));
@@ -44,13 +45,13 @@ void Domain::restore_from(const DomainState& st, const RestoreOptions& options) 
     // System time continues from where it stopped, plus the wall-clock
     // time the domain was away (never less: a clock stepped back counts 0).
     uint64_t now_real = host_clock_ns(CLOCK_REALTIME);
-    uint64_t gap = now_real > st.saved_realtime_ns ? now_real - st.saved_realtime_ns : 0;
-    created_ns_ = host_clock_ns(CLOCK_MONOTONIC) - (st.system_time_ns + gap);
+    uint64_t gap = now_real > st.time.saved_realtime_ns ? now_real - st.time.saved_realtime_ns : 0;
+    created_ns_ = host_clock_ns(CLOCK_MONOTONIC) - (st.time.system_time_ns + gap);
     restore_page_types(st);
     events_ = std::make_unique<EventChannels>(shared_info(), config_.vcpus, [this](uint32_t v, bool unmasked) {
       vcpus_.at(v)->notify_event(unmasked);
     });
-    events_->restore(st.ports);
+    events_->restore(st.events);
     timers_ = std::make_unique<VcpuTimers>(config_.vcpus, created_ns_, [this](uint32_t v) {
       events_->raise_virq(v, TG_VIRQ_TIMER);
     });
@@ -58,12 +59,13 @@ void Domain::restore_from(const DomainState& st, const RestoreOptions& options) 
     attach_console_ring(st.console_port);
     console_ring_->restore(st.console_ring);
     // The domain keeps its id: its store paths (and its devices') hold it.
-    if (st.store.guest < TG_DOMID_FIRST_GUEST || st.store.guest > TG_DOMID_MAX_GUEST) {
-      throw RestoreError(fmt::format("the store is of domain {}, not a guest's id", st.store.guest));
+    const StoreState& store = st.store_ring.store;
+    if (store.guest < TG_DOMID_FIRST_GUEST || store.guest > TG_DOMID_MAX_GUEST) {
+      throw RestoreError(fmt::format("the store is of domain {}, not a guest's id", store.guest));
     }
-    config_.domid = st.store.guest;
+    config_.domid = store.guest;
     attach_store(st.store_port);
-    store_ring_->restore(st.store, st.store_ring);
+    store_ring_->restore(st.store_ring);
     restore_devices(st, options.taps);
     restore_vcpus(st);
   } catch (const std::invalid_argument& e) {
@@ -86,7 +88,7 @@ void Domain::restore_page_types(const DomainState& st) {
     if (!mmu_->release(gfn, program)) throw RestoreError(fmt::format("frame {:#x} cannot be released", gfn));
   }
   std::lock_guard lock(mmu_->frame_lock());
-  grants_->restore(st.grant_frames, {});
+  grants_->restore({st.grants.frames, {}});  // the mappings below, once the tables are typed
   for (auto [gfn, level] : st.page_types.pins) {
     if (level < 1 || level > 4) throw RestoreError(fmt::format("frame {:#x} pinned at level {}", gfn, level));
     if (int err = mmu_->pin(gfn, level, program); err != 0) {
@@ -95,7 +97,7 @@ void Domain::restore_page_types(const DomainState& st) {
   }
   program.apply_to(*memory_);
   mmu_->applied();
-  for (const VcpuSnapshot& v : st.vcpu) {
+  for (const VcpuState& v : st.vcpu) {
     if (v.id >= config_.vcpus) throw RestoreError(fmt::format("vCPU record {} out of range", v.id));
     bool ok = (v.kernel_base_gfn == kNoBasePointer || mmu_->set_kernel_base(v.id, v.kernel_base_gfn) == 0) &&
               (v.user_base_gfn == kNoBasePointer || mmu_->set_user_base(v.id, v.user_base_gfn) == 0);
@@ -103,7 +105,7 @@ void Domain::restore_page_types(const DomainState& st) {
   }
   // Now that the tables are typed, the guest's grant mappings (which need
   // ordinary RAM) can be held again.
-  grants_->restore_maps(st.grant_maps);
+  grants_->restore_maps(st.grants.maps);
   std::vector<std::pair<uint64_t, PageType>> derived;
   const FrameTable& frames = mmu_->frames();
   for (uint64_t gfn = 0; gfn < frames.nr_frames(); ++gfn) {
@@ -122,14 +124,14 @@ void Domain::restore_page_types(const DomainState& st) {
 void Domain::restore_devices(const DomainState& st, const std::map<std::string, std::string>& taps) {
   devices_ = std::make_unique<DeviceSet>(
       DeviceSet::Parts{*store_ring_, *events_, *doorbells_, *grants_, config_.domid, config_.name, &io_});
-  for (const DeviceSnapshot& d : st.devices) devices_->restore(d, taps);
+  devices_->restore(st.devices, taps);
 }
 
 void Domain::restore_vcpus(const DomainState& st) {
   start_vcpus_.clear();
-  for (const VcpuSnapshot& v : st.vcpu) {
+  for (const VcpuState& v : st.vcpu) {
     Vcpu& vcpu = *vcpus_.at(v.id);
-    vcpu.restore(v, st.system_time_ns);
+    vcpu.restore(v, st.time.system_time_ns);
     if (v.mask_events) __atomic_store_n(&vcpu.info().upcall_mask, 1, __ATOMIC_RELEASE);
     if (v.timer_deadline_ns != 0) timers_->arm(v.id, v.timer_deadline_ns);  // a past one fires at once
     if (v.up) {

@@ -173,20 +173,20 @@ void EventChannels::raise_virq(uint32_t vcpu, uint32_t virq) {
   if (port != 0) raise_locked(port);
 }
 
-std::vector<EventPortSnapshot> EventChannels::snapshot() const {
+EventChannelsState EventChannels::save() const {
   std::lock_guard lock(mutex_);
-  std::vector<EventPortSnapshot> out;
+  EventChannelsState out;
   for (uint32_t p = 1; p < kNrPorts; ++p) {
     const Port& port = ports_[p];
-    if (port.state != TG_EVTCHNSTAT_closed) out.push_back({p, port.state, port.vcpu, port.virq});
+    if (port.state != TG_EVTCHNSTAT_closed) out.ports.push_back({p, port.state, port.vcpu, port.virq});
   }
   return out;
 }
 
-void EventChannels::restore(const std::vector<EventPortSnapshot>& saved) {
+void EventChannels::restore(const EventChannelsState& saved) {
   std::vector<Port> ports(kNrPorts);
   auto virq_ports = std::vector<std::vector<uint32_t>>(nr_vcpus_, std::vector<uint32_t>(TG_NR_VIRQS, 0));
-  for (const EventPortSnapshot& s : saved) {
+  for (const EventChannelsState::Port& s : saved.ports) {
     if (!valid_port(s.port) || ports[s.port].state != TG_EVTCHNSTAT_closed) {
       throw std::invalid_argument("event channels: port " + std::to_string(s.port) + " invalid or listed twice");
     }

@@ -18,9 +18,13 @@
 
 namespace tortuga {
 
-// One open port, for save and restore.
-struct EventPortSnapshot {
-  uint32_t port = 0, state = 0, vcpu = 0, virq = 0;
+// What a save records of the event channels (README.md, "Saving a
+// component"): every open port.
+struct EventChannelsState {
+  struct Port {
+    uint32_t port = 0, state = 0, vcpu = 0, virq = 0;
+  };
+  std::vector<Port> ports;
 };
 
 class EventChannels {
@@ -57,13 +61,13 @@ class EventChannels {
   // The vCPU a port is delivered to (0 for closed ports).
   uint32_t vcpu_of(uint32_t port) const;
 
-  // Save and restore (ABI.md 21). snapshot(): every open port. restore()
+  // Save and restore (ABI.md 21). save(): every open port. restore()
   // fills a table with no open port; ports that were a backend's come back
   // unbound, for the backend to bind again. Hostile input: a bad port,
   // state, vCPU or VIRQ, or a VIRQ bound twice, throws
   // std::invalid_argument and leaves the table closed.
-  std::vector<EventPortSnapshot> snapshot() const;
-  void restore(const std::vector<EventPortSnapshot>& ports);
+  EventChannelsState save() const;
+  void restore(const EventChannelsState& state);
   // Raises every port bound to a backend once more (after a restore,
   // so frontends and the guest look at their rings again; ABI.md 9.8, 21).
   void raise_all_backend_ports();

@@ -34,7 +34,7 @@ void write_domain_records(ImageWriter& writer, const DomainState& state, const G
 // The same in three parts, for a live migration (MIGRATION.md), which sends
 // the head while the domain runs, memory in rounds, and the rest once it
 // is paused. The head needs only the state's name, sizes, command line,
-// layout and saved_realtime_ns.
+// layout and time.saved_realtime_ns.
 void write_image_head(ImageWriter& writer, const DomainState& state, const GuestMemory& memory);
 // One or more page batches holding these gfns (in RAM) as they are now,
 // zero pages included: a later copy of a gfn replaces an earlier one.
@@ -55,6 +55,7 @@ class ImageSource final : public RestoreSource {
 
  private:
   Record next();
+  void read_state_record(const Record& r, DomainState& st);
 
   ImageReader reader_;
   DomainConfig config_;

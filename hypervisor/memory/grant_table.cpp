@@ -140,11 +140,11 @@ int GrantTable::unmap(uint32_t handle, uint64_t host_addr, Mapping* was) {
   return 0;
 }
 
-std::vector<GrantMapSnapshot> GrantTable::maps() const {
-  std::vector<GrantMapSnapshot> out;
+GrantTableState GrantTable::save() const {
+  GrantTableState out{frames_, {}};
   for (size_t h = 0; h < maps_.size(); ++h) {
     const MapSlot& s = maps_[h];
-    if (s.used) out.push_back({static_cast<uint32_t>(h), s.ref, s.m.host_addr, s.m.gfn, s.m.readonly});
+    if (s.used) out.maps.push_back({static_cast<uint32_t>(h), s.ref, s.m.host_addr, s.m.gfn, s.m.readonly});
   }
   return out;
 }
@@ -161,19 +161,19 @@ bool GrantTable::in_use_by_backends() const {
   return false;
 }
 
-void GrantTable::restore(std::span<const uint64_t> frames, const std::vector<GrantMapSnapshot>& maps) {
+void GrantTable::restore(const GrantTableState& state) {
   if (!frames_.empty()) throw std::logic_error("grant table restored twice");
-  if (!frames.empty()) {
-    if (int err = setup(frames); err != 0) {
+  if (!state.frames.empty()) {
+    if (int err = setup(state.frames); err != 0) {
       throw std::invalid_argument("grant table: its frames are not the domain's free RAM (error " +
                                   std::to_string(err) + ")");
     }
   }
-  restore_maps(maps);
+  restore_maps(state.maps);
 }
 
-void GrantTable::restore_maps(const std::vector<GrantMapSnapshot>& maps) {
-  for (const GrantMapSnapshot& m : maps) {
+void GrantTable::restore_maps(const std::vector<GrantTableState::Map>& maps) {
+  for (const GrantTableState::Map& m : maps) {
     if (m.handle >= TG_GNTTAB_MAX_MAPS || m.ref >= nr_entries()) {
       throw std::invalid_argument("grant table: mapping " + std::to_string(m.handle) + " out of range");
     }

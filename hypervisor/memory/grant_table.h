@@ -35,11 +35,17 @@
 
 namespace tortuga {
 
-// One of the guest's own map_grant_ref mappings, for save and restore.
-struct GrantMapSnapshot {
-  uint32_t handle = 0, ref = 0;
-  uint64_t host_addr = 0, gfn = 0;
-  bool readonly = false;
+// What a save records of the grant table (README.md, "Saving a
+// component"): its frames and the guest's own map_grant_ref mappings (the
+// entries themselves are in guest memory).
+struct GrantTableState {
+  struct Map {
+    uint32_t handle = 0, ref = 0;
+    uint64_t host_addr = 0, gfn = 0;
+    bool readonly = false;
+  };
+  std::vector<uint64_t> frames;
+  std::vector<Map> maps;
 };
 
 class GrantTable final : public GrantAccess {
@@ -72,18 +78,17 @@ class GrantTable final : public GrantAccess {
   // The VMM wrote a page of the guest's own (grant copy to a gfn).
   void page_written(uint64_t gfn);
 
-  // Save and restore (ABI.md 21): the table's frames and the guest's
-  // mappings; the entries themselves are in guest memory. Backends hold no
-  // grant at a save. restore() runs on a new table with the frame lock
-  // held, checks everything as setup() and map() would, and throws
-  // std::invalid_argument naming the first problem.
-  std::vector<uint64_t> frames() const { return frames_; }
-  std::vector<GrantMapSnapshot> maps() const;
+  // Save and restore (ABI.md 21), with the frame lock held. Backends hold
+  // no grant at a save. restore() runs on a new table, checks everything
+  // as setup() and map() would, and throws std::invalid_argument naming
+  // the first problem.
+  GrantTableState save() const;
   bool in_use_by_backends() const;
-  void restore(std::span<const uint64_t> frames, const std::vector<GrantMapSnapshot>& maps);
-  // The mappings alone, once page types are restored (they need RAM that
-  // is no page table).
-  void restore_maps(const std::vector<GrantMapSnapshot>& maps);
+  void restore(const GrantTableState& state);
+  // The mappings alone, for a restore that takes the frames first and the
+  // mappings once page types are restored (they need RAM that is no page
+  // table).
+  void restore_maps(const std::vector<GrantTableState::Map>& maps);
 
   void set_dirty_hook(DirtyHook hook) { dirty_hook_ = std::move(hook); }
   uint64_t dirty_pages() const { return dirty_pages_.load(std::memory_order_relaxed); }

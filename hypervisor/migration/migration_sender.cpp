@@ -205,7 +205,7 @@ void MigrationSender::precopy(ImageWriter& writer) {
   head.memory_mib = c.memory_mib;
   head.vcpus = c.vcpus;
   head.layout = domain_.layout();
-  head.saved_realtime_ns = host_clock_ns(CLOCK_REALTIME);  // the time record has the moment it stopped
+  head.time.saved_realtime_ns = host_clock_ns(CLOCK_REALTIME);  // the time record has the moment it stopped
   write_image_head(writer, head, domain_.memory());
   std::vector<uint64_t> pages = populated_pages();
   for (uint32_t round = 1;; ++round) {
@@ -248,7 +248,7 @@ void MigrationSender::stop_and_copy(ImageWriter& writer) {
     if (!domain_.pause()) throw std::runtime_error("the domain is stopping");
     we_paused_ = true;
   }
-  DomainState state = domain_.capture_state();
+  DomainState state = domain_.save();
   std::vector<uint64_t> last = merged(carried_, domain_.take_dirty_pages());
   note([&](MigrationStatus& s) { s.round += 1; });
   send_pages(writer, last);

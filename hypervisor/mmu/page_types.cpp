@@ -19,6 +19,17 @@ FrameTable::FrameTable(uint64_t nr_frames, const EntryReader& reader, uint64_t f
                        uint64_t nr_doorbell_pages)
     : frames_(nr_frames), reader_(reader), first_doorbell_(first_doorbell_gfn), nr_doorbells_(nr_doorbell_pages) {}
 
+PageTypesState FrameTable::save() const {
+  PageTypesState s;
+  for (uint64_t gfn = 0; gfn < frames_.size(); ++gfn) {
+    const FrameInfo& f = frames_[gfn];
+    if (f.absent) s.absent.push_back(gfn);
+    if (f.pinned) s.pins.emplace_back(gfn, table_level(f.type));
+    if (f.type != PageType::kWritable) s.typed.emplace_back(gfn, f.type);
+  }
+  return s;
+}
+
 int FrameTable::get_type(uint64_t gfn, unsigned level) {
   if (!is_ram(gfn)) return -TG_EPERM;
   FrameInfo& f = frames_[gfn];

@@ -50,6 +50,15 @@ struct FrameInfo {
   uint32_t table_dropped_epoch = 0;
 };
 
+// What a save records of the frame table (README.md, "Saving a component").
+// A restore does not copy it back: Domain::restore_page_types derives the
+// types again by pinning the same tables, and checks they come out so.
+struct PageTypesState {
+  std::vector<std::pair<uint64_t, unsigned>> pins;  // gfn, level
+  std::vector<uint64_t> absent;
+  std::vector<std::pair<uint64_t, PageType>> typed;  // every frame not writable
+};
+
 // Reads the current value of a page-table entry (guest RAM plus pending writes).
 class EntryReader {
  public:
@@ -75,6 +84,8 @@ class FrameTable {
              uint64_t nr_doorbell_pages = 0);
 
   uint64_t nr_frames() const { return frames_.size(); }
+  // The pins, released frames and types, with the frame lock held.
+  PageTypesState save() const;
   // Domain RAM: inside the domain and populated.
   bool is_ram(uint64_t gfn) const { return gfn < frames_.size() && !frames_[gfn].absent; }
   // A doorbell page: L1 entries may map it (writable too); it has no type.

@@ -33,7 +33,8 @@ struct StoreWatchEvent {
   std::string path, token;
 };
 
-// The whole store as plain data, for save and restore (domain_state.h).
+// What a save records of the store (README.md, "Saving a component"):
+// the whole store as plain data.
 struct StoreState {
   struct Node {
     std::string path, value;
@@ -95,11 +96,12 @@ class Store {
   void disconnect(uint16_t who);
   size_t nodes() const { return tree_.size(); }
 
-  // Save and restore (ABI.md 21): the tree, watches, open transactions and
-  // unrouted events. restore() replaces everything after checking the state
-  // as hostile input (paths, parents, permissions, limits, generations);
-  // StoreStateError names the first problem, and the store is unchanged.
-  StoreState state() const;
+  // Save and restore (ABI.md 21; store_state.cpp): the tree, watches, open
+  // transactions and unrouted events. restore() replaces everything after
+  // checking the state as hostile input (paths, parents, permissions,
+  // limits, generations); StoreStateError names the first problem, and the
+  // store is unchanged.
+  StoreState save() const;
   void restore(const StoreState& state);
 
  private:

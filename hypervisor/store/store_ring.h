@@ -30,9 +30,12 @@
 
 namespace tortuga {
 
-// The VMM's side of the ring for save and restore: its own indices, a
-// request half received, and output not yet in the ring.
+// What a save records of the store ring (README.md, "Saving a
+// component"): the store behind it, taken under the ring's lock so a watch
+// event is in exactly one of them, and the VMM's side of the ring: its own
+// indices, a request half received, and output not yet in the ring.
 struct StoreRingState {
+  StoreState store;
   uint32_t req_cons = 0, rsp_prod = 0;
   std::string partial_request;
   uint64_t discarding = 0;
@@ -58,11 +61,11 @@ class StoreRing {
   void remove_vmm_watch(const std::string& token);
 
   // Save and restore (store_ring_state.cpp): the store and the ring's VMM
-  // side together, under the ring's lock, so a watch event is in exactly
-  // one of them. restore() checks both as hostile input and throws
-  // std::invalid_argument or StoreStateError; nothing changes then.
-  void snapshot(StoreState& store, StoreRingState& ring);
-  void restore(const StoreState& store, const StoreRingState& ring);
+  // side together, under the ring's lock. restore() checks both as hostile
+  // input and throws std::invalid_argument or StoreStateError; nothing
+  // changes then.
+  StoreRingState save() const;
+  void restore(const StoreRingState& state);
 
  private:
   struct Header {
@@ -79,7 +82,7 @@ class StoreRing {
   tg_store_ring& page_;
   Store& store_;
   RaisePort raise_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   uint32_t req_cons_ = 0, rsp_prod_ = 0;
   std::string in_;            // the message being received
   uint64_t discarding_ = 0;   // bytes of an oversized message still to skip

@@ -1,4 +1,4 @@
-// StoreRing::state() and restore(): the ring's VMM side across a save.
+// StoreRing::save() and restore(): the ring's VMM side across a save.
 // The page's own indices travel with memory; these are the VMM's copies,
 // which it trusts over the page's (the guest may rewrite the page).
 #include <stdexcept>
@@ -15,14 +15,14 @@ constexpr size_t kMaxOutputMessages = 65536;
 
 }  // namespace
 
-void StoreRing::snapshot(StoreState& store, StoreRingState& s) {
+StoreRingState StoreRing::save() const {
   std::lock_guard lock(mutex_);
-  store = store_.state();
-  s = {req_cons_, rsp_prod_, in_, discarding_, std::string(out_.begin(), out_.end()), {}};
+  StoreRingState s{store_.save(), req_cons_, rsp_prod_, in_, discarding_, std::string(out_.begin(), out_.end()), {}};
   s.output_sizes.assign(out_sizes_.begin(), out_sizes_.end());
+  return s;
 }
 
-void StoreRing::restore(const StoreState& store, const StoreRingState& s) {
+void StoreRing::restore(const StoreRingState& s) {
   // in_ never holds a whole message: it is parsed as soon as one is there.
   if (s.partial_request.size() >= sizeof(tg_store_msg) + TG_STORE_PAYLOAD_MAX) {
     throw std::invalid_argument("store ring: partial request over the message limit");
@@ -38,7 +38,7 @@ void StoreRing::restore(const StoreState& store, const StoreRingState& s) {
   }
   if (total != s.output.size()) throw std::invalid_argument("store ring: output sizes do not add up");
   std::lock_guard lock(mutex_);
-  store_.restore(store);  // checks first, changes nothing on a refusal
+  store_.restore(s.store);  // checks first, changes nothing on a refusal
   req_cons_ = s.req_cons;
   rsp_prod_ = s.rsp_prod;
   in_ = s.partial_request;

@@ -1,4 +1,4 @@
-// Store::state() and Store::restore(): the store's save and restore. A
+// Store::save() and Store::restore(): the store's save and restore. A
 // restored store must be one the store itself could have reached, because
 // everything after trusts it: paths well formed, every node's parent
 // present, permissions present, the guest's limits kept.
@@ -16,7 +16,7 @@ std::vector<StoreState::Node> Store::nodes_of(const Tree& t) {
   return out;
 }
 
-StoreState Store::state() const {
+StoreState Store::save() const {
   StoreState s;
   s.guest = guest_;
   s.nodes = nodes_of(tree_);

@@ -29,7 +29,7 @@
 
 #include "mmu/apply_program.h"
 #include "memory/guest_memory.h"
-#include "vcpu/vcpu_state.h"
+#include "vcpu/virtual_cpu_state.h"
 
 namespace tortuga::reserved_area {
 

@@ -19,11 +19,11 @@
 #include <tortuga/vcpu.h>
 
 #include "mmu/apply_program.h"
-#include "domain/domain_state.h"
 #include "vcpu/exit_stats.h"
 #include "mmu/guest_address_space.h"
 #include "kvm/kvm.h"
 #include "vcpu/vcpu_state.h"
+#include "vcpu/virtual_cpu_state.h"
 
 namespace tortuga {
 
@@ -126,14 +126,14 @@ class Vcpu {
   void ensure_apply_room(size_t ops) {
     if (apply_program_.room() < ops) apply_page_table_writes_now();
   }
-  // Save and restore (vcpu_snapshot.cpp). snapshot() runs while the
-  // domain is paused from outside: the vCPU is parked at a guest
-  // instruction, or asleep inside a hypercall, which then restarts on
-  // restore. restore() runs before the vCPU's thread exists; it checks the
-  // snapshot against the domain (modes, selectors, base pointers) and
-  // throws std::invalid_argument naming what is wrong.
-  VcpuSnapshot snapshot();
-  void restore(const VcpuSnapshot& snapshot, uint64_t saved_system_time_ns);
+  // Save and restore (vcpu_state.cpp). save() runs while the domain is
+  // paused from outside: the vCPU is parked at a guest instruction, or
+  // asleep inside a hypercall, which then restarts on restore. restore()
+  // runs before the vCPU's thread exists; it checks the state against the
+  // domain (modes, selectors, base pointers) and throws
+  // std::invalid_argument naming what is wrong.
+  VcpuState save();
+  void restore(const VcpuState& state, uint64_t saved_system_time_ns);
   // Rewrites the pvclock record for this host (ABI.md 6.1, 21).
   void refresh_time_record() { init_time_record(); }
 
@@ -157,8 +157,8 @@ class Vcpu {
   // arranges for the next entry to end at such a point (an apply routine
   // made to exit) and the vCPU enters once more.
   bool ready_to_park();
-  CpuRegistersSnapshot capture_registers(bool restart_hypercall);
-  void restore_registers(const VcpuSnapshot& s);
+  VcpuState::Registers save_registers(bool restart_hypercall);
+  void restore_registers(const VcpuState& s);
   // Turns the in-flight routine's final iretq into an exit to the VMM, so
   // that an event can be delivered as soon as it is done.
   void make_apply_routine_exit();

@@ -1,33 +1,53 @@
-// The transition state of one virtual CPU: which mode the guest is in, its
-// kernel and user page tables, stacks, segment bases, callbacks and trap
-// table. It lives in the VMM's reserved area of guest memory (which the
-// guest cannot map), not in VMM heap objects, so that save/restore copies
-// it with memory and a later in-guest CPL0 switcher can read the same data.
+// What a save records of one vCPU, as plain data (README.md, "Saving a
+// component"): Vcpu::save() fills it from a paused vCPU and
+// Vcpu::restore() checks it and sets a new vCPU up from it
+// (vcpu_state.cpp); image/vcpu_record.cpp turns it into a record and back.
+// Only what the guest can influence travels: the VMM rebuilds descriptor
+// tables, control registers and hidden segment parts itself.
 #pragma once
 
-#include <cstdint>
+#include <linux/kvm.h>
 
-#include <tortuga/cpu.h>
+#include <array>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include <tortuga/vcpu.h>
+
+#include "vcpu/virtual_cpu_state.h"
 
 namespace tortuga {
 
-struct TrapTableEntry {
-  uint64_t handler;  // 0: no handler; the exception kills the domain
-  uint64_t flags;    // TG_TRAPF_*
-};
+// A base pointer gfn that is not set.
+constexpr uint64_t kNoBasePointer = ~0ULL;
 
-struct VirtualCpuState {
-  uint64_t kernel_mode;  // 1 while the guest kernel runs, 0 in user mode
-  uint64_t kernel_cr3;   // guest-physical address of the kernel L4
-  uint64_t user_cr3;     // user L4, or 0 to use the kernel L4 in user mode
-  uint64_t kernel_ss;    // from stack_switch (virtual selector)
-  uint64_t kernel_sp;    // stack for bounces out of user mode
-  uint64_t fs_base;
-  uint64_t gs_base_kernel;
-  uint64_t gs_base_user;
-  uint64_t callback[TG_NR_CALLBACKS];
-  uint64_t callback_flags[TG_NR_CALLBACKS];
-  TrapTableEntry traps[TG_NR_EXCEPTION_VECTORS];
+struct VcpuState {
+  struct Segment {
+    uint16_t selector = 0;
+    uint64_t base = 0;
+  };
+  // The CPU's registers, recorded only for an initialised vCPU.
+  struct Registers {
+    kvm_regs regs{};
+    Segment cs, ss, ds, es, fs, gs;
+    uint64_t cr2 = 0, cr3 = 0;
+    std::vector<uint8_t> xsave;  // struct kvm_xsave's region, empty if KVM has none
+    std::vector<std::pair<uint32_t, uint64_t>> xcrs;
+    std::vector<std::pair<uint32_t, uint64_t>> msrs;
+  };
+
+  uint32_t id = 0;
+  bool up = false;
+  bool initialised = false;
+  bool restart_hypercall = false;
+  bool mask_events = false;
+  Registers cpu;
+  VirtualCpuState virt{};
+  bool nmi_pending = false, nmi_active = false;
+  uint64_t timer_deadline_ns = 0;
+  uint64_t kernel_base_gfn = kNoBasePointer, user_base_gfn = kNoBasePointer;
+  std::array<uint64_t, TG_NR_RUNSTATES> runstate_time{};
 };
 
 }  // namespace tortuga

@@ -33,11 +33,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     static tg_shared_info shared;
     Store store(1);
     StoreRing ring(store_page, store, [] {});
-    ring.restore(st.store, st.store_ring);
+    ring.restore(st.store_ring);
     ConsoleRing console(console_page, [](std::span<const uint8_t>) {}, [] {});
     console.restore(st.console_ring);
     EventChannels events(shared, config.vcpus, [](uint32_t, bool) {});
-    events.restore(st.ports);
+    events.restore(st.events);
   } catch (const ImageError&) {
   } catch (const std::invalid_argument&) {
   } catch (const StoreStateError&) {

@@ -1,9 +1,10 @@
-// A vCPU across a save: what snapshot() captures from a paused vCPU and
-// how restore() sets a new vCPU up from it. Only what the guest can
-// influence travels (general registers, selectors and bases, cr2 and cr3,
-// the XSAVE area, a few MSRs, the VMM's virtual state); the VMM rebuilds
-// descriptor tables, control registers and hidden segment parts from its
-// own constants, so an image cannot hand the guest CPL0.
+// Vcpu::save() and Vcpu::restore(): what save() takes from a paused vCPU
+// (VcpuState, vcpu_state.h) and how restore() sets a new vCPU up from it.
+// Only what the guest can influence travels (general registers, selectors
+// and bases, cr2 and cr3, the XSAVE area, a few MSRs, the VMM's virtual
+// state); the VMM rebuilds descriptor tables, control registers and hidden
+// segment parts from its own constants, so an image cannot hand the guest
+// CPL0.
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -25,7 +26,7 @@ constexpr uint32_t kMsrTsc = 0x10, kMsrKernelGsBase = 0xc0000102, kMsrPat = 0x27
 // are set afresh.
 constexpr uint32_t kSavedMsrs[] = {kMsrTsc, kMsrKernelGsBase, kMsrPat};
 
-SegmentSnapshot segment_of(const kvm_segment& s) { return {s.selector, s.base}; }
+VcpuState::Segment segment_of(const kvm_segment& s) { return {s.selector, s.base}; }
 
 bool is_data_selector(uint16_t s) { return s == 0 || s == ra::kUserDs || s == ra::kKernelSs; }
 
@@ -58,7 +59,7 @@ bool Vcpu::ready_to_park() {
   return at_guest_instruction() && !kvm_.exception_in_flight();
 }
 
-CpuRegistersSnapshot Vcpu::capture_registers(bool restart_hypercall) {
+VcpuState::Registers Vcpu::save_registers(bool restart_hypercall) {
   // A vCPU that never ran since its context was set has it in KVM; any
   // other has it in the sync area, with the VMM's changes on top.
   kvm_regs r = fresh_ ? kvm_.get_regs() : regs();
@@ -71,7 +72,7 @@ CpuRegistersSnapshot Vcpu::capture_registers(bool restart_hypercall) {
     s.cs = code64_segment(ra::kKernelCs, 3);
     s.ss = data_segment(ra::kKernelSs, 3);
   }
-  CpuRegistersSnapshot c;
+  VcpuState::Registers c;
   c.regs = r;
   c.cs = segment_of(s.cs);
   c.ss = segment_of(s.ss);
@@ -87,8 +88,8 @@ CpuRegistersSnapshot Vcpu::capture_registers(bool restart_hypercall) {
   return c;
 }
 
-VcpuSnapshot Vcpu::snapshot() {
-  VcpuSnapshot s;
+VcpuState Vcpu::save() {
+  VcpuState s;
   s.id = id_;
   s.up = up_.load();
   s.initialised = initialised_;
@@ -105,7 +106,7 @@ VcpuSnapshot Vcpu::snapshot() {
   }
   s.restart_hypercall = mid_hypercall;
   s.mask_events = mid_hypercall && regs().rax == TG_HC_sched_op && regs().rdi == TG_SCHEDOP_block;
-  if (s.initialised) s.cpu = capture_registers(mid_hypercall);
+  if (s.initialised) s.cpu = save_registers(mid_hypercall);
   s.virt = state_;
   s.nmi_pending = nmi_pending_.load();
   s.nmi_active = nmi_active_;
@@ -117,7 +118,7 @@ VcpuSnapshot Vcpu::snapshot() {
   return s;
 }
 
-void Vcpu::restore(const VcpuSnapshot& s, uint64_t saved_system_time_ns) {
+void Vcpu::restore(const VcpuState& s, uint64_t saved_system_time_ns) {
   const VirtualCpuState& v = s.virt;
   if (v.kernel_mode > 1) refuse(id_, "virtual mode is neither kernel nor user");
   uint64_t kernel_base = domain_.mmu().kernel_base(id_), user_base = domain_.mmu().user_base(id_);
@@ -153,14 +154,14 @@ void Vcpu::restore(const VcpuSnapshot& s, uint64_t saved_system_time_ns) {
   }
 }
 
-void Vcpu::restore_registers(const VcpuSnapshot& snap) {
-  const CpuRegistersSnapshot& c = snap.cpu;
+void Vcpu::restore_registers(const VcpuState& saved) {
+  const VcpuState::Registers& c = saved.cpu;
   uint16_t cs = c.cs.selector, ss = c.ss.selector;
   bool kernel = cs == ra::kKernelCs, user64 = cs == ra::kUserCs, user32 = cs == ra::kUser32Cs;
   if (!kernel && !user64 && !user32) refuse(id_, fmt::format("code selector {:#x} is no guest mode's", cs));
   if (kernel != in_kernel_mode()) refuse(id_, "code selector and virtual mode disagree");
   if (ss != (kernel ? ra::kKernelSs : ra::kUserDs)) refuse(id_, fmt::format("stack selector {:#x} does not fit the mode", ss));
-  for (const SegmentSnapshot* d : {&c.ds, &c.es, &c.fs, &c.gs}) {
+  for (const VcpuState::Segment* d : {&c.ds, &c.es, &c.fs, &c.gs}) {
     if (!is_data_selector(d->selector)) refuse(id_, fmt::format("data selector {:#x} is no guest selector", d->selector));
   }
   if (!pte::is_canonical(c.fs.base) || !pte::is_canonical(c.gs.base)) refuse(id_, "non-canonical segment base");
