@@ -6,6 +6,7 @@ namespace tortuga {
 namespace {
 
 bool is_prefix(uint8_t b) {
+  // clang-format off: opcode tables read best a row per group
   switch (b) {
     case 0x26: case 0x2e: case 0x36: case 0x3e: case 0x64: case 0x65:  // segment
     case 0x66: case 0x67: case 0xf0: case 0xf2: case 0xf3:             // size, lock, rep
@@ -13,6 +14,7 @@ bool is_prefix(uint8_t b) {
     default:
       return (b & 0xf0) == 0x40;  // REX
   }
+  // clang-format on
 }
 
 std::optional<std::string> two_byte(std::span<const uint8_t> c) {
@@ -62,6 +64,7 @@ std::optional<std::string> privileged_instruction_name(std::span<const uint8_t> 
   size_t i = 0;
   while (i < code.size() && i < 15 && is_prefix(code[i])) ++i;
   if (i >= code.size()) return std::nullopt;
+  // clang-format off
   switch (code[i]) {
     case 0xfa: return "cli";
     case 0xfb: return "sti";
@@ -75,6 +78,7 @@ std::optional<std::string> privileged_instruction_name(std::span<const uint8_t> 
     case 0x0f: return two_byte(code.subspan(i + 1));
     default: return std::nullopt;
   }
+  // clang-format on
 }
 
 }  // namespace tortuga
