@@ -9,8 +9,8 @@
 
 namespace tortuga {
 
-BlockBackend::BlockBackend(BlockImage& image, GrantAccess& grants, uint32_t ring_ref, RaisePort raise,
-                           Broken broken, BlockEngine engine, unsigned workers)
+BlockBackend::BlockBackend(BlockImage& image, GrantAccess& grants, uint32_t ring_ref, RaisePort raise, Broken broken,
+                           BlockEngine engine, unsigned workers)
     : image_(image), grants_(grants), ring_ref_(ring_ref), raise_(std::move(raise)), broken_(std::move(broken)) {
   disk_.sectors = image.sectors();
   disk_.read_only = image.read_only();
@@ -190,10 +190,8 @@ void BlockBackend::worker() {
 int BlockBackend::run(Job& job) {
   const BlockPlan& p = job.plan;
   switch (p.op) {
-    case TG_BLKIF_OP_FLUSH:
-      return image_.flush();
-    case TG_BLKIF_OP_DISCARD:
-      return image_.discard(p.offset, p.length);
+    case TG_BLKIF_OP_FLUSH: return image_.flush();
+    case TG_BLKIF_OP_DISCARD: return image_.discard(p.offset, p.length);
     default: {
       iovec iov[TG_BLKIF_MAX_SEGMENTS];
       for (uint32_t i = 0; i < p.nr_segments; ++i) {
@@ -211,14 +209,10 @@ void BlockBackend::submit_uring(std::unique_ptr<Job> job) {
   for (uint32_t i = 0; i < p.nr_segments; ++i) job->iov[i] = {job->pages[i].page() + p.seg[i].offset, p.seg[i].length};
   Job* tag = job.release();
   switch (p.op) {
-    case TG_BLKIF_OP_FLUSH:
-      return uring_->datasync(tag);
-    case TG_BLKIF_OP_DISCARD:
-      return uring_->punch_hole(p.offset, p.length, tag);
-    case TG_BLKIF_OP_READ:
-      return uring_->read(p.offset, tag->iov, p.nr_segments, tag);
-    default:
-      return uring_->write(p.offset, tag->iov, p.nr_segments, tag);
+    case TG_BLKIF_OP_FLUSH: return uring_->datasync(tag);
+    case TG_BLKIF_OP_DISCARD: return uring_->punch_hole(p.offset, p.length, tag);
+    case TG_BLKIF_OP_READ: return uring_->read(p.offset, tag->iov, p.nr_segments, tag);
+    default: return uring_->write(p.offset, tag->iov, p.nr_segments, tag);
   }
 }
 

@@ -117,7 +117,7 @@ class BlockBackend final : public SplitBackend {
   bool attached_ = false;
   bool broken_state_ = false;
   bool quiesced_ = false;
-  uint32_t in_flight_ = 0;  // started, not completed (their grants are held)
+  uint32_t in_flight_ = 0;        // started, not completed (their grants are held)
   std::condition_variable idle_;  // in_flight_ fell to 0
   BlockBackendStats stats_;
   IoCounters* io_ = nullptr;

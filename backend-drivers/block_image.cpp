@@ -30,8 +30,9 @@ int BlockImage::transfer(bool write, uint64_t offset, std::span<const iovec> iov
   std::vector<iovec> rest(iov.begin(), iov.end());
   size_t first = 0;
   while (first < rest.size()) {
-    ssize_t n = write ? ::pwritev(fd_.get(), &rest[first], static_cast<int>(rest.size() - first), static_cast<off_t>(offset))
-                      : ::preadv(fd_.get(), &rest[first], static_cast<int>(rest.size() - first), static_cast<off_t>(offset));
+    ssize_t n =
+        write ? ::pwritev(fd_.get(), &rest[first], static_cast<int>(rest.size() - first), static_cast<off_t>(offset))
+              : ::preadv(fd_.get(), &rest[first], static_cast<int>(rest.size() - first), static_cast<off_t>(offset));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return -TG_EIO;  // 0: the file shrank under us
     offset += static_cast<uint64_t>(n);

@@ -49,16 +49,14 @@ int check_block_request(const tg_blkif_request& req, const DiskGeometry& disk, B
   if (req.op > TG_BLKIF_OP_DISCARD) return -TG_EOPNOTSUPP;
   if (req.handle != 0 || req._pad0 != 0) return -TG_EINVAL;
   switch (req.op) {
-    case TG_BLKIF_OP_READ:
-      return check_segments(req, disk, plan);
+    case TG_BLKIF_OP_READ: return check_segments(req, disk, plan);
     case TG_BLKIF_OP_WRITE:
       if (int err = check_segments(req, disk, plan); err != 0) return err;
       return disk.read_only ? -TG_EPERM : 0;
     case TG_BLKIF_OP_FLUSH:
       if (!disk.flush) return -TG_EOPNOTSUPP;
       return req.nr_segments == 0 ? 0 : -TG_EINVAL;
-    default:
-      return check_discard(req, disk, plan);
+    default: return check_discard(req, disk, plan);
   }
 }
 

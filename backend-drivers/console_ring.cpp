@@ -25,8 +25,8 @@ size_t ConsoleRing::notified() {
   if (pending == 0) return 0;
   std::vector<uint8_t> bytes(pending);
   for (uint32_t i = 0; i < pending; ++i) {
-    bytes[i] = static_cast<uint8_t>(
-        std::atomic_ref<char>(ring_.out[TG_CONSOLE_IDX(cons + i, TG_CONSOLE_OUT_SIZE)]).load(std::memory_order_relaxed));
+    bytes[i] = static_cast<uint8_t>(std::atomic_ref<char>(ring_.out[TG_CONSOLE_IDX(cons + i, TG_CONSOLE_OUT_SIZE)])
+                                        .load(std::memory_order_relaxed));
   }
   output_(bytes);
   std::atomic_ref<uint32_t>(ring_.out_cons).store(prod, std::memory_order_release);

@@ -36,11 +36,11 @@ std::vector<uint8_t> mac_announcement(const MacAddress& mac) {
   f.insert(f.end(), 6, 0xff);  // broadcast
   f.insert(f.end(), mac.begin(), mac.end());
   put16(f, kEthertypeRarp);
-  put16(f, 1);       // hardware type: Ethernet
-  put16(f, 0x0800);  // protocol type: IPv4
-  f.push_back(6);    // hardware address length
-  f.push_back(4);    // protocol address length
-  put16(f, 3);       // request reverse
+  put16(f, 1);                                // hardware type: Ethernet
+  put16(f, 0x0800);                           // protocol type: IPv4
+  f.push_back(6);                             // hardware address length
+  f.push_back(4);                             // protocol address length
+  put16(f, 3);                                // request reverse
   f.insert(f.end(), mac.begin(), mac.end());  // sender hardware address
   f.insert(f.end(), 4, 0);                    // sender protocol address
   f.insert(f.end(), mac.begin(), mac.end());  // target hardware address

@@ -113,8 +113,9 @@ void NetBackend::transmit_locked(tg_netif_tx_sring& s, bool* notify) {
         IoCounters::add(io_->net_tx_frames, 1);
         IoCounters::add(io_->net_tx_bytes, plan.total);
       }
-      ++(status == TG_NETIF_RSP_OKAY ? stats_.tx_packets : status == TG_NETIF_RSP_DROPPED ? stats_.tx_dropped
-                                                                                       : stats_.tx_errors);
+      ++(status == TG_NETIF_RSP_OKAY      ? stats_.tx_packets
+         : status == TG_NETIF_RSP_DROPPED ? stats_.tx_dropped
+                                          : stats_.tx_errors);
       for (const tg_netif_tx_request& slot : partial_) tx_.put_response(s, {slot.id, static_cast<int16_t>(status)});
       partial_.clear();
       answered = true;

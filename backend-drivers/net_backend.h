@@ -90,7 +90,7 @@ class NetBackend final : public SplitBackend {
   RxRing rx_;
   bool tx_attached_ = false, rx_attached_ = false, broken_state_ = false;
   bool quiesced_ = false, stopping_ = false;
-  std::condition_variable resumed_;  // quiesced_ or stopping_ changed
+  std::condition_variable resumed_;           // quiesced_ or stopping_ changed
   std::vector<tg_netif_tx_request> partial_;  // slots of a packet still being published
   NetBackendStats stats_;
   IoCounters* io_ = nullptr;

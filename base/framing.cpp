@@ -116,8 +116,8 @@ std::optional<std::string> frame_length_problem(uint32_t length) {
 std::string encode_frame(const google::protobuf::MessageLite& message) {
   size_t size = message.ByteSizeLong();
   if (size > kMaxMessageBytes) {
-    throw FramingError(fmt::format("{} of {} bytes is over the {} byte limit", message.GetTypeName(), size,
-                                   kMaxMessageBytes));
+    throw FramingError(
+        fmt::format("{} of {} bytes is over the {} byte limit", message.GetTypeName(), size, kMaxMessageBytes));
   }
   std::string frame(kFrameHeaderBytes + size, '\0');
   frame[0] = static_cast<char>(size >> 24);
@@ -132,8 +132,8 @@ std::string encode_frame(const google::protobuf::MessageLite& message) {
 
 void decode_body(const std::string& body, google::protobuf::MessageLite& message) {
   if (!message.ParseFromString(body)) {
-    throw MalformedMessage(fmt::format("malformed message: {} bytes that are not a valid {}", body.size(),
-                                   message.GetTypeName()));
+    throw MalformedMessage(
+        fmt::format("malformed message: {} bytes that are not a valid {}", body.size(), message.GetTypeName()));
   }
 }
 

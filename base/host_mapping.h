@@ -15,8 +15,7 @@ class HostMapping {
   HostMapping(void* addr, size_t size) : addr_(addr), size_(size) {}
   HostMapping(const HostMapping&) = delete;
   HostMapping& operator=(const HostMapping&) = delete;
-  HostMapping(HostMapping&& o) noexcept
-      : addr_(std::exchange(o.addr_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+  HostMapping(HostMapping&& o) noexcept : addr_(std::exchange(o.addr_, nullptr)), size_(std::exchange(o.size_, 0)) {}
   HostMapping& operator=(HostMapping&& o) noexcept {
     if (this != &o) {
       release();

@@ -97,7 +97,9 @@ void ImageWriter::flush() {
 void ImageWriter::write(RecordType type, std::span<const std::span<const uint8_t>> parts, uint32_t flags) {
   uint64_t length = 0;
   for (auto p : parts) length += p.size();
-  if (length > kMaxRecordBytes) throw ImageError(fmt::format("{} record of {} bytes is over the limit", record_name(static_cast<uint32_t>(type)), length));
+  if (length > kMaxRecordBytes)
+    throw ImageError(
+        fmt::format("{} record of {} bytes is over the limit", record_name(static_cast<uint32_t>(type)), length));
   uint8_t header[kHeaderBytes];
   put_u32(header, static_cast<uint32_t>(type));
   put_u32(header + 4, flags);

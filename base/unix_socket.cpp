@@ -17,8 +17,8 @@ sockaddr_un address(const std::string& path) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.empty() || path.size() >= sizeof addr.sun_path) {
-    throw std::runtime_error(fmt::format("socket path '{}' is empty or longer than {} bytes", path,
-                                         sizeof addr.sun_path - 1));
+    throw std::runtime_error(
+        fmt::format("socket path '{}' is empty or longer than {} bytes", path, sizeof addr.sun_path - 1));
   }
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   return addr;

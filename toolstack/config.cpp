@@ -17,7 +17,7 @@ constexpr uint32_t kDefaultMemoryMib = 32;
 constexpr uint32_t kMaxCap = 100 * 1024;  // percent of one host CPU: 1024 CPUs
 
 void require_regular_file(const std::string& key, const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) throw ConfigError(fmt::format("{}: no such file: {}", key, path));
   if (!S_ISREG(st.st_mode)) throw ConfigError(fmt::format("{}: not a regular file: {}", key, path));
 }

@@ -21,8 +21,8 @@ constexpr size_t kChunk = 64 * 1024;
 constexpr auto kPollInterval = 50ms;
 
 struct Attachment {
-  bool detached = false;    // the client hung up or broke the protocol
-  bool input_done = true;   // forward_input has returned (it uses the socket)
+  bool detached = false;   // the client hung up or broke the protocol
+  bool input_done = true;  // forward_input has returned (it uses the socket)
 };
 
 // Client → FIFO, until the client goes.
@@ -81,7 +81,8 @@ awaitable<void> stream_console(Daemon& daemon, UnixSocket& socket, const std::st
   if (r == nullptr) {
     first.set_error(fmt::format("no domain '{}'", ref));
   } else if (r->info().console_log().empty()) {
-    first.set_error(fmt::format("{}: its console is not captured (console: none)", domain_label(r->info().config().name())));
+    first.set_error(
+        fmt::format("{}: its console is not captured (console: none)", domain_label(r->info().config().name())));
   }
   if (!first.error().empty()) {
     co_await async_send(socket, first);
@@ -94,8 +95,7 @@ awaitable<void> stream_console(Daemon& daemon, UnixSocket& socket, const std::st
   auto state = std::make_shared<Attachment>();
   if (r->info().pid() > 0) {
     state->input_done = false;
-    asio::co_spawn(co_await asio::this_coro::executor, forward_input(socket, r->console_fifo(), state),
-                   asio::detached);
+    asio::co_spawn(co_await asio::this_coro::executor, forward_input(socket, r->console_fifo(), state), asio::detached);
   }
   asio::steady_timer timer(co_await asio::this_coro::executor);
   try {

@@ -39,7 +39,7 @@ api::Response domain_response(const api::DomainRecord& record) {
 }
 
 uint64_t file_size(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
 }
 
@@ -229,7 +229,8 @@ awaitable<void> Daemon::recover() {
     record->mutable_info()->set_pid(0);
     store_.remove_run_dir(name);
     save(*record);
-    note(name, spdlog::level::warn, fmt::format("{} ({})", state_name(record->info().state()), record->info().end_reason()));
+    note(name, spdlog::level::warn,
+         fmt::format("{} ({})", state_name(record->info().state()), record->info().end_reason()));
   }
 }
 
@@ -268,8 +269,8 @@ void Daemon::start_vmm(api::DomainRecord& record, const std::string& restore_ima
     for (const auto& nic : c.nics()) {
       const uint32_t domid = record.info().domid();
       if (saved_domid == 0 || saved_domid == domid) break;
-      launch.args.push_back(fmt::format("--restore-nic-tap={}={}", tap_name(saved_domid, nic.devid()),
-                                        tap_name(domid, nic.devid())));
+      launch.args.push_back(
+          fmt::format("--restore-nic-tap={}={}", tap_name(saved_domid, nic.devid()), tap_name(domid, nic.devid())));
     }
   } else {
     launch.args.push_back(fmt::format("--kernel={}", c.kernel()));
@@ -481,8 +482,7 @@ awaitable<api::Response> Daemon::handle(const api::Request& request) {
       if (request.shutdown().reboot()) co_return co_await reboot(request.shutdown().domain());
       co_return co_await shutdown(request.shutdown().domain(), request.shutdown().timeout_s());
     case api::Request::kDestroy: co_return co_await destroy(request.destroy().domain());
-    case api::Request::kMemSet:
-      co_return co_await mem_set(request.mem_set().domain(), request.mem_set().memory_mib());
+    case api::Request::kMemSet: co_return co_await mem_set(request.mem_set().domain(), request.mem_set().memory_mib());
     case api::Request::kBlockAttach:
       co_return co_await block_attach(request.block_attach().domain(), request.block_attach().disk());
     case api::Request::kBlockDetach: {
@@ -497,8 +497,7 @@ awaitable<api::Response> Daemon::handle(const api::Request& request) {
     }
     case api::Request::kSave:
       co_return co_await save_domain(request.save().domain(), request.save().path(), request.save().keep());
-    case api::Request::kRestore:
-      co_return co_await restore_domain(request.restore().path(), request.restore().name());
+    case api::Request::kRestore: co_return co_await restore_domain(request.restore().path(), request.restore().name());
     case api::Request::kMigrate: co_return co_await migrate_out(request.migrate());
     case api::Request::kMigrationStatus: co_return migration_status(request.migration_status().domain());
     case api::Request::kMigrateCancel: {
@@ -549,7 +548,8 @@ awaitable<api::Response> Daemon::finish_start(std::string name, uint32_t domid) 
     co_return error_response(fmt::format("{}: did not start: {}", domain_label(name), failed));
   }
   api::DomainRecord* r = table_.find(name);
-  if (r == nullptr || r->info().domid() != domid) co_return error_response(fmt::format("{} was destroyed", domain_label(name)));
+  if (r == nullptr || r->info().domid() != domid)
+    co_return error_response(fmt::format("{} was destroyed", domain_label(name)));
   co_return domain_response(*r);
 }
 
@@ -582,7 +582,10 @@ awaitable<api::Response> Daemon::info(const std::string& ref) {
 
 awaitable<api::Response> Daemon::set_paused(const std::string& ref, bool pause) {
   api::VmmRequest request;
-  if (pause) request.mutable_pause(); else request.mutable_unpause();
+  if (pause)
+    request.mutable_pause();
+  else
+    request.mutable_unpause();
   co_return co_await vmm_operation(ref, request);
 }
 
@@ -601,8 +604,10 @@ awaitable<api::Response> Daemon::vmm_operation(const std::string& ref, const api
   try {
     api::VmmReply reply = co_await call_vmm(r->control_socket(), request);
     r = table_.find(name);
-    if (r == nullptr || r->info().domid() != domid) co_return error_response(fmt::format("{} was destroyed", domain_label(name)));
-    if (!reply.error().empty()) co_return error_response(fmt::format("{}: {}", domain_label(name), clean_line(reply.error())));
+    if (r == nullptr || r->info().domid() != domid)
+      co_return error_response(fmt::format("{} was destroyed", domain_label(name)));
+    if (!reply.error().empty())
+      co_return error_response(fmt::format("{}: {}", domain_label(name), clean_line(reply.error())));
     apply_vmm_reply(reply, *r->mutable_info());
     std::string failed = on_success ? on_success(reply, *r->mutable_info()->mutable_config()) : "";
     save(*r);
@@ -643,10 +648,10 @@ awaitable<api::Response> Daemon::shutdown(const std::string& ref, uint32_t timeo
     }
     co_await stop_vmm(name, domid);
     result.set_destroyed(true);
-    result.set_note(fmt::format(
-        "{}: {}; destroyed after {} s", domain_label(name),
-        result.guest_asked() ? "the guest did not stop" : "the guest cannot be asked (it does not watch control/shutdown)",
-        timeout_s));
+    result.set_note(fmt::format("{}: {}; destroyed after {} s", domain_label(name),
+                                result.guest_asked() ? "the guest did not stop"
+                                                     : "the guest cannot be asked (it does not watch control/shutdown)",
+                                timeout_s));
   }
   co_return response;
 }
@@ -657,8 +662,8 @@ awaitable<api::Response> Daemon::reboot(const std::string& ref) {
   api::VmmRequest request;
   request.mutable_reboot();
   const OnVmmSuccess refused_unless_delivered = [](const api::VmmReply& reply, api::DomainConfig&) {
-    return std::string(reply.shutdown_delivered() ? ""
-                                                  : "the guest cannot be asked to reboot (it does not watch control/shutdown)");
+    return std::string(
+        reply.shutdown_delivered() ? "" : "the guest cannot be asked to reboot (it does not watch control/shutdown)");
   };
   co_return co_await vmm_operation(ref, request, refused_unless_delivered);
 }

@@ -63,6 +63,7 @@ class Daemon {
   // from one (accept_migration, called by the migration listener).
  public:
   awaitable<void> accept_migration(TcpSocket socket);
+
  private:
   awaitable<api::Response> migrate_out(const api::MigrateRequest& request);
   api::Response migration_status(const std::string& ref);
@@ -123,10 +124,10 @@ class Daemon {
   StateStore store_;
   DomainTable table_;
   VmmSupervisor supervisor_;
-  std::set<std::string> destroying_;               // destroy: forget the domain when its VMM is gone
-  std::map<std::string, std::string> end_notes_;   // why we stopped it, for its end reason
-  std::map<std::string, std::string> saving_;      // save without --keep: the image, until the VMM ends
-  std::set<std::string> incoming_;                 // migrating in: its VMM receives the stream
+  std::set<std::string> destroying_;                          // destroy: forget the domain when its VMM is gone
+  std::map<std::string, std::string> end_notes_;              // why we stopped it, for its end reason
+  std::map<std::string, std::string> saving_;                 // save without --keep: the image, until the VMM ends
+  std::set<std::string> incoming_;                            // migrating in: its VMM receives the stream
   std::map<std::string, api::MigrationProgress> migrations_;  // the last migration out of each name
 };
 

@@ -36,7 +36,8 @@ awaitable<api::Response> Daemon::save_domain(const std::string& ref, const std::
   if (s != State::RUNNING && s != State::PAUSED) {
     co_return error_response(fmt::format("{} is {}, not running", domain_label(name), state_name(s)));
   }
-  if (!absolute(path)) co_return error_response(fmt::format("{}: '{}' is not an absolute path", domain_label(name), path));
+  if (!absolute(path))
+    co_return error_response(fmt::format("{}: '{}' is not an absolute path", domain_label(name), path));
   if (saving_.count(name) != 0) co_return error_response(fmt::format("{} is being saved already", domain_label(name)));
   api::VmmRequest request;
   request.mutable_save()->set_path(path);

@@ -88,8 +88,8 @@ awaitable<api::Response> Daemon::migrate_out(const api::MigrateRequest& req) {
     try {
       asio::ip::tcp::resolver resolver(executor);
       boost::system::error_code ec;
-      auto endpoints = co_await resolver.async_resolve(req.host(), std::to_string(port),
-                                                       asio::redirect_error(use_awaitable, ec));
+      auto endpoints =
+          co_await resolver.async_resolve(req.host(), std::to_string(port), asio::redirect_error(use_awaitable, ec));
       if (ec) throw std::runtime_error(fmt::format("cannot resolve {}: {}", req.host(), ec.message()));
       co_await asio::async_connect(socket, endpoints, asio::redirect_error(use_awaitable, ec));
       if (ec) throw std::runtime_error(fmt::format("cannot connect to {}: {}", where, ec.message()));
@@ -109,7 +109,8 @@ awaitable<api::Response> Daemon::migrate_out(const api::MigrateRequest& req) {
 
   // The connection goes to the source VMM with its request.
   r = table_.find(name);
-  if (r == nullptr || r->info().domid() != domid) co_return error_response(fmt::format("{} was destroyed", domain_label(name)));
+  if (r == nullptr || r->info().domid() != domid)
+    co_return error_response(fmt::format("{} was destroyed", domain_label(name)));
   api::VmmRequest request;
   api::MigrateSend& send = *request.mutable_migrate_send();
   send.set_max_rounds(req.max_rounds());
@@ -181,8 +182,8 @@ awaitable<void> Daemon::accept_migration(TcpSocket socket) {
   std::string refused;
   try {
     if (offer.version() != kMigrationHandshakeVersion) {
-      throw ConfigError(fmt::format("handshake version {} (this tortugad speaks {})", offer.version(),
-                                    kMigrationHandshakeVersion));
+      throw ConfigError(
+          fmt::format("handshake version {} (this tortugad speaks {})", offer.version(), kMigrationHandshakeVersion));
     }
     apply_defaults(config);
     validate_config(config, false);  // the kernel is in the stream

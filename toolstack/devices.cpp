@@ -12,7 +12,7 @@
 namespace tortuga::toolstack {
 namespace {
 
-constexpr uint32_t kFirstXvdId = 51712;  // ABI.md 18: Linux's Xen disk numbering
+constexpr uint32_t kFirstXvdId = 51712;   // ABI.md 18: Linux's Xen disk numbering
 constexpr size_t kInterfaceNameMax = 15;  // IFNAMSIZ - 1
 
 bool hex_digit(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
@@ -24,7 +24,7 @@ int hex_value(char c) {
 }
 
 void require_image(const std::string& key, const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) throw ConfigError(fmt::format("{}: no such file: {}", key, path));
   if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
     throw ConfigError(fmt::format("{}: not a regular file or block device: {}", key, path));
@@ -32,7 +32,7 @@ void require_image(const std::string& key, const std::string& path) {
 }
 
 void require_bridge(const std::string& key, const std::string& bridge) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(fmt::format("/sys/class/net/{}/bridge", bridge).c_str(), &st) != 0) {
     throw ConfigError(fmt::format("{}: no bridge '{}' on this host", key, bridge));
   }

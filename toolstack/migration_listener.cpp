@@ -12,7 +12,8 @@ asio::ip::tcp::endpoint parse_endpoint(const std::string& where) {
     address = where.substr(0, colon);
     port = where.substr(colon + 1);
   }
-  if (address.size() > 2 && address.front() == '[' && address.back() == ']') address = address.substr(1, address.size() - 2);
+  if (address.size() > 2 && address.front() == '[' && address.back() == ']')
+    address = address.substr(1, address.size() - 2);
   boost::system::error_code ec;
   auto ip = asio::ip::make_address(address, ec);
   if (ec) throw std::runtime_error(fmt::format("--migrate-listen: '{}' is not an IP address", address));
@@ -24,7 +25,8 @@ asio::ip::tcp::endpoint parse_endpoint(const std::string& where) {
   } catch (const std::exception&) {
     throw std::runtime_error(fmt::format("--migrate-listen: '{}' is not a port number", port));
   }
-  if (number == 0 || number > 65535) throw std::runtime_error(fmt::format("--migrate-listen: port {} is out of range", number));
+  if (number == 0 || number > 65535)
+    throw std::runtime_error(fmt::format("--migrate-listen: port {} is out of range", number));
   return {ip, static_cast<uint16_t>(number)};
 }
 

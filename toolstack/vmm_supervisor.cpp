@@ -5,7 +5,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-
 namespace tortuga::toolstack {
 
 VmmSupervisor::VmmSupervisor(asio::io_context& io, OnExit on_exit) : io_(io), on_exit_(std::move(on_exit)) {}

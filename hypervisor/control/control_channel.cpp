@@ -211,47 +211,26 @@ void ControlChannel::perform(const api::VmmRequest& request, UniqueFd stream, ap
     return;
   }
   switch (request.op_case()) {
-    case api::VmmRequest::kStatus:
-      break;
+    case api::VmmRequest::kStatus: break;
     case api::VmmRequest::kPause:
       if (!domain_.pause()) reply.set_error("the domain is stopping");
       break;
-    case api::VmmRequest::kUnpause:
-      domain_.unpause();
-      break;
+    case api::VmmRequest::kUnpause: domain_.unpause(); break;
     case api::VmmRequest::kShutdown:
       reply.set_shutdown_delivered(domain_.request_shutdown(TG_STORE_SHUTDOWN_POWEROFF));
       break;
     case api::VmmRequest::kReboot:
       reply.set_shutdown_delivered(domain_.request_shutdown(TG_STORE_SHUTDOWN_REBOOT));
       break;
-    case api::VmmRequest::kDestroy:
-      domain_.destroy("by the toolstack");
-      break;
-    case api::VmmRequest::kMemoryTargetMib:
-      set_memory_target(request.memory_target_mib());
-      break;
-    case api::VmmRequest::kSave:
-      save(request.save(), reply);
-      break;
-    case api::VmmRequest::kAttachDisk:
-      domain_.attach_disk(to_disk_spec(request.attach_disk()));
-      break;
-    case api::VmmRequest::kAttachNic:
-      domain_.attach_nic(to_nic_spec(request.attach_nic()));
-      break;
-    case api::VmmRequest::kDetach:
-      detach(request.detach());
-      break;
-    case api::VmmRequest::kMigrateSend:
-      migrate_send(request.migrate_send(), std::move(stream));
-      break;
-    case api::VmmRequest::kMigrateCancel:
-      migrate_cancel();
-      break;
-    case api::VmmRequest::OP_NOT_SET:
-      reply.set_error("empty request (no operation set)");
-      break;
+    case api::VmmRequest::kDestroy: domain_.destroy("by the toolstack"); break;
+    case api::VmmRequest::kMemoryTargetMib: set_memory_target(request.memory_target_mib()); break;
+    case api::VmmRequest::kSave: save(request.save(), reply); break;
+    case api::VmmRequest::kAttachDisk: domain_.attach_disk(to_disk_spec(request.attach_disk())); break;
+    case api::VmmRequest::kAttachNic: domain_.attach_nic(to_nic_spec(request.attach_nic())); break;
+    case api::VmmRequest::kDetach: detach(request.detach()); break;
+    case api::VmmRequest::kMigrateSend: migrate_send(request.migrate_send(), std::move(stream)); break;
+    case api::VmmRequest::kMigrateCancel: migrate_cancel(); break;
+    case api::VmmRequest::OP_NOT_SET: reply.set_error("empty request (no operation set)"); break;
   }
 }
 
@@ -261,7 +240,8 @@ void ControlChannel::migrate_send(const api::MigrateSend& request, UniqueFd stre
   if (!stream.valid()) throw std::runtime_error("migrate_send needs the stream socket as SCM_RIGHTS with the request");
   // The sender's writes wait (with its timeouts), whatever mode the sending
   // daemon's event loop left on the connection.
-  if (int flags = ::fcntl(stream.get(), F_GETFL); flags < 0 || ::fcntl(stream.get(), F_SETFL, flags & ~O_NONBLOCK) != 0) {
+  if (int flags = ::fcntl(stream.get(), F_GETFL);
+      flags < 0 || ::fcntl(stream.get(), F_SETFL, flags & ~O_NONBLOCK) != 0) {
     throw std::runtime_error("cannot make the migration's socket blocking");
   }
   if (request.max_rounds() > kMaxMigrationRounds || request.max_downtime_ms() > kMaxMigrationDowntimeMs ||

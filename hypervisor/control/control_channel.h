@@ -38,9 +38,11 @@ class ControlChannel {
   void serve();
   void serve_connection(int fd);
   api::VmmReply handle(const api::VmmRequest& request, UniqueFd stream);
+
  public:
   // The progress of the last migration out (NONE when there was none).
   api::MigrationProgress migration_progress() const;
+
  private:
   void perform(const api::VmmRequest& request, UniqueFd stream, api::VmmReply& reply);
   void migrate_send(const api::MigrateSend& request, UniqueFd stream);

@@ -17,8 +17,8 @@ namespace {
 // A restored or received domain brings its devices with it.
 void refuse_devices_with(const VmmOptions& o, const char* option, const char* source) {
   if (o.config.disks.empty() && o.config.nics.empty()) return;
-  throw RestoreError(fmt::format("--disk and --nic cannot be given with {} (the {} holds the domain's devices)",
-                                 option, source));
+  throw RestoreError(
+      fmt::format("--disk and --nic cannot be given with {} (the {} holds the domain's devices)", option, source));
 }
 
 // A domain from a saved image. --memory and --vcpus, when given, must be
@@ -32,8 +32,8 @@ std::unique_ptr<Domain> restore_domain(const VmmOptions& o, Console& console) {
   uint64_t memory_mib = o.memory_given ? o.config.memory_mib : 0;
   uint32_t vcpus = o.vcpus_given ? o.config.vcpus : 0;
   if ((memory_mib != 0 && memory_mib != saved.memory_mib) || (vcpus != 0 && vcpus != saved.vcpus)) {
-    throw ImageError(fmt::format("it holds {} MiB and {} vCPUs, not what the command line asks for",
-                                 saved.memory_mib, saved.vcpus));
+    throw ImageError(
+        fmt::format("it holds {} MiB and {} vCPUs, not what the command line asks for", saved.memory_mib, saved.vcpus));
   }
   return std::make_unique<Domain>(source, console, o.restore);
 }

@@ -85,8 +85,8 @@ void run_domain(StartedDomain& started, const VmmOptions& o, RunOutcome& out) {
       std::string error;
       if (started.receiver && !started.receiver->running(error)) {
         // It runs here all the same: the source left its copy paused.
-        fmt::print(stderr, "tortuga-vmm: {}: the source did not hear that the domain runs here: {}\n",
-                   o.config.name, error);
+        fmt::print(stderr, "tortuga-vmm: {}: the source did not hear that the domain runs here: {}\n", o.config.name,
+                   error);
       }
     });
     if (control) out.migration = control->migration_progress();

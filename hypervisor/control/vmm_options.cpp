@@ -45,9 +45,10 @@ void add_device_options(CLI::App& app, VmmOptions& o) {
                  "the disk's name, default xvda, xvdb, ... in order)")
       ->take_all()
       ->allow_extra_args(false);
-  app.add_option("--nic", o.nics,
-                 "network interface over a TAP the VMM creates, repeatable: TAP[,mac=xx:xx:xx:xx:xx:xx][,bridge=BR][,id=N] "
-                 "(vif ids default 0, 1, ... in order)")
+  app.add_option(
+         "--nic", o.nics,
+         "network interface over a TAP the VMM creates, repeatable: TAP[,mac=xx:xx:xx:xx:xx:xx][,bridge=BR][,id=N] "
+         "(vif ids default 0, 1, ... in order)")
       ->take_all()
       ->allow_extra_args(false);
   app.add_option("--restore-nic-tap", o.tap_renames,

@@ -16,8 +16,8 @@ namespace tortuga {
 struct VmmOptions {
   DomainConfig config;  // kernel, name, memory, vCPUs, devices...
   CpuLimits limits;
-  std::string restore_path;  // --restore
-  int incoming_fd = -1;      // --incoming-fd
+  std::string restore_path;                           // --restore
+  int incoming_fd = -1;                               // --incoming-fd
   std::vector<std::string> disks, nics, tap_renames;  // as given, parsed by complete_vmm_options
   std::string control_path, exit_record_path;
   bool show_stats = false;

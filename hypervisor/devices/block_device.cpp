@@ -19,11 +19,11 @@ std::unique_ptr<SplitDevice> make_block_device(SplitDevice::Parts parts, GrantAc
       {TG_BLKIF_KEY_MAX_SEGMENTS, std::to_string(TG_BLKIF_MAX_SEGMENTS)},
   };
   auto connect = [&grants, &image, engine, io](const SplitDevice::FrontendKey& key,
-                                   const SplitDevice::Connection& c) -> std::unique_ptr<SplitBackend> {
+                                               const SplitDevice::Connection& c) -> std::unique_ptr<SplitBackend> {
     auto ring_ref = key(TG_BLKIF_KEY_RING_REF, UINT32_MAX);
     if (!ring_ref) return nullptr;
-    auto backend = std::make_unique<BlockBackend>(image, grants, static_cast<uint32_t>(*ring_ref), c.raise,
-                                                  c.broken, engine);
+    auto backend =
+        std::make_unique<BlockBackend>(image, grants, static_cast<uint32_t>(*ring_ref), c.raise, c.broken, engine);
     backend->count_io_in(io);
     return backend;
   };

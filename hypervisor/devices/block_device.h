@@ -16,8 +16,7 @@
 namespace tortuga {
 
 std::unique_ptr<SplitDevice> make_block_device(SplitDevice::Parts parts, GrantAccess& grants, BlockImage& image,
-                                               uint16_t domid, uint32_t id,
-                                               BlockEngine engine = BlockEngine::kThreads,
+                                               uint16_t domid, uint32_t id, BlockEngine engine = BlockEngine::kThreads,
                                                const SplitDeviceState* restored = nullptr, IoCounters* io = nullptr);
 
 }  // namespace tortuga

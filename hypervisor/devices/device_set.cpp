@@ -70,9 +70,10 @@ void DeviceSet::refuse_duplicate_locked(const Key& key, const std::string& host_
   }
   for (const auto& [k, d] : devices_) {
     if (k.first == key.first && d->host_key == host_key) {
-      throw DeviceSpecError(fmt::format("{} is already attached as {} {} ({})",
-                                        key.first == TG_BLKIF_DEVTYPE ? "image " + d->info.backend : "TAP " + d->info.name,
-                                        k.first, k.second, d->info.name));
+      throw DeviceSpecError(
+          fmt::format("{} is already attached as {} {} ({})",
+                      key.first == TG_BLKIF_DEVTYPE ? "image " + d->info.backend : "TAP " + d->info.name, k.first,
+                      k.second, d->info.name));
     }
   }
 }

@@ -37,14 +37,14 @@ namespace tortuga {
 
 // One device as the toolstack sees it (vmm_control.proto's DeviceStatus).
 struct DeviceInfo {
-  std::string type;     // "vbd", "vif"
+  std::string type;  // "vbd", "vif"
   uint32_t id = 0;
   std::string name;     // vdev or TAP
   std::string backend;  // image path, or bridge ("" = none)
   int state = 0;        // the backend's (ABI.md 17.2)
   int frontend_state = 0;
   bool read_only = false;
-  std::string mac;      // vif only
+  std::string mac;  // vif only
 };
 
 class DeviceSet {
@@ -55,8 +55,8 @@ class DeviceSet {
     Doorbells& doorbells;
     GrantAccess& grants;
     uint16_t domid;
-    std::string domain_name;  // for the VMM's stderr lines
-    IoCounters* io = nullptr; // the domain's I/O totals, which every backend adds to
+    std::string domain_name;   // for the VMM's stderr lines
+    IoCounters* io = nullptr;  // the domain's I/O totals, which every backend adds to
   };
 
   explicit DeviceSet(Parts parts);

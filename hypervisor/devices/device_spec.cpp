@@ -14,7 +14,8 @@ constexpr size_t kMaxIfName = 15;  // IFNAMSIZ - 1
 void check_ifname(const std::string& name, const char* what) {
   bool ok = !name.empty() && name.size() <= kMaxIfName && name != "." && name != "..";
   for (char c : name) ok = ok && c > ' ' && c < 0x7f && c != '/' && c != ':';
-  if (!ok) throw DeviceSpecError(fmt::format("bad {} name '{}' (1-15 printable characters, no '/' or ':')", what, name));
+  if (!ok)
+    throw DeviceSpecError(fmt::format("bad {} name '{}' (1-15 printable characters, no '/' or ':')", what, name));
 }
 
 std::optional<uint32_t> parse_u32(const std::string& s) {
@@ -130,7 +131,8 @@ void check_nic_spec(const NicSpec& n) {
 void complete_device_specs(std::vector<DiskSpec>& disks, std::vector<NicSpec>& nics) {
   std::set<std::string> vdevs;
   for (const DiskSpec& d : disks) {
-    if (!d.vdev.empty() && !vdevs.insert(d.vdev).second) throw DeviceSpecError(fmt::format("two disks named {}", d.vdev));
+    if (!d.vdev.empty() && !vdevs.insert(d.vdev).second)
+      throw DeviceSpecError(fmt::format("two disks named {}", d.vdev));
   }
   uint32_t next = 0;
   for (DiskSpec& d : disks) {

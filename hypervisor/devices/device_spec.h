@@ -26,8 +26,8 @@ struct DiskSpec {
 
 struct NicSpec {
   std::string tap;
-  std::string mac;     // empty = default_mac(domid, id)
-  std::string bridge;  // empty = no bridge
+  std::string mac;             // empty = default_mac(domid, id)
+  std::string bridge;          // empty = no bridge
   std::optional<uint32_t> id;  // empty = the first free vif id
 };
 

@@ -21,12 +21,12 @@ std::unique_ptr<SplitDevice> make_net_device(SplitDevice::Parts parts, GrantAcce
   };
   SplitDevice::Keys toolstack{{TG_NETIF_KEY_MAC, mac}};
   auto connect = [&grants, &tap, io](const SplitDevice::FrontendKey& key,
-                                 const SplitDevice::Connection& c) -> std::unique_ptr<SplitBackend> {
+                                     const SplitDevice::Connection& c) -> std::unique_ptr<SplitBackend> {
     auto tx = key(TG_NETIF_KEY_TX_RING_REF, UINT32_MAX);
     auto rx = key(TG_NETIF_KEY_RX_RING_REF, UINT32_MAX);
     if (!tx || !rx) return nullptr;
-    auto backend = std::make_unique<NetBackend>(tap, grants, static_cast<uint32_t>(*tx),
-                                                static_cast<uint32_t>(*rx), NetFeatures{}, c.raise, c.broken);
+    auto backend = std::make_unique<NetBackend>(tap, grants, static_cast<uint32_t>(*tx), static_cast<uint32_t>(*rx),
+                                                NetFeatures{}, c.raise, c.broken);
     backend->count_io_in(io);
     return backend;
   };

@@ -60,9 +60,9 @@ class SplitDevice {
   // A decimal key of the frontend's directory, at most max, or nullopt.
   using FrontendKey = std::function<std::optional<uint64_t>(const std::string& key, uint64_t max)>;
   struct Connection {
-    uint32_t port;                                    // the frontend's, bound to the backend
-    std::function<void()> raise;                      // raises it
-    std::function<void(const std::string&)> broken;   // the frontend broke the protocol
+    uint32_t port;                                   // the frontend's, bound to the backend
+    std::function<void()> raise;                     // raises it
+    std::function<void(const std::string&)> broken;  // the frontend broke the protocol
   };
   // Makes the connection's backend, or nullptr (with a reason logged) when
   // the frontend's keys do not hold.
@@ -165,8 +165,8 @@ class SplitDevice {
   uint64_t steps_ = 0;
   bool online_ = true;  // the device thread's own
   uint32_t port_ = 0;
-  Keys features_;                                // what the backend published
-  std::map<std::string, uint64_t> connected_;   // the frontend's keys the backend connected with
+  Keys features_;                              // what the backend published
+  std::map<std::string, uint64_t> connected_;  // the frontend's keys the backend connected with
   mutable std::shared_mutex backend_lock_;
   std::unique_ptr<SplitBackend> backend_;
   std::thread thread_;

@@ -125,12 +125,10 @@ void Domain::adopt_boot_memory() {
 // raise VIRQ_TIMER.
 void Domain::start_clocks_and_events() {
   write_wall_clock();
-  events_ = std::make_unique<EventChannels>(shared_info(), config_.vcpus, [this](uint32_t v, bool unmasked) {
-    vcpus_.at(v)->notify_event(unmasked);
-  });
-  timers_ = std::make_unique<VcpuTimers>(config_.vcpus, created_ns_, [this](uint32_t v) {
-    events_->raise_virq(v, TG_VIRQ_TIMER);
-  });
+  events_ = std::make_unique<EventChannels>(
+      shared_info(), config_.vcpus, [this](uint32_t v, bool unmasked) { vcpus_.at(v)->notify_event(unmasked); });
+  timers_ = std::make_unique<VcpuTimers>(config_.vcpus, created_ns_,
+                                         [this](uint32_t v) { events_->raise_virq(v, TG_VIRQ_TIMER); });
   attach_console_ring();
 }
 

@@ -46,7 +46,7 @@ struct DomainConfig {
   std::string cmdline;
   uint64_t memory_mib = 32;
   uint32_t vcpus = 1;
-  uint16_t domid = 1;  // the domain's id in its store (the toolstack's domain id)
+  uint16_t domid = 1;           // the domain's id in its store (the toolstack's domain id)
   std::vector<DiskSpec> disks;  // cold-plugged; complete_device_specs() fills the names in
   std::vector<NicSpec> nics;
 };
@@ -60,13 +60,13 @@ void copy_config_to_state(const DomainConfig& config, DomainState& state);
 enum class DomainExit : int {
   kPoweroff = 0,
   kVmmError = 1,
-  kKilled = 2,    // the VMM found the guest broken or hostile
+  kKilled = 2,  // the VMM found the guest broken or hostile
   kCrash = 3,
   kReboot = 4,
   kWatchdog = 5,
   kSuspend = 6,
-  kDestroyed = 7, // stopped from outside (signal, toolstack)
-  kMigrated = 8,  // live-migrated: the destination runs it now (MIGRATION.md)
+  kDestroyed = 7,  // stopped from outside (signal, toolstack)
+  kMigrated = 8,   // live-migrated: the destination runs it now (MIGRATION.md)
 };
 
 // What a restore may change (tortuga-vmm --restore).
@@ -159,9 +159,9 @@ class Domain {
 
   // Requests to the guest through its store (guest_control.h).
   bool request_shutdown(const std::string& what);  // true: the guest will act on it
-  void set_memory_target_kib(uint64_t kib);         // throws GuestControlError
-  uint64_t memory_target_kib();                     // 0 if the guest wrote nonsense there
-  uint64_t memory_current_kib() const;              // RAM populated now
+  void set_memory_target_kib(uint64_t kib);        // throws GuestControlError
+  uint64_t memory_target_kib();                    // 0 if the guest wrote nonsense there
+  uint64_t memory_current_kib() const;             // RAM populated now
   Vcpu& vcpu(uint32_t id) { return *vcpus_.at(id); }
   uint32_t vcpus_up() const;
   Quiesce& quiesce() { return quiesce_; }

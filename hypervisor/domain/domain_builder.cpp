@@ -35,9 +35,10 @@ void check_boot_mapping(uint64_t virt_base, uint64_t map_end) {
   bool ok = map_end > 0 && last >= virt_base && pte::is_canonical(virt_base) && pte::is_canonical(last) &&
             (virt_base >> 63) == (last >> 63) && (last < TG_RESERVED_VA_START || virt_base >= TG_RESERVED_VA_END);
   if (!ok) {
-    throw KernelImageError(fmt::format("virtual base {:#x} cannot map the boot layout ({} KiB): the range must be "
-                                       "canonical, must not wrap and must stay out of {:#x}-{:#x}",
-                                       virt_base, map_end >> 10, TG_RESERVED_VA_START, TG_RESERVED_VA_END - 1));
+    throw KernelImageError(
+        fmt::format("virtual base {:#x} cannot map the boot layout ({} KiB): the range must be "
+                    "canonical, must not wrap and must stay out of {:#x}-{:#x}",
+                    virt_base, map_end >> 10, TG_RESERVED_VA_START, TG_RESERVED_VA_END - 1));
   }
 }
 
@@ -74,8 +75,7 @@ void build_boot_page_tables(const GuestMemory& memory, const BootLayout& b) {
       table = *e & pte::kFrameMask;
     }
     bool is_page_table = gpa >= b.page_tables_gpa && gpa < pt_end;
-    *entry_at(table, pte::index(va, 1)) =
-        gpa | pte::kPresent | pte::kUser | (is_page_table ? 0 : pte::kWritable);
+    *entry_at(table, pte::index(va, 1)) = gpa | pte::kPresent | pte::kUser | (is_page_table ? 0 : pte::kWritable);
   }
   if (next_frame != pt_end) throw std::logic_error("boot page-table frame count mismatch");
 }
@@ -147,8 +147,9 @@ BootLayout build_domain(const GuestMemory& memory, const KernelImage& kernel, co
   b.entry = kernel.entry;
   uint64_t kernel_end = kernel.end_gpa();
   if (!memory.ram_contains(kernel.lowest_gpa(), kernel_end - kernel.lowest_gpa())) {
-    throw KernelImageError(fmt::format("kernel segments span guest-physical {:#x}-{:#x}, outside the domain's {} MiB of memory",
-                                       kernel.lowest_gpa(), kernel_end, memory.ram_size() >> 20));
+    throw KernelImageError(
+        fmt::format("kernel segments span guest-physical {:#x}-{:#x}, outside the domain's {} MiB of memory",
+                    kernel.lowest_gpa(), kernel_end, memory.ram_size() >> 20));
   }
   uint64_t cursor = align_up(kernel_end, kPage);
   b.mod_gpa = cursor;

@@ -25,8 +25,10 @@ constexpr uint64_t kPage = 4096;
 // The pages the VMM shares with the guest: page aligned, in RAM, distinct.
 void check_layout(const BootLayout& l, const GuestMemory& m) {
   std::set<uint64_t> seen;
-  for (auto [gpa, what] : {std::pair{l.start_info_gpa, "start info"}, {l.shared_info_gpa, "shared info"},
-                           {l.console_ring_gpa, "console ring"}, {l.store_ring_gpa, "store ring"}}) {
+  for (auto [gpa, what] : {std::pair{l.start_info_gpa, "start info"},
+                           {l.shared_info_gpa, "shared info"},
+                           {l.console_ring_gpa, "console ring"},
+                           {l.store_ring_gpa, "store ring"}}) {
     if (gpa % kPage != 0 || !m.ram_contains(gpa, kPage) || !seen.insert(gpa).second) {
       throw RestoreError(fmt::format("the {} page {:#x} is not a page of its own in guest memory", what, gpa));
     }
@@ -48,13 +50,11 @@ void Domain::restore(const DomainState& st, const RestoreOptions& options) {
     uint64_t gap = now_real > st.time.saved_realtime_ns ? now_real - st.time.saved_realtime_ns : 0;
     created_ns_ = host_clock_ns(CLOCK_MONOTONIC) - (st.time.system_time_ns + gap);
     restore_page_types(st);
-    events_ = std::make_unique<EventChannels>(shared_info(), config_.vcpus, [this](uint32_t v, bool unmasked) {
-      vcpus_.at(v)->notify_event(unmasked);
-    });
+    events_ = std::make_unique<EventChannels>(
+        shared_info(), config_.vcpus, [this](uint32_t v, bool unmasked) { vcpus_.at(v)->notify_event(unmasked); });
     events_->restore(st.events);
-    timers_ = std::make_unique<VcpuTimers>(config_.vcpus, created_ns_, [this](uint32_t v) {
-      events_->raise_virq(v, TG_VIRQ_TIMER);
-    });
+    timers_ = std::make_unique<VcpuTimers>(config_.vcpus, created_ns_,
+                                           [this](uint32_t v) { events_->raise_virq(v, TG_VIRQ_TIMER); });
     write_wall_clock();
     attach_console_ring(st.console_port);
     console_ring_->restore(st.console_ring);
@@ -92,7 +92,8 @@ void Domain::restore_page_types(const DomainState& st) {
   for (auto [gfn, level] : st.page_types.pins) {
     if (level < 1 || level > 4) throw RestoreError(fmt::format("frame {:#x} pinned at level {}", gfn, level));
     if (int err = mmu_->pin(gfn, level, program); err != 0) {
-      throw RestoreError(fmt::format("frame {:#x} does not validate as a pinned L{} table (error {})", gfn, level, err));
+      throw RestoreError(
+          fmt::format("frame {:#x} does not validate as a pinned L{} table (error {})", gfn, level, err));
     }
   }
   program.apply_to(*memory_);

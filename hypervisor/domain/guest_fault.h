@@ -18,8 +18,7 @@ class GuestFault : public std::runtime_error {
 // the hypercall.
 class BadGuestAddress : public std::runtime_error {
  public:
-  BadGuestAddress(uint64_t va, const std::string& why)
-      : std::runtime_error(why), va_(va) {}
+  BadGuestAddress(uint64_t va, const std::string& why) : std::runtime_error(why), va_(va) {}
   uint64_t va() const { return va_; }
 
  private:

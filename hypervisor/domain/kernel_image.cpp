@@ -18,9 +18,7 @@ namespace {
 constexpr size_t kMaxKernelFile = 512ULL << 20;
 
 // [offset, offset + len) within a buffer of `size` bytes, without overflow.
-bool in_bounds(uint64_t offset, uint64_t len, uint64_t size) {
-  return offset <= size && len <= size - offset;
-}
+bool in_bounds(uint64_t offset, uint64_t len, uint64_t size) { return offset <= size && len <= size - offset; }
 
 template <typename T>
 T read_at(const std::vector<uint8_t>& file, uint64_t offset) {
@@ -48,7 +46,8 @@ void parse_note_segment(const std::vector<uint8_t>& file, uint64_t offset, uint6
                      strnlen(reinterpret_cast<const char*>(file.data() + name_at), hdr.n_namesz));
     if (name == TG_ELFNOTE_NAME) {
       if (hdr.n_descsz != 8) {
-        throw KernelImageError(fmt::format("Tortuga ELF note {} has a {}-byte value (need 8)", hdr.n_type, hdr.n_descsz));
+        throw KernelImageError(
+            fmt::format("Tortuga ELF note {} has a {}-byte value (need 8)", hdr.n_type, hdr.n_descsz));
       }
       uint64_t value = read_at<uint64_t>(file, desc_at);
       switch (hdr.n_type) {
@@ -110,22 +109,24 @@ KernelImage parse_kernel_image(std::vector<uint8_t> file) {
   for (unsigned i = 0; i < eh.e_phnum; ++i) {
     auto ph = read_at<Elf64_Phdr>(file, eh.e_phoff + i * sizeof(Elf64_Phdr));
     if (ph.p_type == PT_NOTE) {
-      if (!in_bounds(ph.p_offset, ph.p_filesz, file.size())) throw KernelImageError("ELF note segment outside the file");
+      if (!in_bounds(ph.p_offset, ph.p_filesz, file.size()))
+        throw KernelImageError("ELF note segment outside the file");
       parse_note_segment(file, ph.p_offset, ph.p_filesz, notes);
     } else if (ph.p_type == PT_LOAD && ph.p_memsz > 0) {
       if (ph.p_filesz > ph.p_memsz) throw KernelImageError(fmt::format("ELF segment {} has filesz > memsz", i));
       if (!in_bounds(ph.p_offset, ph.p_filesz, file.size())) {
         throw KernelImageError(fmt::format("ELF segment {} lies outside the file", i));
       }
-      if (ph.p_vaddr + ph.p_memsz < ph.p_vaddr) throw KernelImageError(fmt::format("ELF segment {} wraps the address space", i));
+      if (ph.p_vaddr + ph.p_memsz < ph.p_vaddr)
+        throw KernelImageError(fmt::format("ELF segment {} wraps the address space", i));
       k.segments.push_back({ph.p_vaddr, ph.p_memsz, ph.p_filesz, ph.p_offset, (ph.p_flags & PF_X) != 0});
     }
   }
   if (!notes.abi_version) throw KernelImageError("no Tortuga ELF note: not a Tortuga guest kernel");
   if ((*notes.abi_version >> 16) != TG_ABI_VERSION_MAJOR) {
     throw KernelImageError(fmt::format("kernel built for Tortuga ABI {}.{}, this VMM speaks {}.{}",
-                                       *notes.abi_version >> 16, *notes.abi_version & 0xffff,
-                                       TG_ABI_VERSION_MAJOR, TG_ABI_VERSION_MINOR));
+                                       *notes.abi_version >> 16, *notes.abi_version & 0xffff, TG_ABI_VERSION_MAJOR,
+                                       TG_ABI_VERSION_MINOR));
   }
   if (k.segments.empty()) throw KernelImageError("ELF file has no loadable segment");
   k.abi_version = static_cast<uint32_t>(*notes.abi_version);
@@ -136,7 +137,8 @@ KernelImage parse_kernel_image(std::vector<uint8_t> file) {
   if (k.virt_base & 0xfff) throw KernelImageError("virtual base is not page aligned");
   for (const auto& s : k.segments) {
     if (s.vaddr < k.virt_base) {
-      throw KernelImageError(fmt::format("ELF segment at {:#x} lies below the virtual base {:#x}", s.vaddr, k.virt_base));
+      throw KernelImageError(
+          fmt::format("ELF segment at {:#x} lies below the virtual base {:#x}", s.vaddr, k.virt_base));
     }
   }
   const LoadSegment* entry_seg = segment_containing(k, k.entry, 1);
@@ -144,7 +146,8 @@ KernelImage parse_kernel_image(std::vector<uint8_t> file) {
     throw KernelImageError(fmt::format("entry point {:#x} is not in an executable segment", k.entry));
   }
   if (k.hypercall_page != 0 && ((k.hypercall_page & 0xfff) || !segment_containing(k, k.hypercall_page, 4096))) {
-    throw KernelImageError(fmt::format("hypercall page {:#x} is not a page-aligned page of the image", k.hypercall_page));
+    throw KernelImageError(
+        fmt::format("hypercall page {:#x} is not a page-aligned page of the image", k.hypercall_page));
   }
   k.file = std::move(file);
   return k;
@@ -155,7 +158,8 @@ KernelImage load_kernel_image(const std::string& path) {
   if (!in) throw KernelImageError(fmt::format("cannot open kernel {}", path));
   in.seekg(0, std::ios::end);
   auto size = static_cast<uint64_t>(in.tellg());
-  if (size > kMaxKernelFile) throw KernelImageError(fmt::format("kernel {} is larger than {} MiB", path, kMaxKernelFile >> 20));
+  if (size > kMaxKernelFile)
+    throw KernelImageError(fmt::format("kernel {} is larger than {} MiB", path, kMaxKernelFile >> 20));
   in.seekg(0);
   std::vector<uint8_t> bytes(size);
   if (!in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size))) {

@@ -91,16 +91,10 @@ int EventChannels::send(uint32_t port) {
   {
     std::lock_guard lock(mutex_);
     switch (ports_[port].state) {
-      case TG_EVTCHNSTAT_closed:
-        return -TG_ENOENT;
-      case TG_EVTCHNSTAT_virq:
-        return -TG_EINVAL;
-      case TG_EVTCHNSTAT_ipi:
-        raise_locked(port);
-        return 0;
-      case TG_EVTCHNSTAT_backend:
-        notify = backends_[port].notify;
-        break;
+      case TG_EVTCHNSTAT_closed: return -TG_ENOENT;
+      case TG_EVTCHNSTAT_virq: return -TG_EINVAL;
+      case TG_EVTCHNSTAT_ipi: raise_locked(port); return 0;
+      case TG_EVTCHNSTAT_backend: notify = backends_[port].notify; break;
       default:  // unbound: nobody listens yet
         return 0;
     }
@@ -193,12 +187,8 @@ void EventChannels::restore(const EventChannelsState& saved) {
     if (s.vcpu >= nr_vcpus_) throw std::invalid_argument("event channels: port bound to a vCPU the domain lacks");
     switch (s.state) {
       case TG_EVTCHNSTAT_unbound:
-      case TG_EVTCHNSTAT_backend:
-        ports[s.port] = {TG_EVTCHNSTAT_unbound, s.vcpu, 0};
-        break;
-      case TG_EVTCHNSTAT_ipi:
-        ports[s.port] = {TG_EVTCHNSTAT_ipi, s.vcpu, 0};
-        break;
+      case TG_EVTCHNSTAT_backend: ports[s.port] = {TG_EVTCHNSTAT_unbound, s.vcpu, 0}; break;
+      case TG_EVTCHNSTAT_ipi: ports[s.port] = {TG_EVTCHNSTAT_ipi, s.vcpu, 0}; break;
       case TG_EVTCHNSTAT_virq: {
         if (s.virq != TG_VIRQ_TIMER && s.virq != TG_VIRQ_DEBUG && s.virq != TG_VIRQ_CONSOLE) {
           throw std::invalid_argument("event channels: unknown VIRQ " + std::to_string(s.virq));
@@ -210,8 +200,7 @@ void EventChannels::restore(const EventChannelsState& saved) {
         ports[s.port] = {TG_EVTCHNSTAT_virq, s.vcpu, s.virq};
         break;
       }
-      default:
-        throw std::invalid_argument("event channels: port " + std::to_string(s.port) + " in unknown state");
+      default: throw std::invalid_argument("event channels: port " + std::to_string(s.port) + " in unknown state");
     }
   }
   std::lock_guard lock(mutex_);

@@ -25,8 +25,7 @@ int64_t console_io(Vcpu& vcpu, const Args& args) {
       vcpu.address_space().copy_to(buf, bytes.data(), n);
       return static_cast<int64_t>(n);
     }
-    default:
-      return -TG_ENOSYS;  // unknown sub-operation (ABI.md 1.4)
+    default: return -TG_ENOSYS;  // unknown sub-operation (ABI.md 1.4)
   }
 }
 

@@ -26,16 +26,17 @@ std::unique_lock<std::mutex> frame_lock_for(Domain& domain, const Entry& entry, 
 // Why the domain dies when a handler met a pointer it cannot follow: the
 // call, the pointer, where it was made, and what the guest passed.
 std::string bad_pointer_message(const Entry& entry, const Args& a, const BadGuestAddress& bad, uint64_t rip) {
-  return fmt::format("hypercall {}: bad guest pointer {:#x} ({}) at rip {:#x}; arguments {} in rdi, rsi, rdx, r10, r8: "
-                     "{:#x} {:#x} {:#x} {:#x} {:#x}",
-                     entry.name, bad.va(), bad.what(), rip, entry.arguments, a.a0, a.a1, a.a2, a.a3, a.a4);
+  return fmt::format(
+      "hypercall {}: bad guest pointer {:#x} ({}) at rip {:#x}; arguments {} in rdi, rsi, rdx, r10, r8: "
+      "{:#x} {:#x} {:#x} {:#x} {:#x}",
+      entry.name, bad.va(), bad.what(), rip, entry.arguments, a.a0, a.a1, a.a2, a.a3, a.a4);
 }
 
 }  // namespace
 
 void Vcpu::return_from_hypercall(int64_t result) {
   regs().rax = static_cast<uint64_t>(result);
-  regs().rip = regs().rcx;  // SYSCALL saved the return address in rcx...
+  regs().rip = regs().rcx;                      // SYSCALL saved the return address in rcx...
   regs().rflags = sanitize_rflags(regs().r11);  // ...and RFLAGS in r11
   load_kernel_segments();
 }

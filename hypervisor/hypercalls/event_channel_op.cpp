@@ -55,8 +55,7 @@ int64_t event_channel_op(Vcpu& vcpu, const Args& args) {
         if (a._pad0 != 0 || a._pad1 != 0) return -TG_EINVAL;
         return events.status(a);
       });
-    default:
-      return -TG_ENOSYS;
+    default: return -TG_ENOSYS;
   }
 }
 

@@ -40,7 +40,7 @@ struct Entry {
 #define TORTUGA_HC_DECLARE_PREDICATE_ALWAYS
 #define TORTUGA_HC_DECLARE_PREDICATE_SUB_OP(predicate) bool predicate(uint64_t cmd);
 #define TORTUGA_HC_DECLARE(name, arguments, returns, page_tables) \
-  int64_t name(Vcpu& vcpu, const Args& args);               \
+  int64_t name(Vcpu& vcpu, const Args& args);                     \
   TORTUGA_HC_DECLARE_PREDICATE_##page_tables
 TORTUGA_HYPERCALLS(TORTUGA_HC_DECLARE)
 #undef TORTUGA_HC_DECLARE
@@ -99,12 +99,9 @@ constexpr const Entry* find_hypercall(uint64_t nr) { return nr < kTable.size() ?
 // state: dispatch then takes the frame lock and stops the other vCPUs.
 inline bool changes_page_tables(const Entry& entry, uint64_t cmd) {
   switch (entry.page_tables) {
-    case PageTables::kNever:
-      return false;
-    case PageTables::kAlways:
-      return true;
-    case PageTables::kBySubOp:
-      return entry.sub_op_changes_page_tables(cmd);
+    case PageTables::kNever: return false;
+    case PageTables::kAlways: return true;
+    case PageTables::kBySubOp: return entry.sub_op_changes_page_tables(cmd);
   }
   return false;
 }

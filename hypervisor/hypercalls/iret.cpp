@@ -32,9 +32,10 @@ int64_t iret(Vcpu& vcpu, const Args&) {
   if (uint64_t reason = rejection(f)) {
     uint64_t failsafe = vcpu.state().callback[TG_CALLBACK_FAILSAFE];
     if (failsafe == 0) {
-      throw GuestFault(fmt::format("iret to an invalid context (cs {:#x} ss {:#x} rip {:#x} flags {:#x}) "
-                                   "and no failsafe callback registered",
-                                   f.cs, f.ss, f.rip, f.flags));
+      throw GuestFault(
+          fmt::format("iret to an invalid context (cs {:#x} ss {:#x} rip {:#x} flags {:#x}) "
+                      "and no failsafe callback registered",
+                      f.cs, f.ss, f.rip, f.flags));
     }
     vcpu.regs().rax = f.rax;
     InterruptedContext bad{f.rip, f.cs, f.rflags, f.rsp, f.ss, f.rcx, f.r11};

@@ -65,18 +65,12 @@ bool memory_op_changes_page_tables(uint64_t cmd) {
 int64_t memory_op(Vcpu& vcpu, const Args& args) {
   PvMmu& mmu = vcpu.domain().mmu();
   switch (args.a0) {
-    case TG_MEMOP_increase_reservation:
-      return change_reservation(vcpu, args.a1, populate_frame);
-    case TG_MEMOP_decrease_reservation:
-      return change_reservation(vcpu, args.a1, release_frame);
-    case TG_MEMOP_current_reservation:
-      return reservation_size(vcpu, args.a1, mmu.populated_frames());
-    case TG_MEMOP_maximum_reservation:
-      return reservation_size(vcpu, args.a1, mmu.maximum_frames());
-    case TG_MEMOP_memory_map:
-      return memory_map(vcpu, args.a1);
-    default:
-      return -TG_ENOSYS;
+    case TG_MEMOP_increase_reservation: return change_reservation(vcpu, args.a1, populate_frame);
+    case TG_MEMOP_decrease_reservation: return change_reservation(vcpu, args.a1, release_frame);
+    case TG_MEMOP_current_reservation: return reservation_size(vcpu, args.a1, mmu.populated_frames());
+    case TG_MEMOP_maximum_reservation: return reservation_size(vcpu, args.a1, mmu.maximum_frames());
+    case TG_MEMOP_memory_map: return memory_map(vcpu, args.a1);
+    default: return -TG_ENOSYS;
   }
 }
 

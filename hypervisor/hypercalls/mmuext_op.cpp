@@ -31,10 +31,8 @@ int64_t run_op(Vcpu& vcpu, const tg_mmuext_op& op) {
     case TG_MMUEXT_PIN_L1_TABLE:
     case TG_MMUEXT_PIN_L2_TABLE:
     case TG_MMUEXT_PIN_L3_TABLE:
-    case TG_MMUEXT_PIN_L4_TABLE:
-      return mmu.pin(op.arg1, op.cmd - TG_MMUEXT_PIN_L1_TABLE + 1, program);
-    case TG_MMUEXT_UNPIN_TABLE:
-      return mmu.unpin(op.arg1);
+    case TG_MMUEXT_PIN_L4_TABLE: return mmu.pin(op.arg1, op.cmd - TG_MMUEXT_PIN_L1_TABLE + 1, program);
+    case TG_MMUEXT_UNPIN_TABLE: return mmu.unpin(op.arg1);
     case TG_MMUEXT_NEW_BASEPTR:
       if (int err = mmu.set_kernel_base(vcpu.id(), op.arg1); err != 0) return err;
       vcpu.set_kernel_page_table(op.arg1 << 12);

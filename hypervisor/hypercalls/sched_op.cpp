@@ -33,9 +33,7 @@ int64_t poll(Vcpu& vcpu, uint64_t arg) {
 
 int64_t sched_op(Vcpu& vcpu, const Args& args) {
   switch (args.a0) {
-    case TG_SCHEDOP_yield:
-      sched_yield();
-      return 0;
+    case TG_SCHEDOP_yield: sched_yield(); return 0;
     case TG_SCHEDOP_block:
       // Blocking enables events, as an idle loop's "sti; hlt" would. The
       // upcall is delivered on the way back (dispatch), not here.
@@ -47,10 +45,8 @@ int64_t sched_op(Vcpu& vcpu, const Args& args) {
       if (args.a1 >= TG_NR_SHUTDOWN_REASONS) return -TG_EINVAL;
       vcpu.domain().shutdown(static_cast<uint32_t>(args.a1));
       return 0;
-    case TG_SCHEDOP_poll:
-      return poll(vcpu, args.a1);
-    default:
-      return -TG_ENOSYS;  // unknown sub-operation (ABI.md 1.4)
+    case TG_SCHEDOP_poll: return poll(vcpu, args.a1);
+    default: return -TG_ENOSYS;  // unknown sub-operation (ABI.md 1.4)
   }
 }
 

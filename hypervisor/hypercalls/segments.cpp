@@ -41,8 +41,7 @@ int64_t set_segment_base(Vcpu& vcpu, const Args& args) {
       vcpu.state().gs_base_kernel = base;
       if (vcpu.in_kernel_mode()) vcpu.sregs().gs.base = base;
       return 0;
-    default:
-      return -TG_EINVAL;
+    default: return -TG_EINVAL;
   }
 }
 

@@ -92,16 +92,13 @@ int64_t vcpu_op(Vcpu& vcpu, const Args& args) {
   if (id >= domain.config().vcpus) return -TG_ESRCH;
   Vcpu& target = domain.vcpu(static_cast<uint32_t>(id));
   switch (cmd) {
-    case TG_VCPUOP_initialise:
-      return initialise(vcpu, target, arg);
+    case TG_VCPUOP_initialise: return initialise(vcpu, target, arg);
     case TG_VCPUOP_up:
       if (!target.initialised()) return -TG_EINVAL;
       if (!target.is_up()) target.start();
       return 0;
-    case TG_VCPUOP_down:
-      return down(vcpu, target);
-    case TG_VCPUOP_is_up:
-      return target.is_up() ? 1 : 0;
+    case TG_VCPUOP_down: return down(vcpu, target);
+    case TG_VCPUOP_is_up: return target.is_up() ? 1 : 0;
     case TG_VCPUOP_get_info: {
       tg_vcpu_runstate r = target.runstate();
       vcpu.kernel_address_space().copy_to(arg, &r, sizeof r);
@@ -117,11 +114,8 @@ int64_t vcpu_op(Vcpu& vcpu, const Args& args) {
       if (&target != &vcpu) return -TG_EINVAL;
       domain.timers().disarm(vcpu.id());
       return 0;
-    case TG_VCPUOP_send_nmi:
-      target.raise_nmi();
-      return 0;
-    default:
-      return -TG_ENOSYS;
+    case TG_VCPUOP_send_nmi: target.raise_nmi(); return 0;
+    default: return -TG_ENOSYS;
   }
 }
 

@@ -73,7 +73,8 @@ class TemporaryFile {
     std::string dir = t.parent_path().empty() ? "." : t.parent_path().string();
     path_ = dir + "/." + t.filename().string() + ".XXXXXX";
     fd_ = UniqueFd(::mkostemp(path_.data(), O_CLOEXEC));
-    if (!fd_.valid()) throw std::runtime_error(fmt::format("cannot create a file beside {}: {}", target, std::strerror(errno)));
+    if (!fd_.valid())
+      throw std::runtime_error(fmt::format("cannot create a file beside {}: {}", target, std::strerror(errno)));
     dir_ = dir;
   }
   ~TemporaryFile() {
@@ -186,18 +187,21 @@ ImageSource::ImageSource(int fd) : reader_(fd) {
   if (r.type != static_cast<uint32_t>(RecordType::kHeader)) throw ImageError("the first record is not the header");
   auto h = parse<pb::Header>(r);
   if (h.format_version() != kImageFormatVersion) {
-    throw ImageError(fmt::format("image format version {} (this VMM reads version {})", h.format_version(),
-                                 kImageFormatVersion));
+    throw ImageError(
+        fmt::format("image format version {} (this VMM reads version {})", h.format_version(), kImageFormatVersion));
   }
   if (h.abi_version() >> 16 != TG_ABI_VERSION >> 16) {
-    throw ImageError(fmt::format("image of ABI version {:#x}; this VMM implements {:#x}", h.abi_version(), TG_ABI_VERSION));
+    throw ImageError(
+        fmt::format("image of ABI version {:#x}; this VMM implements {:#x}", h.abi_version(), TG_ABI_VERSION));
   }
-  if (h.page_size() != kImagePageSize) throw ImageError(fmt::format("page size {} (not {})", h.page_size(), kImagePageSize));
+  if (h.page_size() != kImagePageSize)
+    throw ImageError(fmt::format("page size {} (not {})", h.page_size(), kImagePageSize));
   r = reader_.next();
   if (r.type != static_cast<uint32_t>(RecordType::kConfig)) throw ImageError("the second record is not the config");
   auto c = parse<pb::Config>(r);
   if (c.memory_mib() == 0 || c.memory_mib() > (1ULL << 20) || c.memory_mib() << 20 != h.memory_bytes()) {
-    throw ImageError(fmt::format("memory size disagrees: header {} bytes, config {} MiB", h.memory_bytes(), c.memory_mib()));
+    throw ImageError(
+        fmt::format("memory size disagrees: header {} bytes, config {} MiB", h.memory_bytes(), c.memory_mib()));
   }
   if (c.vcpus() != h.vcpus() || c.vcpus() == 0 || c.vcpus() > TG_MAX_VCPUS) {
     throw ImageError(fmt::format("vCPU count disagrees: header {}, config {}", h.vcpus(), c.vcpus()));
@@ -217,8 +221,8 @@ DomainConfig ImageSource::config() { return config_; }
 
 Record ImageSource::next() {
   Record r = reader_.next();
-  bool known = r.type >= static_cast<uint32_t>(RecordType::kHeader) &&
-               r.type <= static_cast<uint32_t>(RecordType::kConsoleRing);
+  bool known =
+      r.type >= static_cast<uint32_t>(RecordType::kHeader) && r.type <= static_cast<uint32_t>(RecordType::kConsoleRing);
   known = known || r.type == static_cast<uint32_t>(RecordType::kDevices) ||
           r.type == static_cast<uint32_t>(RecordType::kEnd);
   if (!known) {
@@ -260,35 +264,22 @@ void ImageSource::read_state_record(const Record& r, DomainState& st) {
       st.vcpu.push_back(std::move(v));
       break;
     }
-    case RecordType::kPageTypes:
-      st.page_types = from_record(parse<pb::PageTypes>(r), memory_bytes_);
-      break;
+    case RecordType::kPageTypes: st.page_types = from_record(parse<pb::PageTypes>(r), memory_bytes_); break;
     case RecordType::kEventChannels:
       st.events = from_record(parse<pb::EventChannels>(r), st.console_port, st.store_port);
       break;
-    case RecordType::kGrantTable:
-      st.grants = from_record(parse<pb::GrantTable>(r));
-      break;
-    case RecordType::kTime:
-      st.time = from_record(parse<pb::Time>(r));
-      break;
-    case RecordType::kStore:
-      st.store_ring.store = from_record(parse<pb::Store>(r));
-      break;
+    case RecordType::kGrantTable: st.grants = from_record(parse<pb::GrantTable>(r)); break;
+    case RecordType::kTime: st.time = from_record(parse<pb::Time>(r)); break;
+    case RecordType::kStore: st.store_ring.store = from_record(parse<pb::Store>(r)); break;
     case RecordType::kStoreRing: {
       StoreRingState ring = from_record(parse<pb::StoreRing>(r));
       ring.store = std::move(st.store_ring.store);  // the store record's, when it came first
       st.store_ring = std::move(ring);
       break;
     }
-    case RecordType::kConsoleRing:
-      st.console_ring = from_record(parse<pb::ConsoleRing>(r));
-      break;
-    case RecordType::kDevices:
-      st.devices = from_record(parse<pb::Devices>(r));
-      break;
-    default:
-      throw ImageError(fmt::format("{} record out of place", record_name(r.type)));
+    case RecordType::kConsoleRing: st.console_ring = from_record(parse<pb::ConsoleRing>(r)); break;
+    case RecordType::kDevices: st.devices = from_record(parse<pb::Devices>(r)); break;
+    default: throw ImageError(fmt::format("{} record out of place", record_name(r.type)));
   }
 }
 
@@ -317,7 +308,8 @@ DomainState ImageSource::read_state() {
   }
   for (RecordType t : {RecordType::kPageTypes, RecordType::kEventChannels, RecordType::kGrantTable, RecordType::kTime,
                        RecordType::kStore, RecordType::kStoreRing, RecordType::kConsoleRing}) {
-    if (!seen.contains(static_cast<uint32_t>(t))) throw ImageError(fmt::format("the {} record is missing", record_name(static_cast<uint32_t>(t))));
+    if (!seen.contains(static_cast<uint32_t>(t)))
+      throw ImageError(fmt::format("the {} record is missing", record_name(static_cast<uint32_t>(t))));
   }
   // When the domain stopped: the time record's, else (an older image) the
   // header's.

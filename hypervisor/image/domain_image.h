@@ -17,7 +17,7 @@ namespace tortuga {
 
 struct SaveFigures {
   uint64_t bytes = 0;
-  uint64_t pages = 0;       // pages written (all-zero pages are left out)
+  uint64_t pages = 0;  // pages written (all-zero pages are left out)
   uint64_t records = 0;
 };
 
@@ -61,7 +61,7 @@ class ImageSource final : public RestoreSource {
   DomainConfig config_;
   uint64_t memory_bytes_ = 0;
   uint64_t pages_ = 0;
-  Record pending_;      // the platform record, read before memory
+  Record pending_;  // the platform record, read before memory
   bool have_pending_ = false;
   Record state_first_;  // the first record after memory
   uint64_t saved_realtime_ns_ = 0;

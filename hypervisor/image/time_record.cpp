@@ -13,8 +13,6 @@ pb::Time to_record(const DomainState::Time& t) {
   return time;
 }
 
-DomainState::Time from_record(const pb::Time& p) {
-  return {p.system_time_ns(), p.realtime_ns(), p.tsc_khz()};
-}
+DomainState::Time from_record(const pb::Time& p) { return {p.system_time_ns(), p.realtime_ns(), p.tsc_khz()}; }
 
 }  // namespace tortuga

@@ -33,8 +33,8 @@ void add_index_values(google::protobuf::RepeatedPtrField<Message>* out,
 pb::CpuRegisters registers_record(const VcpuState::Registers& c) {
   pb::CpuRegisters p;
   const kvm_regs& r = c.regs;
-  for (uint64_t v : {r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rsp, r.rbp, r.r8, r.r9, r.r10, r.r11, r.r12, r.r13,
-                     r.r14, r.r15}) {
+  for (uint64_t v :
+       {r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rsp, r.rbp, r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15}) {
     p.add_gpr(v);
   }
   p.set_rip(r.rip);

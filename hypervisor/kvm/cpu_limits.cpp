@@ -48,7 +48,8 @@ CpuLimitsCgroup::CpuLimitsCgroup(const std::string& domain_name, const CpuLimits
   if (v2_has_cpu(root)) {
     parent_ = root;
     path_ = root / leaf;
-    if (!fs::create_directory(path_, ec)) throw CpuLimitsError(fmt::format("cannot create {}: {}", path_.string(), ec.message()));
+    if (!fs::create_directory(path_, ec))
+      throw CpuLimitsError(fmt::format("cannot create {}: {}", path_.string(), ec.message()));
     write_file(path_ / "cpu.weight", std::to_string(limits.weight));
     uint64_t period = TG_SCHED_CAP_PERIOD_US;
     write_file(path_ / "cpu.max", limits.cap == 0 ? fmt::format("max {}", period)
@@ -56,7 +57,8 @@ CpuLimitsCgroup::CpuLimitsCgroup(const std::string& domain_name, const CpuLimits
   } else if (fs::exists(root / "cpu" / "cpu.shares")) {
     parent_ = root / "cpu";
     path_ = parent_ / leaf;
-    if (!fs::create_directory(path_, ec)) throw CpuLimitsError(fmt::format("cannot create {}: {}", path_.string(), ec.message()));
+    if (!fs::create_directory(path_, ec))
+      throw CpuLimitsError(fmt::format("cannot create {}: {}", path_.string(), ec.message()));
     // v1 shares are 1024 for the default weight of 100.
     write_file(path_ / "cpu.shares", std::to_string(std::max<uint64_t>(2, uint64_t{limits.weight} * 1024 / 100)));
     uint64_t period = TG_SCHED_CAP_PERIOD_US;

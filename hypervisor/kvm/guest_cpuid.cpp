@@ -23,9 +23,9 @@ void mask_leaf_1(kvm_cpuid_entry2& e) {
 // Leaf 7.0: none of the CPL0 protections or instructions a CPL3 kernel cannot use.
 void mask_leaf_7(kvm_cpuid_entry2& e) {
   if (e.index != 0) return;
-  e.ebx &= ~(bit(0) | bit(7) | bit(10) | bit(20));           // FSGSBASE SMEP INVPCID SMAP
-  e.ecx &= ~(bit(2) | bit(3) | bit(4) | bit(7) | bit(16));   // UMIP PKU OSPKE CET_SS LA57
-  e.edx &= ~bit(20);                                         // CET_IBT
+  e.ebx &= ~(bit(0) | bit(7) | bit(10) | bit(20));          // FSGSBASE SMEP INVPCID SMAP
+  e.ecx &= ~(bit(2) | bit(3) | bit(4) | bit(7) | bit(16));  // UMIP PKU OSPKE CET_SS LA57
+  e.edx &= ~bit(20);                                        // CET_IBT
 }
 
 // Leaf 0xD: XSAVES and supervisor state components are CPL0 business.
@@ -69,7 +69,7 @@ std::vector<kvm_cpuid_entry2> guest_cpuid(const std::vector<kvm_cpuid_entry2>& s
     if (is_hypervisor_leaf(e.function)) continue;  // KVM's own PV leaves are not offered
     switch (e.function) {
       case 0x1: mask_leaf_1(e); break;
-      case 0x6:                                        // power management
+      case 0x6:                                            // power management
       case 0xa: e.eax = e.ebx = e.ecx = e.edx = 0; break;  // PMU
       case 0x7: mask_leaf_7(e); break;
       case 0xd: mask_leaf_0xd(e); break;

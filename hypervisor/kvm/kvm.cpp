@@ -44,15 +44,12 @@ struct MsrBuffer {
   kvm_msr_entry entries[kMaxMsrs];
 };
 
-[[noreturn]] void fail(const char* what) {
-  throw KvmError(fmt::format("{}: {}", what, std::strerror(errno)));
-}
+[[noreturn]] void fail(const char* what) { throw KvmError(fmt::format("{}: {}", what, std::strerror(errno))); }
 
 }  // namespace
 
 HostMapping HostMapping::anonymous(size_t size) {
-  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE,
-                   MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) throw std::runtime_error(fmt::format("mmap {} bytes: {}", size, std::strerror(errno)));
   return HostMapping(p, size);
 }
@@ -146,8 +143,7 @@ bool KvmVcpu::enter() {
 bool KvmVcpu::exception_in_flight() {
   kvm_vcpu_events events{};
   if (::ioctl(fd_.get(), KVM_GET_VCPU_EVENTS, &events) < 0) fail("KVM_GET_VCPU_EVENTS");
-  return events.exception.injected || events.exception.pending || events.nmi.injected ||
-         events.interrupt.injected;
+  return events.exception.injected || events.exception.pending || events.nmi.injected || events.interrupt.injected;
 }
 
 void KvmVcpu::set_sregs(const kvm_sregs& s) {

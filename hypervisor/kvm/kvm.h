@@ -76,8 +76,7 @@ class KvmVm {
  public:
   explicit KvmVm(const Kvm& kvm);
   int fd() const { return fd_.get(); }
-  void set_memory_region(uint32_t slot, uint64_t gpa, uint8_t* host, size_t size,
-                         uint32_t flags = 0);
+  void set_memory_region(uint32_t slot, uint64_t gpa, uint8_t* host, size_t size, uint32_t flags = 0);
   KvmVcpu create_vcpu(uint32_t id);
   // Dirty logging of a memory slot (KVM_MEM_LOG_DIRTY_PAGES): the slot is
   // registered again with the flag set or cleared. get_dirty_log fills

@@ -111,8 +111,8 @@ void GrantTable::end_locked(uint32_t ref, uint64_t gfn, bool write) {
   if (--count == 0) {
     // The table only grows, so the entry is still there; a guest that
     // overwrote the flags meanwhile loses nothing but its own bits.
-    flags_of(*entry(ref)).fetch_and(static_cast<uint16_t>(~(write ? TG_GTF_writing : TG_GTF_reading)),
-                                   std::memory_order_release);
+    flags_of(*entry(ref))
+        .fetch_and(static_cast<uint16_t>(~(write ? TG_GTF_writing : TG_GTF_reading)), std::memory_order_release);
   }
 }
 
@@ -182,7 +182,8 @@ void GrantTable::restore_maps(const std::vector<GrantTableState::Map>& maps) {
     Active& a = active_[m.ref];
     uint16_t& count = m.readonly ? a.readers : a.writers;
     if (count == UINT16_MAX || mmu_.hold_for_io(m.gfn) != 0) {
-      throw std::invalid_argument("grant table: mapping " + std::to_string(m.handle) + " of a frame that cannot be mapped");
+      throw std::invalid_argument("grant table: mapping " + std::to_string(m.handle) +
+                                  " of a frame that cannot be mapped");
     }
     ++count;
     maps_[m.handle] = {true, m.ref, {m.host_addr, m.gfn, m.readonly}};

@@ -28,13 +28,9 @@ class GuestMemory {
   uint8_t* reserved_base() const { return reserved_.data(); }
 
   // True when [gpa, gpa + len) lies entirely in guest RAM.
-  bool ram_contains(uint64_t gpa, uint64_t len) const {
-    return len <= ram_.size() && gpa <= ram_.size() - len;
-  }
+  bool ram_contains(uint64_t gpa, uint64_t len) const { return len <= ram_.size() && gpa <= ram_.size() - len; }
   // Host pointer to guest RAM, or nullptr when the range is not all RAM.
-  uint8_t* ram(uint64_t gpa, uint64_t len) const {
-    return ram_contains(gpa, len) ? ram_.data() + gpa : nullptr;
-  }
+  uint8_t* ram(uint64_t gpa, uint64_t len) const { return ram_contains(gpa, len) ? ram_.data() + gpa : nullptr; }
 
   // Dirty tracking of the VMM's own writes (dirty_pages.h): while a set is
   // attached, note_written() marks the frames it covers. Every path that

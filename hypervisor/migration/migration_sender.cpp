@@ -226,9 +226,10 @@ void MigrationSender::precopy(ImageWriter& writer) {
       s.dirty_pages_per_s = rate;
       s.estimated_downtime_ms = estimate;
     });
-    fmt::print(stderr, "tortuga-vmm: {}: migration round {}: {} pages sent, {} dirty ({} pages/s), "
-               "estimated downtime {} ms: {}\n", c.name, round, pages.size(), dirty.size(), rate, estimate,
-               precopy_decision_name(decision));
+    fmt::print(stderr,
+               "tortuga-vmm: {}: migration round {}: {} pages sent, {} dirty ({} pages/s), "
+               "estimated downtime {} ms: {}\n",
+               c.name, round, pages.size(), dirty.size(), rate, estimate, precopy_decision_name(decision));
     if (decision != PrecopyDecision::kAnotherRound) {
       carried_ = std::move(dirty);
       return;
@@ -261,7 +262,8 @@ void MigrationSender::stop_and_copy(ImageWriter& writer) {
     s.bytes_sent = writer.bytes();
     s.phase = MigrationPhase::kSwitchOver;
   });
-  fmt::print(stderr, "tortuga-vmm: {}: migration stop-and-copy: {} pages, {} bytes in all; waiting for the destination\n",
+  fmt::print(stderr,
+             "tortuga-vmm: {}: migration stop-and-copy: {} pages, {} bytes in all; waiting for the destination\n",
              domain_.config().name, last.size(), writer.bytes());
 }
 
@@ -315,8 +317,8 @@ void MigrationSender::failed(const std::string& why, bool cancelled) {
     s.error = cancelled ? "cancelled" : why;
     s.total_ms = elapsed_ms(started_);
   });
-  fmt::print(stderr, "tortuga-vmm: {}: migration {}: {}{}\n", domain_.config().name,
-             cancelled ? "cancelled" : "failed", why, go_committed_ ? "" : "; the domain runs on here");
+  fmt::print(stderr, "tortuga-vmm: {}: migration {}: {}{}\n", domain_.config().name, cancelled ? "cancelled" : "failed",
+             why, go_committed_ ? "" : "; the domain runs on here");
 }
 
 }  // namespace tortuga

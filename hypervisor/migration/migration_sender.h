@@ -34,9 +34,9 @@ class Domain;
 enum class MigrationPhase { kNone, kPrecopy, kStopAndCopy, kSwitchOver, kDone, kFailed, kCancelled };
 
 struct MigrationRequest {
-  uint32_t max_rounds = 0;        // 0: the default (PrecopyLimits)
-  uint64_t max_downtime_ms = 0;   // 0: the default
-  uint64_t bandwidth_mib_s = 0;   // 0: as fast as the link goes
+  uint32_t max_rounds = 0;       // 0: the default (PrecopyLimits)
+  uint64_t max_downtime_ms = 0;  // 0: the default
+  uint64_t bandwidth_mib_s = 0;  // 0: as fast as the link goes
 };
 
 struct MigrationStatus {

@@ -18,7 +18,8 @@ std::string switch_over_name(SwitchOverKind kind) {
 
 migration::SwitchOver parse_switch_over(const std::string& body) {
   migration::SwitchOver m;
-  if (!m.ParseFromString(body)) throw SwitchOverError(fmt::format("{} bytes that are not a switch-over message", body.size()));
+  if (!m.ParseFromString(body))
+    throw SwitchOverError(fmt::format("{} bytes that are not a switch-over message", body.size()));
   return m;
 }
 

@@ -75,8 +75,8 @@ class ApplyProgram {
   };
   // Writes the routine into code (at least kMaxCodeBytes) and the values of
   // its runs into values (at least kCapacity). The program must fit().
-  Encoded encode(uint8_t* code, uint64_t* values, const Layout& layout, Ending ending,
-                 const GuestRegisters& restore, uint8_t exit_port) const;
+  Encoded encode(uint8_t* code, uint64_t* values, const Layout& layout, Ending ending, const GuestRegisters& restore,
+                 uint8_t exit_port) const;
 
   // Performs the writes directly on guest memory, as the routine would:
   // before the domain first runs, and in tests.

@@ -35,11 +35,11 @@ constexpr unsigned table_level(PageType t) { return static_cast<unsigned>(t); }
 struct FrameInfo {
   PageType type = PageType::kWritable;
   bool pinned = false;
-  bool absent = false;      // released by decrease_reservation: not domain RAM
-  bool validating = false;  // its entries are being checked right now
+  bool absent = false;             // released by decrease_reservation: not domain RAM
+  bool validating = false;         // its entries are being checked right now
   uint16_t base_pointer_refs = 0;  // vCPUs using this L4 as a base pointer
-  uint32_t type_refs = 0;   // the pin, plus present entries of typed tables one level up
-  uint32_t mappings = 0;    // present entries of typed L1s that map this frame
+  uint32_t type_refs = 0;          // the pin, plus present entries of typed tables one level up
+  uint32_t mappings = 0;           // present entries of typed L1s that map this frame
   uint32_t writable_mappings = 0;
   // Uses of the frame through a grant (a backend's I/O, a grant copy or
   // map): while nonzero the frame cannot become a page table or be released.
@@ -69,9 +69,7 @@ class EntryReader {
 // What the VMM stores for a present entry: US set (guest kernel and user
 // both run at CPL3 and are kept apart by page tables, not by US), G clear
 // (no kernel translation may survive the switch to a user page table).
-constexpr uint64_t stored_form(uint64_t entry) {
-  return (entry & TG_PTE_P) ? (entry | TG_PTE_US) & ~TG_PTE_G : entry;
-}
+constexpr uint64_t stored_form(uint64_t entry) { return (entry & TG_PTE_P) ? (entry | TG_PTE_US) & ~TG_PTE_G : entry; }
 
 // True for the L4 slots the VMM owns (256-271): never validated, never counted.
 constexpr bool is_reserved_l4_slot(unsigned index) {

@@ -220,7 +220,8 @@ std::string PvMmu::check_invariants() const {
       problem(fmt::format("released frame {:#x} is still in use", gfn));
     }
     if (!is_table(f.type)) {
-      if (f.pinned || f.base_pointer_refs) problem(fmt::format("frame {:#x} is pinned or a base pointer but no table", gfn));
+      if (f.pinned || f.base_pointer_refs)
+        problem(fmt::format("frame {:#x} is pinned or a base pointer but no table", gfn));
       continue;
     }
     if (f.pinned) ++type_refs[gfn];

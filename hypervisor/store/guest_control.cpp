@@ -45,8 +45,8 @@ void set_balloon_target(StoreRing& store, uint64_t target_kib, uint64_t max_kib)
         "not supported by this guest yet: the guest has no balloon driver (control/feature-balloon)");
   }
   if (target_kib < 1024 || target_kib > max_kib) {
-    throw GuestControlError(fmt::format("memory target must be between 1 and {} MiB, not {} KiB", max_kib / 1024,
-                                        target_kib));
+    throw GuestControlError(
+        fmt::format("memory target must be between 1 and {} MiB, not {} KiB", max_kib / 1024, target_kib));
   }
   write_home_key(store, TG_STORE_KEY_MEMORY_TARGET, std::to_string(target_kib));
 }

@@ -35,9 +35,7 @@ std::string store_parent(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-std::string_view store_basename(const std::string& path) {
-  return std::string_view(path).substr(path.rfind('/') + 1);
-}
+std::string_view store_basename(const std::string& path) { return std::string_view(path).substr(path.rfind('/') + 1); }
 
 Store::Store(uint16_t guest_domid) : guest_(guest_domid) { tree_["/"] = Node{{}, {{'n', 0}}, generation_}; }
 
@@ -146,8 +144,7 @@ Result Store::create(uint16_t who, uint32_t tx, Tree& t, const std::string& path
 
 // The tree a request works on (the transaction's or the live one) and its
 // absolute path; an error result when either is wrong.
-Result Store::locate(uint16_t who, uint32_t tx, std::string_view path, Tree*& tree,
-                     std::optional<std::string>& abs) {
+Result Store::locate(uint16_t who, uint32_t tx, std::string_view path, Tree*& tree, std::optional<std::string>& abs) {
   tree = tree_for(who, tx);
   abs = absolute(who, path);
   if (tree == nullptr || !abs) return fail(tree ? TG_STORE_ERR_EINVAL : TG_STORE_ERR_ENOENT);

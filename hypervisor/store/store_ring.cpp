@@ -143,21 +143,16 @@ Store::Result StoreRing::dispatch_locked(const Header& h, const std::string& pay
   auto path_only = [&]() { return s.size() == 1 && payload.back() == '\0'; };
   auto invalid = Store::Result{TG_STORE_ERR_EINVAL, {}};
   switch (h.type) {
-    case TG_STORE_READ:
-      return path_only() ? store_.read(who, h.tx_id, s[0]) : invalid;
+    case TG_STORE_READ: return path_only() ? store_.read(who, h.tx_id, s[0]) : invalid;
     case TG_STORE_WRITE: {
       size_t nul = payload.find('\0');
       if (nul == std::string::npos) return invalid;
       return store_.write(who, h.tx_id, payload.substr(0, nul), std::string_view(payload).substr(nul + 1));
     }
-    case TG_STORE_MKDIR:
-      return path_only() ? store_.mkdir(who, h.tx_id, s[0]) : invalid;
-    case TG_STORE_RM:
-      return path_only() ? store_.rm(who, h.tx_id, s[0]) : invalid;
-    case TG_STORE_DIRECTORY:
-      return path_only() ? store_.directory(who, h.tx_id, s[0]) : invalid;
-    case TG_STORE_GET_PERMS:
-      return path_only() ? store_.get_perms(who, h.tx_id, s[0]) : invalid;
+    case TG_STORE_MKDIR: return path_only() ? store_.mkdir(who, h.tx_id, s[0]) : invalid;
+    case TG_STORE_RM: return path_only() ? store_.rm(who, h.tx_id, s[0]) : invalid;
+    case TG_STORE_DIRECTORY: return path_only() ? store_.directory(who, h.tx_id, s[0]) : invalid;
+    case TG_STORE_GET_PERMS: return path_only() ? store_.get_perms(who, h.tx_id, s[0]) : invalid;
     case TG_STORE_SET_PERMS:
       if (s.size() < 2 || payload.back() != '\0') return invalid;
       return store_.set_perms(who, h.tx_id, s[0], {s.begin() + 1, s.end()});
@@ -171,8 +166,7 @@ Store::Result StoreRing::dispatch_locked(const Header& h, const std::string& pay
     case TG_STORE_TRANSACTION_END:
       if (payload != std::string("T", 2) && payload != std::string("F", 2)) return invalid;
       return store_.transaction_end(who, h.tx_id, payload[0] == 'T');
-    default:
-      return {TG_STORE_ERR_ENOSYS, {}};
+    default: return {TG_STORE_ERR_ENOSYS, {}};
   }
 }
 

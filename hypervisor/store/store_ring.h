@@ -84,8 +84,8 @@ class StoreRing {
   RaisePort raise_;
   mutable std::mutex mutex_;
   uint32_t req_cons_ = 0, rsp_prod_ = 0;
-  std::string in_;            // the message being received
-  uint64_t discarding_ = 0;   // bytes of an oversized message still to skip
+  std::string in_;                // the message being received
+  uint64_t discarding_ = 0;       // bytes of an oversized message still to skip
   std::deque<char> out_;          // replies and events not yet in the ring
   std::deque<size_t> out_sizes_;  // unsent bytes of each message in out_
   std::map<std::string, std::vector<VmmWatch>> vmm_watches_;

@@ -43,8 +43,10 @@ Store::Tree Store::tree_of(const std::vector<StoreState::Node>& nodes, uint64_t 
     auto abs = absolute(0, n.path);
     if (!abs || *abs != n.path) throw StoreStateError(fmt::format("{}: malformed path '{}'", what, n.path));
     if (n.perms.empty()) throw StoreStateError(fmt::format("{}: {} has no owner", what, n.path));
-    if (n.value.size() > TG_STORE_VALUE_MAX) throw StoreStateError(fmt::format("{}: {} has an oversized value", what, n.path));
-    if (n.changed > generation) throw StoreStateError(fmt::format("{}: {} changed after the store's generation", what, n.path));
+    if (n.value.size() > TG_STORE_VALUE_MAX)
+      throw StoreStateError(fmt::format("{}: {} has an oversized value", what, n.path));
+    if (n.changed > generation)
+      throw StoreStateError(fmt::format("{}: {} changed after the store's generation", what, n.path));
     if (!t.emplace(n.path, Node{n.value, n.perms, n.changed}).second) {
       throw StoreStateError(fmt::format("{}: {} listed twice", what, n.path));
     }
@@ -55,7 +57,8 @@ Store::Tree Store::tree_of(const std::vector<StoreState::Node>& nodes, uint64_t 
       throw StoreStateError(fmt::format("{}: {} has no parent", what, path));
     }
   }
-  if (owned_by_guest(t) > TG_STORE_MAX_NODES) throw StoreStateError(fmt::format("{}: the guest owns too many nodes", what));
+  if (owned_by_guest(t) > TG_STORE_MAX_NODES)
+    throw StoreStateError(fmt::format("{}: the guest owns too many nodes", what));
   return t;
 }
 
@@ -81,7 +84,8 @@ void Store::restore(const StoreState& s) {
   std::map<uint32_t, Transaction> transactions;
   for (const auto& x : s.transactions) {
     caller(x.who, "transaction");
-    if (x.id == 0 || transactions.contains(x.id)) throw StoreStateError(fmt::format("transaction id {} is 0 or repeated", x.id));
+    if (x.id == 0 || transactions.contains(x.id))
+      throw StoreStateError(fmt::format("transaction id {} is 0 or repeated", x.id));
     size_t open = 0;
     for (const auto& [id, o] : transactions) open += o.who == x.who;
     if (open >= TG_STORE_MAX_TRANSACTIONS) throw StoreStateError("too many open transactions");
@@ -94,9 +98,12 @@ void Store::restore(const StoreState& s) {
       }
       return out;
     };
-    transactions[x.id] = Transaction{x.who, tree_of(x.start, s.generation, "transaction start"),
-                                     tree_of(x.view, s.generation, "transaction view"), paths(x.touched),
-                                     paths(x.written), paths(x.removed)};
+    transactions[x.id] = Transaction{x.who,
+                                     tree_of(x.start, s.generation, "transaction start"),
+                                     tree_of(x.view, s.generation, "transaction view"),
+                                     paths(x.touched),
+                                     paths(x.written),
+                                     paths(x.removed)};
   }
   for (const auto& e : s.events) caller(e.who, "watch event");
   tree_ = std::move(tree);

@@ -4,9 +4,7 @@ namespace tortuga {
 namespace {
 
 // Access byte: present, descriptor privilege level, S=1 (code/data), type.
-constexpr uint64_t access(unsigned dpl, unsigned type) {
-  return (0x80u | ((dpl & 3u) << 5) | 0x10u | type) & 0xffu;
-}
+constexpr uint64_t access(unsigned dpl, unsigned type) { return (0x80u | ((dpl & 3u) << 5) | 0x10u | type) & 0xffu; }
 
 // A flat segment: base 0, limit 0xfffff with 4 KiB granularity.
 constexpr uint64_t flat(uint64_t access_byte, uint64_t flags_nibble) {
@@ -33,8 +31,8 @@ std::array<uint64_t, 2> tss_descriptor(uint64_t base, uint32_t limit) {
 std::array<uint64_t, 2> interrupt_gate(uint64_t handler, uint16_t selector, unsigned dpl) {
   constexpr uint64_t kInterruptGate64 = 0xe;
   uint64_t type_attr = 0x80 | ((dpl & 3u) << 5) | kInterruptGate64;
-  uint64_t low = (handler & 0xffffULL) | (uint64_t{selector} << 16) | (type_attr << 40) |
-                 (((handler >> 16) & 0xffffULL) << 48);
+  uint64_t low =
+      (handler & 0xffffULL) | (uint64_t{selector} << 16) | (type_attr << 40) | (((handler >> 16) & 0xffffULL) << 48);
   return {low, handler >> 32};
 }
 

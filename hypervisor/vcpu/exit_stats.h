@@ -11,23 +11,23 @@
 namespace tortuga {
 
 struct ExitStats {
-  uint64_t exits = 0;             // KVM_RUN returns caused by the guest
-  uint64_t kicks = 0;             // KVM_RUN interrupted by the VMM itself
+  uint64_t exits = 0;  // KVM_RUN returns caused by the guest
+  uint64_t kicks = 0;  // KVM_RUN interrupted by the VMM itself
   uint64_t hypercalls[TG_NR_HYPERCALLS] = {};
-  uint64_t bad_hypercalls = 0;    // numbers outside the table
+  uint64_t bad_hypercalls = 0;  // numbers outside the table
   uint64_t exceptions[TG_NR_EXCEPTION_VECTORS] = {};
-  uint64_t syscall_bounces = 0;   // guest user SYSCALLs bounced to the kernel
-  uint64_t other = 0;             // MMIO, shutdown and internal exits
-  uint64_t upcalls = 0;           // event upcalls bounced to the guest
-  uint64_t doorbell_misses = 0;   // doorbell-page accesses KVM could not complete
-  uint64_t blocks = 0;            // sched_op block and poll sleeps
+  uint64_t syscall_bounces = 0;  // guest user SYSCALLs bounced to the kernel
+  uint64_t other = 0;            // MMIO, shutdown and internal exits
+  uint64_t upcalls = 0;          // event upcalls bounced to the guest
+  uint64_t doorbell_misses = 0;  // doorbell-page accesses KVM could not complete
+  uint64_t blocks = 0;           // sched_op block and poll sleeps
   // The PV MMU (ABI.md 8).
-  uint64_t mmu_requests = 0;      // mmu_update requests and mmuext ops
-  uint64_t multicall_entries = 0; // hypercalls run inside multicalls
-  uint64_t apply_routines = 0;    // CPL0 page-table apply routines run in the guest
-  uint64_t apply_exits = 0;       // ...of which the VMM waited for (1 exit each)
-  uint64_t applied_entries = 0;   // page-table entries those routines wrote
-  uint64_t tlb_flushes = 0;       // full flushes they did
+  uint64_t mmu_requests = 0;       // mmu_update requests and mmuext ops
+  uint64_t multicall_entries = 0;  // hypercalls run inside multicalls
+  uint64_t apply_routines = 0;     // CPL0 page-table apply routines run in the guest
+  uint64_t apply_exits = 0;        // ...of which the VMM waited for (1 exit each)
+  uint64_t applied_entries = 0;    // page-table entries those routines wrote
+  uint64_t tlb_flushes = 0;        // full flushes they did
 
   void add(const ExitStats& o);
   uint64_t hypercall_total() const;

@@ -141,8 +141,8 @@ void Vcpu::run_apply_routine_and_wait(const ApplyProgram& program) {
   ++stats_.exits;
   kvm_run* run = kvm_.run();
   if (run->exit_reason != KVM_EXIT_IO || run->io.port != ra::kPortApplyDone || regs().rip != encoded.exit_rip) {
-    throw GuestFault(fmt::format("the page-table apply routine stopped (exit {}, rip {:#x})", run->exit_reason,
-                                 regs().rip));
+    throw GuestFault(
+        fmt::format("the page-table apply routine stopped (exit {}, rip {:#x})", run->exit_reason, regs().rip));
   }
   ++stats_.apply_exits;
   regs() = saved_regs;

@@ -63,8 +63,8 @@ class Quiesce {
   static constexpr uint32_t kOutside = UINT32_MAX;  // the owner of a pause
   void park(uint32_t self, bool for_outside = true);
   bool others_quiet(uint32_t self) const;
-  bool claim_and_wait(std::unique_lock<std::mutex>& lock, uint32_t owner,
-                      const std::function<void(uint32_t)>& kick, const std::function<bool()>& stopping);
+  bool claim_and_wait(std::unique_lock<std::mutex>& lock, uint32_t owner, const std::function<void(uint32_t)>& kick,
+                      const std::function<bool()>& stopping);
 
   std::mutex mutex_;
   std::condition_variable cv_;

@@ -84,11 +84,11 @@ constexpr uint16_t kPortApplyDone = 0x22;
 // Linux's; the guest kernel's hardware selectors come after them.
 constexpr uint16_t kVmmCs = 0x08;
 constexpr uint16_t kVmmDs = 0x10;
-constexpr uint16_t kUser32Cs = 0x23;  // index 4 = TG_USER32_CS
-constexpr uint16_t kUserDs = 0x2b;    // index 5 = TG_USER_DS
-constexpr uint16_t kUserCs = 0x33;    // index 6 = TG_USER_CS
-constexpr uint16_t kKernelCs = 0x3b;  // index 7, DPL3: guest kernel code
-constexpr uint16_t kKernelSs = 0x43;  // index 8, DPL3: guest kernel data
+constexpr uint16_t kUser32Cs = 0x23;     // index 4 = TG_USER32_CS
+constexpr uint16_t kUserDs = 0x2b;       // index 5 = TG_USER_DS
+constexpr uint16_t kUserCs = 0x33;       // index 6 = TG_USER_CS
+constexpr uint16_t kKernelCs = 0x3b;     // index 7, DPL3: guest kernel code
+constexpr uint16_t kKernelSs = 0x43;     // index 8, DPL3: guest kernel data
 constexpr uint16_t kTssSelector = 0x48;  // indices 9 and 10
 constexpr uint16_t kGdtLimit = 11 * 8 - 1;
 // SYSRET (never used) would load CS = base + 16 and SS = base + 8.

@@ -20,15 +20,38 @@ namespace {
 namespace ra = reserved_area;
 
 const char* exception_name(unsigned vector) {
-  static constexpr std::array<const char*, TG_NR_EXCEPTION_VECTORS> kNames = {
-      "divide error (#DE)", "debug (#DB)", "NMI", "breakpoint (#BP)", "overflow (#OF)",
-      "bound range (#BR)", "invalid opcode (#UD)", "device not available (#NM)",
-      "double fault (#DF)", "vector 9", "invalid TSS (#TS)", "segment not present (#NP)",
-      "stack fault (#SS)", "general protection fault (#GP)", "page fault (#PF)", "vector 15",
-      "x87 error (#MF)", "alignment check (#AC)", "machine check (#MC)", "SIMD error (#XM)",
-      "virtualization exception (#VE)", "control protection (#CP)", "vector 22", "vector 23",
-      "vector 24", "vector 25", "vector 26", "vector 27", "vector 28", "vector 29",
-      "vector 30", "vector 31"};
+  static constexpr std::array<const char*, TG_NR_EXCEPTION_VECTORS> kNames = {"divide error (#DE)",
+                                                                              "debug (#DB)",
+                                                                              "NMI",
+                                                                              "breakpoint (#BP)",
+                                                                              "overflow (#OF)",
+                                                                              "bound range (#BR)",
+                                                                              "invalid opcode (#UD)",
+                                                                              "device not available (#NM)",
+                                                                              "double fault (#DF)",
+                                                                              "vector 9",
+                                                                              "invalid TSS (#TS)",
+                                                                              "segment not present (#NP)",
+                                                                              "stack fault (#SS)",
+                                                                              "general protection fault (#GP)",
+                                                                              "page fault (#PF)",
+                                                                              "vector 15",
+                                                                              "x87 error (#MF)",
+                                                                              "alignment check (#AC)",
+                                                                              "machine check (#MC)",
+                                                                              "SIMD error (#XM)",
+                                                                              "virtualization exception (#VE)",
+                                                                              "control protection (#CP)",
+                                                                              "vector 22",
+                                                                              "vector 23",
+                                                                              "vector 24",
+                                                                              "vector 25",
+                                                                              "vector 26",
+                                                                              "vector 27",
+                                                                              "vector 28",
+                                                                              "vector 29",
+                                                                              "vector 30",
+                                                                              "vector 31"};
   return vector < kNames.size() ? kNames[vector] : "unknown vector";
 }
 
@@ -68,7 +91,8 @@ InterruptedContext Vcpu::context_from_cpl0_frame(unsigned vector, std::optional<
   uint64_t stack_top = ra::vcpu_offset(id_) + ra::kStackTopOffset;
   uint64_t frame_at = stack_top - (has_error ? 6 : 5) * 8;
   if (regs().rsp != ra::va(frame_at)) {
-    throw GuestFault(fmt::format("{} raised inside the VMM's CPL0 stub (rsp {:#x})", exception_name(vector), regs().rsp));
+    throw GuestFault(
+        fmt::format("{} raised inside the VMM's CPL0 stub (rsp {:#x})", exception_name(vector), regs().rsp));
   }
   const uint64_t* f = domain_.memory().reserved<uint64_t[6]>(frame_at)[0];
   if (has_error) error_code = *f++;
@@ -157,8 +181,9 @@ void Vcpu::deliver_exception(unsigned vector, const InterruptedContext& ctx, std
 void Vcpu::kill_for_exception(unsigned vector, const InterruptedContext& ctx, uint64_t error_code) {
   const char* mode = in_kernel_mode() ? "kernel" : "user";
   if (vector == 14) {
-    throw GuestFault(fmt::format("page fault at {:#x} (error {:#x}) in guest {} mode at rip {:#x}, no handler registered",
-                                 sregs().cr2, error_code, mode, ctx.rip));
+    throw GuestFault(
+        fmt::format("page fault at {:#x} (error {:#x}) in guest {} mode at rip {:#x}, no handler registered",
+                    sregs().cr2, error_code, mode, ctx.rip));
   }
   throw GuestFault(fmt::format("{} (vector {}, error {:#x}) in guest {} mode at rip {:#x}, no handler registered",
                                exception_name(vector), vector, error_code, mode, ctx.rip));
@@ -169,27 +194,32 @@ void Vcpu::bounce_user_syscall() {
   if (handler == 0) {
     // No syscall callback: the instruction is invalid, as with EFER.SCE clear.
     constexpr uint64_t kSyscallLength = 2;
-    InterruptedContext ud{regs().rcx - kSyscallLength, TG_USER_CS, virtual_rflags(regs().r11), regs().rsp,
-                          TG_USER_DS, regs().rcx, regs().r11};
+    InterruptedContext ud{regs().rcx - kSyscallLength,
+                          TG_USER_CS,
+                          virtual_rflags(regs().r11),
+                          regs().rsp,
+                          TG_USER_DS,
+                          regs().rcx,
+                          regs().r11};
     deliver_exception(6, ud, std::nullopt);
     return;
   }
   // SYSCALL left the return address in rcx and RFLAGS in r11.
   InterruptedContext ctx{regs().rcx, TG_USER_CS, virtual_rflags(regs().r11), regs().rsp, TG_USER_DS,
                          regs().rcx, regs().r11};
-  bounce(handler, ctx, std::nullopt, state_.callback_flags[TG_CALLBACK_SYSCALL] & TG_CALLBACKF_MASK_EVENTS,
-         "syscall");
+  bounce(handler, ctx, std::nullopt, state_.callback_flags[TG_CALLBACK_SYSCALL] & TG_CALLBACKF_MASK_EVENTS, "syscall");
 }
 
-void Vcpu::bounce(uint64_t handler, const InterruptedContext& ctx, std::optional<uint64_t> extra,
-                  bool mask_events, const char* what, std::optional<uint64_t> kernel_stack) {
+void Vcpu::bounce(uint64_t handler, const InterruptedContext& ctx, std::optional<uint64_t> extra, bool mask_events,
+                  const char* what, std::optional<uint64_t> kernel_stack) {
   bool from_user = !in_kernel_mode();
   // Checked at delivery too: the guest may have unmapped it since.
   Translation code = kernel_address_space().translate(handler, Access::kRead);
   if (!code.ok()) throw GuestFault(fmt::format("cannot deliver {}: handler {:#x} is {}", what, handler, code.error));
   uint64_t sp = from_user ? state_.kernel_sp : kernel_stack.value_or(ctx.rsp);
   if (from_user && sp == 0) {
-    throw GuestFault(fmt::format("cannot deliver {} from user mode: no kernel stack (stack_switch was never called)", what));
+    throw GuestFault(
+        fmt::format("cannot deliver {} from user mode: no kernel stack (stack_switch was never called)", what));
   }
   if (from_user) switch_to_kernel_mode();
   std::array<uint64_t, 8> frame{};

@@ -49,9 +49,7 @@ void Vcpu::on_kick() {
   }
 }
 
-bool Vcpu::at_guest_instruction() {
-  return (sregs().cs.selector & 3) == 3 && !ra::contains_va(regs().rip);
-}
+bool Vcpu::at_guest_instruction() { return (sregs().cs.selector & 3) == 3 && !ra::contains_va(regs().rip); }
 
 InterruptedContext Vcpu::current_context() {
   bool user = !in_kernel_mode();
@@ -66,7 +64,8 @@ bool Vcpu::deliver_pending_upcall() {
     uint64_t nmi = state_.callback[TG_CALLBACK_NMI];
     if (nmi != 0) {
       nmi_active_ = true;
-      bounce(nmi, current_context(), std::nullopt, state_.callback_flags[TG_CALLBACK_NMI] & TG_CALLBACKF_MASK_EVENTS, "NMI");
+      bounce(nmi, current_context(), std::nullopt, state_.callback_flags[TG_CALLBACK_NMI] & TG_CALLBACKF_MASK_EVENTS,
+             "NMI");
       return true;
     }
   }

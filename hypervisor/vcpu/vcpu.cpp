@@ -24,8 +24,8 @@ namespace ra = reserved_area;
 constexpr uint64_t kCr0 = 0x80050033;  // PG AM WP NE ET MP PE
 constexpr uint64_t kCr4 = 0x6a0;       // OSXMMEXCPT OSFXSR PGE PAE
 constexpr uint64_t kEfer = 0xd01;      // NXE LMA LME SCE
-constexpr uint32_t kMsrStar = 0xc0000081, kMsrLstar = 0xc0000082, kMsrCstar = 0xc0000083,
-                   kMsrSfmask = 0xc0000084, kMsrTsc = 0x10, kMsrTscAux = 0xc0000103;
+constexpr uint32_t kMsrStar = 0xc0000081, kMsrLstar = 0xc0000082, kMsrCstar = 0xc0000083, kMsrSfmask = 0xc0000084,
+                   kMsrTsc = 0x10, kMsrTscAux = 0xc0000103;
 constexpr uint64_t kSyscallMask = 0x44700;  // AC NT DF IF TF: the CPL0 stub runs clean
 
 void install_kick_handler() {
@@ -199,8 +199,7 @@ void Vcpu::sleep_until(const std::function<bool()>& woken, uint64_t deadline_ns)
 }
 
 void Vcpu::block_until_event() {
-  sleep_until([&] { return nmi_pending_.load() || __atomic_load_n(&info().upcall_pending, __ATOMIC_ACQUIRE) != 0; },
-              0);
+  sleep_until([&] { return nmi_pending_.load() || __atomic_load_n(&info().upcall_pending, __ATOMIC_ACQUIRE) != 0; }, 0);
 }
 
 void Vcpu::start() {
@@ -294,9 +293,7 @@ tg_vcpu_runstate Vcpu::runstate() {
 void Vcpu::handle_exit() {
   kvm_run* run = kvm_.run();
   switch (run->exit_reason) {
-    case KVM_EXIT_IO:
-      handle_io_exit(run->io.port);
-      return;
+    case KVM_EXIT_IO: handle_io_exit(run->io.port); return;
     case KVM_EXIT_MMIO:
       if (domain_.doorbells().contains(run->mmio.phys_addr)) {
         // Not a doorbell store KVM completes itself (a load, another size,
@@ -308,16 +305,12 @@ void Vcpu::handle_exit() {
       ++stats_.other;
       throw GuestFault(fmt::format("access to guest-physical {:#x}, which is not memory (rip {:#x})",
                                    run->mmio.phys_addr, regs().rip));
-    case KVM_EXIT_SHUTDOWN:
-      ++stats_.other;
-      throw GuestFault(fmt::format("triple fault (rip {:#x})", regs().rip));
-    case KVM_EXIT_HLT:
-      ++stats_.other;
-      throw GuestFault(fmt::format("CPL0 stub halted at rip {:#x}", regs().rip));
+    case KVM_EXIT_SHUTDOWN: ++stats_.other; throw GuestFault(fmt::format("triple fault (rip {:#x})", regs().rip));
+    case KVM_EXIT_HLT: ++stats_.other; throw GuestFault(fmt::format("CPL0 stub halted at rip {:#x}", regs().rip));
     case KVM_EXIT_FAIL_ENTRY:
       ++stats_.other;
-      throw GuestFault(fmt::format("KVM refused to enter the guest (reason {:#x})",
-                                   run->fail_entry.hardware_entry_failure_reason));
+      throw GuestFault(
+          fmt::format("KVM refused to enter the guest (reason {:#x})", run->fail_entry.hardware_entry_failure_reason));
     case KVM_EXIT_INTERNAL_ERROR:
       ++stats_.other;
       throw GuestFault(fmt::format("KVM internal error {} at rip {:#x}", run->internal.suberror, regs().rip));
@@ -358,8 +351,8 @@ void Vcpu::handle_guest_port_io(uint16_t port) {
   const char* what = kvm_.run()->io.direction == KVM_EXIT_IO_OUT ? "out" : "in";
   if (in_kernel_mode()) {
     ++stats_.other;
-    throw GuestFault(fmt::format("privileged instruction '{}' (port {:#x}) in guest kernel near rip {:#x}", what,
-                                 port, regs().rip));
+    throw GuestFault(
+        fmt::format("privileged instruction '{}' (port {:#x}) in guest kernel near rip {:#x}", what, port, regs().rip));
   }
   // In user mode, as on hardware: a #GP for the guest kernel to handle.
   ++stats_.exceptions[13];
@@ -369,8 +362,13 @@ void Vcpu::handle_guest_port_io(uint16_t port) {
     uint8_t opcode = address_space().read<uint8_t>(regs().rip - 2);
     if (opcode >= 0xe4 && opcode <= 0xe7) insn_length = 2;
   }
-  InterruptedContext ctx{regs().rip - insn_length, TG_USER_CS, virtual_rflags(regs().rflags), regs().rsp,
-                         TG_USER_DS, regs().rcx, regs().r11};
+  InterruptedContext ctx{regs().rip - insn_length,
+                         TG_USER_CS,
+                         virtual_rflags(regs().rflags),
+                         regs().rsp,
+                         TG_USER_DS,
+                         regs().rcx,
+                         regs().r11};
   deliver_exception(13, ctx, uint64_t{0});
 }
 

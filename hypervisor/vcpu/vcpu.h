@@ -58,7 +58,10 @@ class Vcpu {
   // Starts the vCPU's thread (TG_VCPUOP_up, and vCPU 0 at boot).
   void start();
   // Asks the vCPU's thread to stop at its next exit (TG_VCPUOP_down).
-  void request_down() { down_requested_.store(true); kick(); }
+  void request_down() {
+    down_requested_.store(true);
+    kick();
+  }
   // Waits for the vCPU's thread to end; false if there was none to wait for.
   bool join();
   bool is_up() const { return up_.load(); }
@@ -97,8 +100,8 @@ class Vcpu {
   // (see <tortuga/cpu.h>); `extra` is the error code or failsafe reason.
   // In kernel mode the frame goes below `kernel_stack` when given, else
   // below ctx.rsp; from user mode it goes below the stack_switch stack.
-  void bounce(uint64_t handler, const InterruptedContext& ctx, std::optional<uint64_t> extra,
-              bool mask_events, const char* what, std::optional<uint64_t> kernel_stack = std::nullopt);
+  void bounce(uint64_t handler, const InterruptedContext& ctx, std::optional<uint64_t> extra, bool mask_events,
+              const char* what, std::optional<uint64_t> kernel_stack = std::nullopt);
   // Completes a hypercall: result in rax, back to the hypercall page.
   void return_from_hypercall(int64_t result);
   // Real RFLAGS for the guest from guest-supplied ones: IF set, IOPL 0.
@@ -194,13 +197,13 @@ class Vcpu {
   VirtualCpuState& state_;
   ExitStats stats_;
   ApplyProgram apply_program_;
-  bool apply_in_flight_ = false;  // a routine was entered and may not have finished
-  uint64_t exit_cr3_ = 0;         // the page table the guest exited from: it maps the routine
-  uint64_t apply_end_offset_ = 0; // code bytes of the in-flight routine (its iretq is the last 2)
+  bool apply_in_flight_ = false;   // a routine was entered and may not have finished
+  uint64_t exit_cr3_ = 0;          // the page table the guest exited from: it maps the routine
+  uint64_t apply_end_offset_ = 0;  // code bytes of the in-flight routine (its iretq is the last 2)
   std::atomic<pthread_t> thread_{};
   std::thread thread_object_;
   bool initialised_ = false;
-  bool fresh_ = true;  // not run since boot() or initialise()
+  bool fresh_ = true;                 // not run since boot() or initialise()
   std::atomic<bool> in_exit_{false};  // between an exit and the end of its handling
   std::atomic<bool> up_{false};
   std::atomic<bool> down_requested_{false};

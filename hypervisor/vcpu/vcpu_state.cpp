@@ -100,8 +100,8 @@ VcpuState Vcpu::save() {
   if (mid_hypercall) {
     bool syscall_exit = in_kernel_mode() && regs().rip == ra::va(ra::kSyscallStub) + ra::kStubOutLength;
     if (!syscall_exit) {
-      throw std::runtime_error(fmt::format("vcpu {} stopped inside an exit that is not a hypercall (rip {:#x})", id_,
-                                           regs().rip));
+      throw std::runtime_error(
+          fmt::format("vcpu {} stopped inside an exit that is not a hypercall (rip {:#x})", id_, regs().rip));
     }
   }
   s.restart_hypercall = mid_hypercall;
@@ -160,9 +160,11 @@ void Vcpu::restore_registers(const VcpuState& saved) {
   bool kernel = cs == ra::kKernelCs, user64 = cs == ra::kUserCs, user32 = cs == ra::kUser32Cs;
   if (!kernel && !user64 && !user32) refuse(id_, fmt::format("code selector {:#x} is no guest mode's", cs));
   if (kernel != in_kernel_mode()) refuse(id_, "code selector and virtual mode disagree");
-  if (ss != (kernel ? ra::kKernelSs : ra::kUserDs)) refuse(id_, fmt::format("stack selector {:#x} does not fit the mode", ss));
+  if (ss != (kernel ? ra::kKernelSs : ra::kUserDs))
+    refuse(id_, fmt::format("stack selector {:#x} does not fit the mode", ss));
   for (const VcpuState::Segment* d : {&c.ds, &c.es, &c.fs, &c.gs}) {
-    if (!is_data_selector(d->selector)) refuse(id_, fmt::format("data selector {:#x} is no guest selector", d->selector));
+    if (!is_data_selector(d->selector))
+      refuse(id_, fmt::format("data selector {:#x} is no guest selector", d->selector));
   }
   if (!pte::is_canonical(c.fs.base) || !pte::is_canonical(c.gs.base)) refuse(id_, "non-canonical segment base");
   uint64_t want_cr3 = kernel ? state_.kernel_cr3 : (state_.user_cr3 ? state_.user_cr3 : state_.kernel_cr3);

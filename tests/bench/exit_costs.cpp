@@ -70,20 +70,37 @@ Row bare_mmio_exit(uint64_t n) {
   auto* pd = reinterpret_cast<uint64_t*>(mem.data() + 0x3000);
   pml4[0] = 0x2000 | 7;
   pdpt[0] = 0x3000 | 7;
-  pd[0] = 0x0 | 0x87;        // 2 MiB user page: code and tables
-  pd[1] = kMmioGpa | 0x87;   // VA 2 MiB -> unbacked GPA
+  pd[0] = 0x0 | 0x87;                                                      // 2 MiB user page: code and tables
+  pd[1] = kMmioGpa | 0x87;                                                 // VA 2 MiB -> unbacked GPA
   const uint8_t code[] = {0x48, 0x89, 0x04, 0x25, 0x00, 0x00, 0x20, 0x00,  // mov %rax, 0x200000
-                          0xeb, 0xf6};                                       // jmp back
+                          0xeb, 0xf6};                                     // jmp back
   std::memcpy(mem.data() + kCode, code, sizeof code);
   KvmVcpu vcpu = vm.create_vcpu(0);
   kvm_sregs s = vcpu.get_sregs();
   kvm_segment cs{};
-  cs.limit = 0xffffffff; cs.selector = 0x33; cs.present = 1; cs.type = 11; cs.dpl = 3; cs.s = 1; cs.l = 1; cs.g = 1;
+  cs.limit = 0xffffffff;
+  cs.selector = 0x33;
+  cs.present = 1;
+  cs.type = 11;
+  cs.dpl = 3;
+  cs.s = 1;
+  cs.l = 1;
+  cs.g = 1;
   kvm_segment ds{};
-  ds.limit = 0xffffffff; ds.selector = 0x2b; ds.present = 1; ds.type = 3; ds.dpl = 3; ds.s = 1; ds.db = 1; ds.g = 1;
+  ds.limit = 0xffffffff;
+  ds.selector = 0x2b;
+  ds.present = 1;
+  ds.type = 3;
+  ds.dpl = 3;
+  ds.s = 1;
+  ds.db = 1;
+  ds.g = 1;
   s.cs = cs;
   s.ds = s.es = s.fs = s.gs = s.ss = ds;
-  s.cr3 = 0x1000; s.cr4 = 0x20; s.cr0 = 0x80000011; s.efer = 0x500;
+  s.cr3 = 0x1000;
+  s.cr4 = 0x20;
+  s.cr0 = 0x80000011;
+  s.efer = 0x500;
   vcpu.set_sregs(s);
   kvm_regs r{};
   r.rip = kCode;
@@ -113,9 +130,8 @@ double process_cpu_seconds() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
-GuestRun run_test_guest(const std::string& guest, const std::string& kind, uint64_t n,
-                        const std::string& extra = "", uint32_t vcpus = 1, const std::string& disk = "",
-                        const std::string& nic = "") {
+GuestRun run_test_guest(const std::string& guest, const std::string& kind, uint64_t n, const std::string& extra = "",
+                        uint32_t vcpus = 1, const std::string& disk = "", const std::string& nic = "") {
   std::string console;
   Console capture([&](std::span<const uint8_t> b) { console.append(b.begin(), b.end()); }, -1);
   DomainConfig config;
@@ -148,8 +164,8 @@ double printed_value(const std::string& console, const std::string& key) {
 // in exits, and what a domain that only sleeps costs the host.
 void print_time_table(const std::string& guest, uint64_t ticks) {
   fmt::print("\nEvents and time ({} timer ticks per row)\n\n", ticks);
-  fmt::print("{:<36}{:>15}{:>15}{:>12}{:>14}\n", "one-shot timer re-armed each tick", "jitter mean us",
-             "jitter max us", "exits/tick", "host CPU %");
+  fmt::print("{:<36}{:>15}{:>15}{:>12}{:>14}\n", "one-shot timer re-armed each tick", "jitter mean us", "jitter max us",
+             "exits/tick", "host CPU %");
   for (uint64_t hz : {100, 1000}) {
     GuestRun none = run_test_guest(guest, "timer", 0, fmt::format("hz={}", hz));
     GuestRun run = run_test_guest(guest, "timer", ticks, fmt::format("hz={}", hz));
@@ -164,8 +180,9 @@ void print_time_table(const std::string& guest, uint64_t ticks) {
   fmt::print("\nevent round trip between two vCPUs (IPI there, IPI back): {:.1f} us, {:.2f} exits\n",
              static_cast<double>(pingpong.guest_ns - none.guest_ns) / 1000.0 / static_cast<double>(ticks),
              static_cast<double>(pingpong.stats.exits - none.stats.exits) / static_cast<double>(ticks));
-  fmt::print("(host CPU %: the VMM process's CPU time over wall time while the domain ran, asleep in\n"
-             " block between ticks; at 100 Hz that is a domain that is blocked almost all the time)\n");
+  fmt::print(
+      "(host CPU %: the VMM process's CPU time over wall time while the domain ran, asleep in\n"
+      " block between ticks; at 100 Hz that is a domain that is blocked almost all the time)\n");
 }
 
 // Exits per operation from the difference between n operations and none,
@@ -236,7 +253,8 @@ class ScratchImage {
     std::vector<char> chunk(1 << 20);
     std::mt19937_64 rng(1);
     for (auto& c : chunk) c = static_cast<char>(rng());
-    for (uint64_t done = 0; done < bytes; done += chunk.size()) out.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    for (uint64_t done = 0; done < bytes; done += chunk.size())
+      out.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
   }
   ~ScratchImage() { std::filesystem::remove(path_); }
   const std::string& path() const { return path_; }
@@ -258,7 +276,10 @@ double host_block_seconds(const std::string& path, const BlockKind& k, unsigned 
       std::mt19937_64 rng(t + 1);
       for (uint64_t i = t; i < n; i += qd) {
         uint64_t unit = k.random ? rng() % units : i % units;
-        if (k.write) image.write(unit * k.bytes, {&iov, 1}); else image.read(unit * k.bytes, {&iov, 1});
+        if (k.write)
+          image.write(unit * k.bytes, {&iov, 1});
+        else
+          image.read(unit * k.bytes, {&iov, 1});
       }
     });
   }
@@ -286,9 +307,10 @@ void print_block_table(const std::string& guest, uint64_t n) {
                  printed_value(run.console, "doorbells") / per, printed_value(run.console, "polls") / per);
     }
   }
-  fmt::print("(exits/req: VMM exits per request; doorbells: ioeventfd notifications the frontend sent\n"
-             " per request, which cost no VMM exit; polls: times the frontend slept in sched_op poll\n"
-             " per request, each one exit, since responses notify only a frontend that asked)\n");
+  fmt::print(
+      "(exits/req: VMM exits per request; doorbells: ioeventfd notifications the frontend sent\n"
+      " per request, which cost no VMM exit; polls: times the frontend slept in sched_op poll\n"
+      " per request, each one exit, since responses notify only a frontend that asked)\n");
 }
 
 // Network (ABI.md 19): 1514-byte frames from the guest into its TAP and
@@ -383,8 +405,9 @@ void print_net_table(const std::string& guest, uint64_t n) {
   double lo = loopback_udp_seconds(n, 1472);
   fmt::print("{:<40}{:>12.1f}{:>14.0f}{:>12}\n", "host loopback UDP, 1472-byte datagrams", n * 1472.0 / lo / 1e6,
              static_cast<double>(n) / lo, "-");
-  fmt::print("(rx: a host thread floods the TAP; frames that find no posted buffer are dropped, and the\n"
-             " guest counts the n it received)\n");
+  fmt::print(
+      "(rx: a host thread floods the TAP; frames that find no posted buffer are dropped, and the\n"
+      " guest counts the n it received)\n");
 }
 
 std::string host_kind() {
@@ -469,7 +492,8 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  fmt::print("\nGuest operations are timed inside the guest with its pvclock; exits come from\n"
-             "the VMM's counters, as (exits of n operations - exits of none) / n.\n");
+  fmt::print(
+      "\nGuest operations are timed inside the guest with its pvclock; exits come from\n"
+      "the VMM's counters, as (exits of n operations - exits of none) / n.\n");
   return 0;
 }

@@ -18,8 +18,8 @@ using Clock = std::chrono::steady_clock;
 
 struct LinuxRun {
   ExitStats stats;
-  double ns = 0;             // what tg-bench timed inside the guest
-  double to_init_ms = 0;     // domain creation to /init's first line
+  double ns = 0;          // what tg-bench timed inside the guest
+  double to_init_ms = 0;  // domain creation to /init's first line
 };
 
 std::string read_file(const std::string& path) {
@@ -52,7 +52,8 @@ LinuxRun run_linux(const std::string& dir, const std::string& kind, uint64_t n) 
   auto at = console.find("tg-bench " + kind);
   auto ns = console.find(" ns=", at == std::string::npos ? 0 : at);
   if (at == std::string::npos || ns == std::string::npos || !init_at) {
-    throw std::runtime_error("linux bench guest printed no timing: " + console.substr(console.size() > 400 ? console.size() - 400 : 0));
+    throw std::runtime_error("linux bench guest printed no timing: " +
+                             console.substr(console.size() > 400 ? console.size() - 400 : 0));
   }
   return {domain.stats(), std::stod(console.substr(ns + 4)),
           std::chrono::duration<double, std::milli>(*init_at - t0).count()};
@@ -78,8 +79,8 @@ void print_linux_table(const std::string& dir, uint64_t n) {
   for (const Kind& k : kinds) {
     LinuxRun none = run_linux(dir, k.name, 0);
     LinuxRun some = run_linux(dir, k.name, k.n);
-    double exits = (static_cast<double>(some.stats.exits) - static_cast<double>(none.stats.exits)) /
-                   static_cast<double>(k.n);
+    double exits =
+        (static_cast<double>(some.stats.exits) - static_cast<double>(none.stats.exits)) / static_cast<double>(k.n);
     fmt::print("{:<48}{:>14.2f}{:>12.2f}\n", k.label, some.ns / 1000.0 / static_cast<double>(k.n), exits);
     to_init_ms = none.to_init_ms;
   }

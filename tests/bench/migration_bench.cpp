@@ -28,10 +28,12 @@ using namespace std::chrono_literals;
 class Capture {
  public:
   Console console() {
-    return Console([this](std::span<const uint8_t> b) {
-      std::lock_guard lock(mutex_);
-      text_.append(b.begin(), b.end());
-    }, -1);
+    return Console(
+        [this](std::span<const uint8_t> b) {
+          std::lock_guard lock(mutex_);
+          text_.append(b.begin(), b.end());
+        },
+        -1);
   }
   std::string text() const {
     std::lock_guard lock(mutex_);
@@ -73,12 +75,14 @@ std::pair<UniqueFd, UniqueFd> loopback_tcp() {
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof addr;
-  if (::bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listener.get(), 1) != 0 ||
+  if (::bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::listen(listener.get(), 1) != 0 ||
       ::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
     throw std::runtime_error("loopback listener");
   }
   UniqueFd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (::connect(client.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) throw std::runtime_error("connect");
+  if (::connect(client.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    throw std::runtime_error("connect");
   UniqueFd server(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
   int one = 1;
   ::setsockopt(client.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -113,7 +117,8 @@ MigrationRow migrate_once(const std::string& guest, uint64_t memory_mib, const s
       t.join();
     }
   } stop_source{source, source_runner};
-  if (!wait_counts(source_out, 10, 30s)) throw std::runtime_error("the source guest does not count: " + source_out.text());
+  if (!wait_counts(source_out, 10, 30s))
+    throw std::runtime_error("the source guest does not count: " + source_out.text());
 
   auto [out, in] = loopback_tcp();
   std::unique_ptr<Domain> dest;
@@ -171,18 +176,20 @@ void print_migration_table(const std::string& guest) {
     rows.push_back(migrate_once(guest, mib, fmt::format("dirty {} MiB/s", kDirtyPerTick * 10 * 4096 >> 20),
                                 fmt::format("dirty={}", kDirtyPerTick)));
   }
-  fmt::print("\nLive migration: the counter guest between two domains of this process over loopback TCP\n"
-             "(defaults: at most 30 rounds, 300 ms of estimated downtime, no bandwidth cap)\n\n");
+  fmt::print(
+      "\nLive migration: the counter guest between two domains of this process over loopback TCP\n"
+      "(defaults: at most 30 rounds, 300 ms of estimated downtime, no bandwidth cap)\n\n");
   fmt::print("{:>8} {:<18}{:>10}{:>11}{:>11}{:>8}{:>10}  {}\n", "memory", "workload", "total ms", "downtime",
              "guest gap", "rounds", "MB wire", "pages per round");
   for (const MigrationRow& r : rows) {
-    fmt::print("{:>4} MiB {:<18}{:>10}{:>8} ms{:>8} ms{:>8}{:>10.1f}  {}\n", r.memory_mib, r.workload, r.status.total_ms,
-               r.status.downtime_ms, r.guest_gap_ms, r.status.pages_per_round.size(), r.status.bytes_sent / 1e6,
-               rounds_text(r.status.pages_per_round));
+    fmt::print("{:>4} MiB {:<18}{:>10}{:>8} ms{:>8} ms{:>8}{:>10.1f}  {}\n", r.memory_mib, r.workload,
+               r.status.total_ms, r.status.downtime_ms, r.guest_gap_ms, r.status.pages_per_round.size(),
+               r.status.bytes_sent / 1e6, rounds_text(r.status.pages_per_round));
   }
-  fmt::print("(downtime: paused at the source until the destination said it runs; guest gap: system\n"
-             "time between the last count at the source and the first at the destination, the tick\n"
-             "period of 100 ms included; zero pages are not sent in the first round)\n");
+  fmt::print(
+      "(downtime: paused at the source until the destination said it runs; guest gap: system\n"
+      "time between the last count at the source and the first at the destination, the tick\n"
+      "period of 100 ms included; zero pages are not sent in the first round)\n");
 }
 
 }  // namespace tortuga::bench

@@ -34,7 +34,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Store store(1);
     StoreRing ring(store_page, store, [] {});
     ring.restore(st.store_ring);
-    ConsoleRing console(console_page, [](std::span<const uint8_t>) {}, [] {});
+    ConsoleRing console(
+        console_page, [](std::span<const uint8_t>) {}, [] {});
     console.restore(st.console_ring);
     EventChannels events(shared, config.vcpus, [](uint32_t, bool) {});
     events.restore(st.events);

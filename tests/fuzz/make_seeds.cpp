@@ -20,8 +20,8 @@ using namespace tortuga::test;
 
 void write(const fs::path& dir, const std::string& name, const Bytes& b) {
   fs::create_directories(dir);
-  std::ofstream(dir / name, std::ios::binary).write(reinterpret_cast<const char*>(b.data()),
-                                                     static_cast<std::streamsize>(b.size()));
+  std::ofstream(dir / name, std::ios::binary)
+      .write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
 }
 
 void kernel_image_seeds(const fs::path& dir) {
@@ -101,8 +101,8 @@ class MmuOps {
     return *this;
   }
   MmuOps& bad_type(uint8_t frame, uint16_t index, uint8_t which) {
-    return put({static_cast<uint8_t>(3 | (which << 4)), frame, static_cast<uint8_t>(index),
-                static_cast<uint8_t>(index >> 8)});
+    return put(
+        {static_cast<uint8_t>(3 | (which << 4)), frame, static_cast<uint8_t>(index), static_cast<uint8_t>(index >> 8)});
   }
   MmuOps& pin(uint8_t frame, unsigned level) { return put({static_cast<uint8_t>(4 | ((level - 1) << 4)), frame}); }
   MmuOps& unpin(uint8_t frame) { return put({5, frame}); }
@@ -151,11 +151,11 @@ void pv_mmu_seeds(const fs::path& dir) {
     MmuOps m;
     m.tree(1, 2, 3, 4, 10, 4).end_batch();
     m.update(4, 1, 11, O::kPageRo).update(3, 1, 11, O::kTable).end_batch();  // lost RW, then a table: flush
-    m.update(3, 1, 0, 0).update(4, 5, 11, O::kPageRw).check();              // former table mapped RW: flush
+    m.update(3, 1, 0, 0).update(4, 5, 11, O::kPageRw).check();               // former table mapped RW: flush
     m.update(2, 1, 5, O::kTable).update(5, 0, 6, O::kTable).update(6, 0, 12, O::kPageRw | O::kA | O::kD);
-    m.update(6, 0, 13, O::kPageRw, 0, 1);               // PRESERVE_AD
-    m.update(6, 0, 0, O::kRw, 0, 2);                    // CLEAR_BITS RW
-    m.update(6, 0, 0, 0, O::kHighInvert, 2);            // CLEAR_BITS ~0
+    m.update(6, 0, 13, O::kPageRw, 0, 1);                // PRESERVE_AD
+    m.update(6, 0, 0, O::kRw, 0, 2);                     // CLEAR_BITS RW
+    m.update(6, 0, 0, 0, O::kHighInvert, 2);             // CLEAR_BITS ~0
     m.update(2, 1, 0, O::kP, 0, 2).check().end_batch();  // CLEAR_BITS P: unlinks
     m.flush().pin(5, 2).pin(6, 1).end_batch();
     write(dir, "remap", m.bytes);

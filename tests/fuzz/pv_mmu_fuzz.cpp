@@ -130,7 +130,9 @@ bool one_of(int err, std::initializer_list<int> allowed) {
 class Harness {
  public:
   Harness()
-      : memory_(shared_memory()), mmu_(std::make_unique<PvMmu>(memory_, kVcpus)), stale_writable_(kFrames),
+      : memory_(shared_memory()),
+        mmu_(std::make_unique<PvMmu>(memory_, kVcpus)),
+        stale_writable_(kFrames),
         stale_table_(kFrames) {
     std::memset(memory_.ram_base(), 0, memory_.ram_size());
     mmu_->set_vmm_frame(kVmmFrame);
@@ -246,12 +248,8 @@ class Harness {
         }
         break;
       }
-      case 10:
-        mmu_->full_flush_requested(program_);
-        break;
-      case 11:
-        end_batch();
-        break;
+      case 10: mmu_->full_flush_requested(program_); break;
+      case 11: end_batch(); break;
       case 12:
         if (mid_batch_checks_++ < kMaxMidBatchChecks) check("mid-batch");
         break;
@@ -273,9 +271,7 @@ class Harness {
         update(gpa >> 12, static_cast<unsigned>((gpa & 4095) / 8), TG_MMU_NORMAL_PT_UPDATE, val);
         break;
       }
-      case 14:
-        program_.invlpg(uint64_t{in.byte()} << 12);
-        break;
+      case 14: program_.invlpg(uint64_t{in.byte()} << 12); break;
     }
     if (mmu_->populated_frames() != count_ram()) fail("populated_frames() disagrees with the frames");
     track_staleness();

@@ -33,11 +33,28 @@ Bytes read_file(const std::filesystem::path& p) {
 }
 
 // Values that tend to sit on the edges of size and offset checks.
-constexpr uint64_t kInteresting[] = {0,          1,          4,          7,          8,          0x38,
-                                     0x40,       0x7f,       0x80,       0xff,       0x1000,     0xfff,
-                                     0xffff,     0x7fffffff, 0x80000000, 0xffffffff, 0x100000000ULL,
-                                     0xffffffff80000000ULL,  0xffff800000000000ULL,  0x00007fffffffffffULL,
-                                     ~0ULL - 7,  ~0ULL};
+constexpr uint64_t kInteresting[] = {0,
+                                     1,
+                                     4,
+                                     7,
+                                     8,
+                                     0x38,
+                                     0x40,
+                                     0x7f,
+                                     0x80,
+                                     0xff,
+                                     0x1000,
+                                     0xfff,
+                                     0xffff,
+                                     0x7fffffff,
+                                     0x80000000,
+                                     0xffffffff,
+                                     0x100000000ULL,
+                                     0xffffffff80000000ULL,
+                                     0xffff800000000000ULL,
+                                     0x00007fffffffffffULL,
+                                     ~0ULL - 7,
+                                     ~0ULL};
 
 void mutate_once(Bytes& b, std::mt19937_64& rng) {
   auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
@@ -94,8 +111,8 @@ bool run(const Bytes& input, const std::string& what) {
     std::fprintf(stderr, "%s: unexpected non-standard exception\n", what.c_str());
   }
   const char* out = "replay-failure.bin";
-  std::ofstream(out, std::ios::binary).write(reinterpret_cast<const char*>(input.data()),
-                                              static_cast<std::streamsize>(input.size()));
+  std::ofstream(out, std::ios::binary)
+      .write(reinterpret_cast<const char*>(input.data()), static_cast<std::streamsize>(input.size()));
   std::fprintf(stderr, "input (%zu bytes) saved to %s\n", input.size(), out);
   return false;
 }

@@ -39,8 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 2:  // the guest scribbles an index
         (n & 1 ? page.req_prod : page.rsp_cons) += n * 977u;
         break;
-      default:
-        break;
+      default: break;
     }
     uint32_t before = page.rsp_prod;
     ring.notified();

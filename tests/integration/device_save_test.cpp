@@ -94,7 +94,8 @@ class DeviceSave : public ::testing::Test {
   uint64_t save_disk_writer(const std::string& disk, const std::string& image, uint64_t at_least) {
     VmmChild vmm({test_guest_path(), "--name", "writer", "--cmdline", "vbd=seq every=20", "--disk", disk, "--control",
                   path("w.sock")});
-    EXPECT_TRUE(vmm.wait_for_console("vbd: acked " + std::to_string(at_least) + "\n")) << vmm.console() << vmm.messages();
+    EXPECT_TRUE(vmm.wait_for_console("vbd: acked " + std::to_string(at_least) + "\n"))
+        << vmm.console() << vmm.messages();
     api::VmmReply reply = save(path("w.sock"), image, false);
     EXPECT_EQ(reply.error(), "");
     VmmRun run = vmm.wait();
@@ -155,15 +156,17 @@ TEST_F(DeviceSave, ARestoreIsRefusedWhenTheDiskImageIsMissingOrOfAnotherSize) {
   std::filesystem::rename(disk, path("moved.img"));
   VmmRun missing = run_vmm({"--restore", image});
   EXPECT_EQ(missing.exit_code, 1) << missing.messages;
-  EXPECT_THAT(missing.messages, HasSubstr("refused: image " + image + ": vbd 51712 (xvda): cannot open disk image " + disk));
+  EXPECT_THAT(missing.messages,
+              HasSubstr("refused: image " + image + ": vbd 51712 (xvda): cannot open disk image " + disk));
   EXPECT_THAT(missing.console, Not(HasSubstr("vbd:")));
 
   std::filesystem::rename(path("moved.img"), disk);
   std::filesystem::resize_file(disk, kDiskBytes * 2);
   VmmRun grown = run_vmm({"--restore", image});
   EXPECT_EQ(grown.exit_code, 1) << grown.messages;
-  EXPECT_THAT(grown.messages, HasSubstr("vbd 51712 (xvda): the image " + disk + " is " + std::to_string(kDiskBytes * 2) +
-                                        " bytes; the saved disk was " + std::to_string(kDiskBytes) + " bytes"));
+  EXPECT_THAT(grown.messages,
+              HasSubstr("vbd 51712 (xvda): the image " + disk + " is " + std::to_string(kDiskBytes * 2) +
+                        " bytes; the saved disk was " + std::to_string(kDiskBytes) + " bytes"));
   EXPECT_EQ(std::count(grown.messages.begin(), grown.messages.end(), '\n'), 1) << grown.messages;
 }
 

@@ -121,7 +121,8 @@ void HostPeer::handle(int s, unsigned index, std::span<const uint8_t> f) {
   if (type == kRarp) {
     note_announcement(f);
   } else if (type == kTestType) {
-    std::string text(reinterpret_cast<const char*>(f.data() + 14), strnlen(reinterpret_cast<const char*>(f.data() + 14), f.size() - 14));
+    std::string text(reinterpret_cast<const char*>(f.data() + 14),
+                     strnlen(reinterpret_cast<const char*>(f.data() + 14), f.size() - 14));
     if (text.rfind("ping ", 0) == 0) {
       ++pongs_;
       reply(s, index, f.data() + 6, "pong " + text.substr(5));

@@ -201,8 +201,8 @@ TEST(HotPlug, ADiskWhoseFrontendNeverConnectedIsDetachedAtOnce) {
 TEST(HotPlug, AConnectedFrontendThatIgnoresTheUnplugKeepsItsDiskUnlessForced) {
   TempImage a(4 << 20);
   // vbd=fill-flush-hold connects, writes, flushes, then never looks at the store again.
-  VmmSession vmm({test_guest_path(), "--name", "hpstuck", "--cmdline", "vbd=fill-flush-hold vbdseed=3", "--disk",
-                  a.path()});
+  VmmSession vmm(
+      {test_guest_path(), "--name", "hpstuck", "--cmdline", "vbd=fill-flush-hold vbdseed=3", "--disk", a.path()});
   ASSERT_TRUE(vmm.wait_console("vbd: flushed\n")) << vmm.console() << vmm.messages();
   api::VmmReply reply = vmm.call(detach("vbd", kXvda, false, 300));
   EXPECT_THAT(reply.error(), HasSubstr("the guest did not let go of vbd 51712 (xvda) within 300 ms"));

@@ -185,13 +185,13 @@ TEST_F(Migration, ANetworkEchoResumesAtTheDestinationWhichAnnouncesTheMac) {
   PersistentTap persistent_a(tap_a), persistent_b(tap_b);
   ASSERT_TRUE(persistent_a.ok() && persistent_b.ok()) << "persistent TAPs need CAP_NET_ADMIN";
   HostPeer peer_a(tap_a), peer_b(tap_b);
-  VmmSession source({test_guest_path(), "--name", "mover", "--memory", "32", "--cmdline",
-                     "net=ping n=1000000 every=20", "--nic", tap_a + ",mac=" + mac});
+  VmmSession source({test_guest_path(), "--name", "mover", "--memory", "32", "--cmdline", "net=ping n=1000000 every=20",
+                     "--nic", tap_a + ",mac=" + mac});
   ASSERT_TRUE(source.wait_console("net: got pong 5\n")) << source.console() << source.messages();
   Link link;
-  VmmSession dest({"--incoming-fd", std::to_string(link.dest.get()), "--name", "moved", "--restore-nic-tap",
-                   tap_a + "=" + tap_b},
-                  "", false);
+  VmmSession dest(
+      {"--incoming-fd", std::to_string(link.dest.get()), "--name", "moved", "--restore-nic-tap", tap_a + "=" + tap_b},
+      "", false);
   link.dest.reset();
   api::VmmReply reply = migrate(source, link);
   ASSERT_EQ(reply.error(), "");
@@ -430,8 +430,8 @@ TEST(HostileSource, AHostileHeaderIsRefused) {
   image::Config c;
   c.set_memory_mib(32);
   c.set_vcpus(1);
-  expect_refused(destination_fed(stream_of({{RecordType::kHeader, h.SerializeAsString()},
-                                            {RecordType::kConfig, c.SerializeAsString()}})),
+  expect_refused(destination_fed(stream_of(
+                     {{RecordType::kHeader, h.SerializeAsString()}, {RecordType::kConfig, c.SerializeAsString()}})),
                  "memory size disagrees");
   // A record whose checksum is wrong.
   std::string bad = stream_of({{RecordType::kHeader, h.SerializeAsString()}});

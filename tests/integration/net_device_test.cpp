@@ -37,8 +37,8 @@ using ::testing::HasSubstr;
 TEST(NetDevice, FramesGoBothWaysAndBlankChecksumsAreFilledIn) {
   std::string tap = "tgt" + std::to_string(getpid() % 100000);
   HostPeer peer(tap);
-  VmmRun run = run_vmm({test_guest_path(), "--name", "netguest", "--cmdline", "net=ping n=5", "--nic",
-                        tap + ",mac=02:54:47:00:00:07"});
+  VmmRun run = run_vmm(
+      {test_guest_path(), "--name", "netguest", "--cmdline", "net=ping n=5", "--nic", tap + ",mac=02:54:47:00:00:07"});
   EXPECT_EQ(run.exit_code, 0) << run.console << run.messages;
   EXPECT_THAT(run.console, HasSubstr("net: connected\n"));
   for (int i = 1; i <= 5; ++i) EXPECT_THAT(run.console, HasSubstr("net: got pong " + std::to_string(i) + "\n"));
@@ -81,7 +81,8 @@ class BridgeNamespace {
   // The namespace's links and counters, for a failure message.
   std::string describe() const {
     std::string out = plumbing_errors_;
-    FILE* f = popen((ip("-s link") + " 2>&1; " + ip("neigh") + " 2>&1; " + "bridge -n " + name_ + " fdb 2>&1").c_str(), "r");
+    FILE* f =
+        popen((ip("-s link") + " 2>&1; " + ip("neigh") + " 2>&1; " + "bridge -n " + name_ + " fdb 2>&1").c_str(), "r");
     if (f == nullptr) return out;
     char buf[512];
     while (fgets(buf, sizeof buf, f) != nullptr) out += buf;
@@ -144,7 +145,8 @@ TEST(NetDevice, UdpToAHostStackBehindABridgeInANamespace) {
       run = run_vmm({test_guest_path(), "--name", "netguest", "--cmdline", "net=udp peer=02:00:00:00:00:01", "--nic",
                      "tgb" + id + ",mac=02:54:47:00:00:07"});
     }
-  }).join();
+  })
+      .join();
   ASSERT_TRUE(entered);
   EXPECT_EQ(run.exit_code, 0) << run.console << run.messages;
   EXPECT_THAT(run.console, HasSubstr("net: udp reply through the bridge"));

@@ -108,7 +108,9 @@ class SaveRestore : public ::testing::Test {
     VmmChild vmm({"--restore", image, "--control", path("r.sock")});
     // Three counts (or 30 s, and the test fails on the count below).
     for (int i = 0; i < 300 && counts(vmm.console()).size() < 3; ++i) {
-      if (!vmm.wait_for_console("\n", vmm.console().size(), 100) && vmm.messages().find("tortuga-vmm:") != std::string::npos) break;
+      if (!vmm.wait_for_console("\n", vmm.console().size(), 100) &&
+          vmm.messages().find("tortuga-vmm:") != std::string::npos)
+        break;
     }
     vmm.signal(SIGTERM);
     VmmRun run = vmm.wait();
@@ -282,14 +284,17 @@ TEST_F(CorruptImage, WrongMagicOrVersionIsRefused) {
   data[0] = 'X';
   write_file(path("magic.img"), data);
   expect_refused(path("magic.img"), "wrong magic");
-  rewrite<image::Header>(RecordType::kHeader, [](image::Header& h) { h.set_format_version(2); }, path("v2.img"));
+  rewrite<image::Header>(
+      RecordType::kHeader, [](image::Header& h) { h.set_format_version(2); }, path("v2.img"));
   expect_refused(path("v2.img"), "format version 2");
 }
 
 TEST_F(CorruptImage, SizesThatDisagreeAreRefused) {
-  rewrite<image::Config>(RecordType::kConfig, [](image::Config& c) { c.set_vcpus(2); }, path("vcpus.img"));
+  rewrite<image::Config>(
+      RecordType::kConfig, [](image::Config& c) { c.set_vcpus(2); }, path("vcpus.img"));
   expect_refused(path("vcpus.img"), "vCPU count disagrees");
-  rewrite<image::Config>(RecordType::kConfig, [](image::Config& c) { c.set_memory_mib(64); }, path("mem.img"));
+  rewrite<image::Config>(
+      RecordType::kConfig, [](image::Config& c) { c.set_memory_mib(64); }, path("mem.img"));
   expect_refused(path("mem.img"), "memory size disagrees");
   VmmRun run = run_vmm({"--restore", good_, "--memory", "64"});
   EXPECT_EQ(run.exit_code, 1);

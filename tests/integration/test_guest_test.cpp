@@ -45,13 +45,13 @@ TEST(TestGuest, SelfTestPassesAndPowersOff) {
 TEST(TestGuest, HypercallArgumentsAreTreatedAsAbiSection7Says) {
   VmmRun run = run_guest("", {"--memory", "32"});
   for (const char* line : {
-           "ok - oversized console write: -E2BIG",                              // 7.0
-           "ok - trap table entry with nonzero _pad0: -EINVAL",                 // 7.3
-           "ok - trap table entry with nonzero _pad1: -EINVAL",                 //
-           "ok - trap table naming only vector 3",                              //
-           "ok - vectors a trap table does not list keep their handlers",       //
-           "ok - stack_switch to a non-canonical stack: -EINVAL",               // 7.6
-           "ok - stack_switch with ss 0",                                       //
+           "ok - oversized console write: -E2BIG",                         // 7.0
+           "ok - trap table entry with nonzero _pad0: -EINVAL",            // 7.3
+           "ok - trap table entry with nonzero _pad1: -EINVAL",            //
+           "ok - trap table naming only vector 3",                         //
+           "ok - vectors a trap table does not list keep their handlers",  //
+           "ok - stack_switch to a non-canonical stack: -EINVAL",          // 7.6
+           "ok - stack_switch with ss 0",                                  //
        }) {
     EXPECT_THAT(run.console, HasSubstr(line));
   }
@@ -150,7 +150,8 @@ TEST(TestGuest, InvalidPageTableUpdatesGetTheirErrorsAndTheGuestRunsOn) {
 // frames an earlier round mapped.
 TEST(TestGuest, MemorySuiteOnALargerDomain) {
   VmmRun run = run_guest("", {"--memory", "300"});
-  EXPECT_THAT(run.console, HasSubstr("ok - the kernel's direct map is extended over all of RAM with batched mmu_update"));
+  EXPECT_THAT(run.console,
+              HasSubstr("ok - the kernel's direct map is extended over all of RAM with batched mmu_update"));
   EXPECT_THAT(run.console, HasSubstr("ok - every frame of RAM is reachable at virt_base + gpa"));
   EXPECT_THAT(run.console, HasSubstr("ok - current_reservation: every RAM frame is populated"));
   EXPECT_THAT(run.console, Not(HasSubstr("not ok")));
@@ -394,8 +395,8 @@ TEST(TestGuest, SigtermDestroysASpinningDomain) {
 // Bad kernel files are refused before any VM exists.
 class BadKernel : public ::testing::Test {
  protected:
-  std::filesystem::path dir_ = std::filesystem::temp_directory_path() /
-                               ("tortuga-badkernel-" + std::to_string(getpid()));
+  std::filesystem::path dir_ =
+      std::filesystem::temp_directory_path() / ("tortuga-badkernel-" + std::to_string(getpid()));
   void SetUp() override { std::filesystem::create_directories(dir_); }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 

@@ -8,9 +8,9 @@
 namespace tortuga::testing {
 
 struct VmmRun {
-  int exit_code = -1;      // -1 when it did not exit normally
-  std::string console;     // stdout: the guest console
-  std::string messages;    // stderr: the VMM's own lines
+  int exit_code = -1;    // -1 when it did not exit normally
+  std::string console;   // stdout: the guest console
+  std::string messages;  // stderr: the VMM's own lines
 };
 
 // Runs `tortuga-vmm args...`; if signal_after_output is nonzero, sends that

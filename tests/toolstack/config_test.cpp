@@ -66,7 +66,9 @@ TEST(Config, DefaultsFillWhatIsLeftOut) {
   EXPECT_EQ(c.on_crash(), api::DomainConfig::preserve);
 }
 
-TEST(Config, AValidConfigPasses) { EXPECT_EQ(error_of([] { validate_config(valid(), true); }), ""); }
+TEST(Config, AValidConfigPasses) {
+  EXPECT_EQ(error_of([] { validate_config(valid(), true); }), "");
+}
 
 TEST(Config, RangesAreChecked) {
   auto with = [](auto change) {
@@ -106,15 +108,25 @@ TEST(Config, DevicesAreCheckedKeyByKey) {
     d->set_path(path);
     d->set_vdev(vdev);
   };
-  EXPECT_EQ(with([&](auto& c) { disk(c, "/d.img", "xvda"); disk(c, "/e.img", "xvdp"); }), "");
+  EXPECT_EQ(with([&](auto& c) {
+              disk(c, "/d.img", "xvda");
+              disk(c, "/e.img", "xvdp");
+            }),
+            "");
   EXPECT_EQ(with([&](auto& c) { disk(c, "d.img", "xvda"); }), "disks[0].path: 'd.img' is not an absolute path");
   EXPECT_EQ(with([&](auto& c) { disk(c, "", "xvda"); }), "disks[0].path: missing (the image file)");
   EXPECT_THAT(with([&](auto& c) { disk(c, "/a,ro.img", "xvda"); }), HasSubstr("contains a comma"));
   EXPECT_EQ(with([&](auto& c) { disk(c, "/d.img", "sda"); }), "disks[0].vdev: 'sda' is not xvda..xvdp");
   EXPECT_THAT(with([&](auto& c) { disk(c, "/d.img", "xvdq"); }), HasSubstr("is not xvda..xvdp"));
-  EXPECT_EQ(with([&](auto& c) { disk(c, "/d.img", "xvda"); disk(c, "/e.img", "xvda"); }),
+  EXPECT_EQ(with([&](auto& c) {
+              disk(c, "/d.img", "xvda");
+              disk(c, "/e.img", "xvda");
+            }),
             "disks[1].vdev: xvda is used twice");
-  EXPECT_EQ(with([&](auto& c) { disk(c, "/d.img", "xvda"); disk(c, "/d.img", "xvdb"); }),
+  EXPECT_EQ(with([&](auto& c) {
+              disk(c, "/d.img", "xvda");
+              disk(c, "/d.img", "xvdb");
+            }),
             "disks[1].path: /d.img is attached twice");
   EXPECT_EQ(with([](auto& c) { c.add_nics()->set_bridge("br0"); }), "");
   EXPECT_EQ(with([](auto& c) { c.add_nics(); }), "");  // no bridge: a TAP on its own
@@ -127,7 +139,10 @@ TEST(Config, DevicesAreCheckedKeyByKey) {
               c.add_nics()->set_mac("02:00:00:00:00:01");
             }),
             "nics[1].mac: 02:00:00:00:00:01 is used twice");
-  EXPECT_THAT(with([](auto& c) { for (int i = 0; i < 9; ++i) c.add_nics(); }), HasSubstr("nics: more than 8"));
+  EXPECT_THAT(with([](auto& c) {
+                for (int i = 0; i < 9; ++i) c.add_nics();
+              }),
+              HasSubstr("nics: more than 8"));
 }
 
 TEST(Config, DeviceFilesAndBridgesMustExist) {

@@ -62,8 +62,10 @@ std::string domid_of(const DaemonHarness& d, const std::string& name) {
 TEST(ToolstackDevices, ConfigDevicesAndADiskAttachedWhileRunningLeaveNothingBehind) {
   DaemonHarness d;
   std::string a = make_image(d, "a.img"), b = make_image(d, "b.img");
-  d.ok({"create", agent_config(d, "web", ", \"disks\": [{\"path\": \"" + a + "\", \"vdev\": \"xvda\"}], "
-                                          "\"nics\": [{}]")});
+  d.ok({"create", agent_config(d, "web",
+                               ", \"disks\": [{\"path\": \"" + a +
+                                   "\", \"vdev\": \"xvda\"}], "
+                                   "\"nics\": [{}]")});
   pid_t pid = domain_pid(d, "web");
   const std::string tap = "tg" + domid_of(d, "web") + ".0";
   EXPECT_TRUE(interface_exists(tap)) << tap;
@@ -166,12 +168,16 @@ TEST(ToolstackDevices, MemSetBalloonsTheGuestDownAndUp) {
   d.ok({"create", agent_config(d, "balloon")});
   EXPECT_TRUE(console_says(d, "balloon", "agent: "));  // up and listening
   EXPECT_THAT(d.ok({"mem-set", "balloon", "16"}), HasSubstr("balloon target set to 16 MiB"));
-  EXPECT_TRUE(eventually([&] { return d.ok({"info", "balloon"}).find("16 MiB now, target 16 MiB") != std::string::npos; }))
-      << d.ok({"info", "balloon"}) << console_of(d, "balloon");
+  EXPECT_TRUE(eventually([&] {
+    return d.ok({"info", "balloon"}).find("16 MiB now, target 16 MiB") != std::string::npos;
+  })) << d.ok({"info", "balloon"})
+      << console_of(d, "balloon");
   EXPECT_TRUE(std::regex_search(d.ok({"list"}), std::regex("balloon +[0-9]+ +16 +1 ")));
   d.ok({"mem-set", "balloon", "32"});
-  EXPECT_TRUE(eventually([&] { return d.ok({"info", "balloon"}).find("32 MiB now, target 32 MiB") != std::string::npos; }))
-      << d.ok({"info", "balloon"}) << console_of(d, "balloon");
+  EXPECT_TRUE(eventually([&] {
+    return d.ok({"info", "balloon"}).find("32 MiB now, target 32 MiB") != std::string::npos;
+  })) << d.ok({"info", "balloon"})
+      << console_of(d, "balloon");
 }
 
 TEST(ToolstackDevices, BadDeviceRequestsGetClearErrorsAndChangeNothing) {
@@ -185,7 +191,8 @@ TEST(ToolstackDevices, BadDeviceRequestsGetClearErrorsAndChangeNothing) {
   };
   EXPECT_EQ(err({"block-attach", "box", d.dir() + "/nosuch.img", "xvdb"}),
             "tortuga: block-attach: domain 'box': disk.path: no such file: " + d.dir() + "/nosuch.img\n");
-  EXPECT_EQ(err({"block-attach", "box", a, "sdb"}), "tortuga: block-attach: domain 'box': disk.vdev: 'sdb' is not xvda..xvdp\n");
+  EXPECT_EQ(err({"block-attach", "box", a, "sdb"}),
+            "tortuga: block-attach: domain 'box': disk.vdev: 'sdb' is not xvda..xvdp\n");
   d.ok({"block-attach", "box", a, "xvdb"});
   EXPECT_EQ(err({"block-attach", "box", a, "xvdc"}),
             "tortuga: block-attach: domain 'box': " + a + " is already attached as xvdb\n");

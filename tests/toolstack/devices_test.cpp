@@ -13,7 +13,8 @@ TEST(Devices, VbdIdsFollowLinuxXenDiskNumbering) {
   EXPECT_EQ(vbd_id("xvda"), 51712u);
   EXPECT_EQ(vbd_id("xvdb"), 51728u);
   EXPECT_EQ(vbd_id("xvdp"), 51712u + 15 * 16);
-  for (const char* bad : {"", "xvd", "xvdq", "xvdA", "xvdaa", "sda", "hda", "xvd1"}) EXPECT_EQ(vbd_id(bad), std::nullopt) << bad;
+  for (const char* bad : {"", "xvd", "xvdq", "xvdA", "xvdaa", "sda", "hda", "xvd1"})
+    EXPECT_EQ(vbd_id(bad), std::nullopt) << bad;
 }
 
 TEST(Devices, MacAddresses) {
@@ -68,9 +69,10 @@ TEST(Devices, VmmOptions) {
   c.add_nics()->set_bridge("br0");
   c.add_nics();
   assign_nic_identities(c, 12);
-  EXPECT_THAT(vmm_device_args(c, 12),
-              ElementsAre("--domid=12", "--disk=/img/a.img,vdev=xvda", "--disk=/img/b.img,ro,vdev=xvdc",
-                          "--nic=tg12.0,mac=02:74:67:00:0c:00,id=0,bridge=br0", "--nic=tg12.1,mac=02:74:67:00:0c:01,id=1"));
+  EXPECT_THAT(
+      vmm_device_args(c, 12),
+      ElementsAre("--domid=12", "--disk=/img/a.img,vdev=xvda", "--disk=/img/b.img,ro,vdev=xvdc",
+                  "--nic=tg12.0,mac=02:74:67:00:0c:00,id=0,bridge=br0", "--nic=tg12.1,mac=02:74:67:00:0c:01,id=1"));
   api::NicAttach a = nic_attach(c.nics(0), 12);
   EXPECT_EQ(a.tap(), "tg12.0");
   EXPECT_EQ(a.bridge(), "br0");

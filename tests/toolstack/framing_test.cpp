@@ -28,9 +28,7 @@ struct Pair {
   UniqueFd a, b;
 };
 
-std::string header(uint32_t n) {
-  return std::string{char(n >> 24), char(n >> 16), char(n >> 8), char(n)};
-}
+std::string header(uint32_t n) { return std::string{char(n >> 24), char(n >> 16), char(n >> 8), char(n)}; }
 
 std::string receive_error(int fd) {
   api::Request r;
@@ -52,9 +50,7 @@ TEST(Framing, RoundTrip) {
   EXPECT_EQ(in.create().config().name(), "x");
 }
 
-TEST(Framing, EmptyMessageIsAFrameOfLengthZero) {
-  EXPECT_EQ(encode_frame(api::Request()), header(0));
-}
+TEST(Framing, EmptyMessageIsAFrameOfLengthZero) { EXPECT_EQ(encode_frame(api::Request()), header(0)); }
 
 TEST(Framing, CleanEndOfStreamIsNotAnError) {
   Pair p;

@@ -98,8 +98,8 @@ TEST(ToolstackImages, ADomainWithADiskAndANicIsSavedAndRestored) {
   // same time (ctest -j), and TAP names are host-wide: this one is 3.
   d.ok({"create", d.long_running_config("pad1")});
   d.ok({"create", d.long_running_config("pad2")});
-  d.ok({"create", "-n", "dev", "-k", test_guest_path(), "--cmdline", "agent=1 hz=10", "--disk", disk + ",xvda",
-        "--nic", ""});
+  d.ok({"create", "-n", "dev", "-k", test_guest_path(), "--cmdline", "agent=1 hz=10", "--disk", disk + ",xvda", "--nic",
+        ""});
   ASSERT_TRUE(fs::exists("/sys/class/net/tg3.0"));
   ASSERT_TRUE(eventually([&] { return console_of(d, "dev").find("agent: vif 0 connected") != std::string::npos; }))
       << console_of(d, "dev");
@@ -119,8 +119,9 @@ TEST(ToolstackImages, ADomainWithADiskAndANicIsSavedAndRestored) {
   EXPECT_THAT(info, HasSubstr("tap " + tap));
   // Its store and its agent work on: a disk attached now gets connected.
   d.ok({"block-attach", "moved", more, "xvdb"});
-  EXPECT_TRUE(eventually([&] { return console_of(d, "moved").find("agent: vbd 51728 connected") != std::string::npos; }))
-      << console_of(d, "moved");
+  EXPECT_TRUE(eventually([&] {
+    return console_of(d, "moved").find("agent: vbd 51728 connected") != std::string::npos;
+  })) << console_of(d, "moved");
   d.ok({"destroy", "moved"});
   EXPECT_FALSE(fs::exists("/sys/class/net/" + tap));
 }
@@ -133,7 +134,8 @@ TEST(ToolstackImages, BadSavesAndImagesGetClearErrors) {
     EXPECT_EQ(run.exit_code, 1) << run.out;
     return run.err;
   };
-  EXPECT_THAT(err({"save", "box", d.dir() + "/nosuchdir/box.img"}), HasSubstr("tortuga: save: domain 'box': save failed"));
+  EXPECT_THAT(err({"save", "box", d.dir() + "/nosuchdir/box.img"}),
+              HasSubstr("tortuga: save: domain 'box': save failed"));
   EXPECT_EQ(domain_state(d, "box"), "RUNNING");
   EXPECT_EQ(err({"save", "nosuch", d.dir() + "/x.img"}), "tortuga: save: no domain 'nosuch'\n");
   EXPECT_THAT(err({"restore", d.dir() + "/none.img"}), HasSubstr("cannot open " + d.dir() + "/none.img"));

@@ -59,7 +59,8 @@ class TwoHosts {
 std::vector<uint64_t> numbers_after(const std::string& text, const std::string& prefix) {
   std::vector<uint64_t> out;
   std::regex re(prefix + "([0-9]+)");
-  for (std::sregex_iterator it(text.begin(), text.end(), re), end; it != end; ++it) out.push_back(std::stoull((*it)[1]));
+  for (std::sregex_iterator it(text.begin(), text.end(), re), end; it != end; ++it)
+    out.push_back(std::stoull((*it)[1]));
   return out;
 }
 
@@ -113,8 +114,8 @@ TEST(ToolstackMigration, AGuestWritingToASharedDiskLosesNoAcknowledgedWrite) {
   const std::string disk = src.dir() + "/shared.img";  // one path for both "hosts"
   std::ofstream(disk).close();
   fs::resize_file(disk, 8 << 20);
-  src.ok({"create", "-n", "writer", "-k", test_guest_path(), "--cmdline", "vbd=seq every=20", "--disk",
-          disk + ",xvda"});
+  src.ok(
+      {"create", "-n", "writer", "-k", test_guest_path(), "--cmdline", "vbd=seq every=20", "--disk", disk + ",xvda"});
   ASSERT_TRUE(eventually([&] { return numbers_after(console_of(src, "writer"), "vbd: acked ").size() >= 5; }))
       << console_of(src, "writer");
   src.ok({"migrate", "writer", p.to()});

@@ -50,7 +50,7 @@ TEST_F(StateStoreTest, SavedRecordsLoadBack) {
 TEST_F(StateStoreTest, DirectoriesArePrivate) {
   StateStore store(dir_);
   for (const char* sub : {"", "/domains", "/run", "/logs"}) {
-    struct stat st{};
+    struct stat st {};
     ASSERT_EQ(::stat((dir_ + sub).c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0700u) << sub;
   }

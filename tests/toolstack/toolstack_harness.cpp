@@ -52,7 +52,8 @@ void DaemonHarness::start() {
     ::dup2(null, STDIN_FILENO);
     ::dup2(log, STDOUT_FILENO);
     ::dup2(log, STDERR_FILENO);
-    std::string state = "--state-dir=" + dir_, sock = "--socket=" + socket(), vmm = std::string("--vmm=") + TORTUGA_VMM_PATH;
+    std::string state = "--state-dir=" + dir_, sock = "--socket=" + socket(),
+                vmm = std::string("--vmm=") + TORTUGA_VMM_PATH;
     if (!netns_.empty()) {
       int ns = ::open(("/var/run/netns/" + netns_).c_str(), O_RDONLY | O_CLOEXEC);
       if (ns < 0 || ::setns(ns, CLONE_NEWNET) != 0) _exit(125);
@@ -67,10 +68,12 @@ void DaemonHarness::start() {
   // Ready once a request is answered (the socket exists before recovery ends).
   int status = 0;
   bool exited = false;
-  bool up = eventually([&] {
-    exited = exited || ::waitpid(pid_, &status, WNOHANG) == pid_;
-    return exited || cli({"list"}).exit_code == 0;
-  }, 20);
+  bool up = eventually(
+      [&] {
+        exited = exited || ::waitpid(pid_, &status, WNOHANG) == pid_;
+        return exited || cli({"list"}).exit_code == 0;
+      },
+      20);
   if (exited) pid_ = -1;  // reaped: its pid may name another process by now
   ASSERT_FALSE(exited) << "tortugad exited at once, status " << status << ":\n" << log();
   ASSERT_TRUE(up) << log();
@@ -157,7 +160,8 @@ std::string DaemonHarness::long_running_config(const std::string& name, const st
   // 10 timer ticks a second for a million ticks: blocked nearly all the time.
   return write_config(name, "{\"name\": \"" + name + "\", \"kernel\": \"" + test_guest_path() +
                                 "\", \"memory_mib\": 32, \"vcpus\": 1, "
-                                "\"cmdline\": \"bench=timer hz=10 n=1000000\"" + extra + "}");
+                                "\"cmdline\": \"bench=timer hz=10 n=1000000\"" +
+                                extra + "}");
 }
 
 std::string console_of(const DaemonHarness& d, const std::string& name) {

@@ -17,15 +17,15 @@ struct CliRun {
 
 class DaemonHarness {
  public:
-  DaemonHarness();   // makes the state directory and starts tortugad
+  DaemonHarness();  // makes the state directory and starts tortugad
   // ... listening for live migrations at [ADDRESS:]PORT, in network
   // namespace netns ("" = the test's own).
   DaemonHarness(const std::string& migrate_listen, const std::string& netns);
   ~DaemonHarness();  // destroys what is left, stops tortugad, removes the directory
 
-  void start();          // (again, after kill9 or stop)
-  void stop();           // SIGTERM and wait
-  void kill9();          // SIGKILL and wait: the domains keep running
+  void start();  // (again, after kill9 or stop)
+  void stop();   // SIGTERM and wait
+  void kill9();  // SIGKILL and wait: the domains keep running
 
   CliRun cli(const std::vector<std::string>& args) const;
   // Same, but fails the test unless it exits 0; returns stdout.

@@ -144,7 +144,8 @@ TEST(Toolstack, CrashedVmmIsReportedAndCleanedUp) {
   std::ifstream vmm_log(d.dir() + "/logs/victim.vmm.log");
   std::string story((std::istreambuf_iterator<char>(vmm_log)), std::istreambuf_iterator<char>());
   EXPECT_THAT(story, HasSubstr("tortugad: started tortuga-vmm pid " + std::to_string(pid)));
-  EXPECT_THAT(story, HasSubstr("tortugad: tortuga-vmm pid " + std::to_string(pid) + " ended: tortuga-vmm was killed by signal 9"));
+  EXPECT_THAT(story, HasSubstr("tortugad: tortuga-vmm pid " + std::to_string(pid) +
+                               " ended: tortuga-vmm was killed by signal 9"));
   EXPECT_THAT(list_dir(d.dir() + "/run"), IsEmpty());
   EXPECT_THAT(d.ok({"list"}), HasSubstr("crashed"));
   d.ok({"destroy", "victim"});
@@ -289,7 +290,9 @@ TEST(Toolstack, BadConfigsGetAnErrorNamingTheKey) {
 class RawClient {
  public:
   explicit RawClient(const DaemonHarness& d) : fd_(tortuga::connect_unix(d.socket())) {}
-  void bytes(const std::string& data) { ASSERT_EQ(::send(fd_.get(), data.data(), data.size(), MSG_NOSIGNAL), ssize_t(data.size())); }
+  void bytes(const std::string& data) {
+    ASSERT_EQ(::send(fd_.get(), data.data(), data.size(), MSG_NOSIGNAL), ssize_t(data.size()));
+  }
   api::Response reply() {
     api::Response r;
     EXPECT_TRUE(tortuga::receive_message(fd_.get(), r, 10'000));
@@ -386,8 +389,8 @@ TEST(Toolstack, OneDaemonPerStateDirectory) {
   EXPECT_EQ(line, "tortugad: another tortugad is using " + d.dir());
   EXPECT_EQ(d.cli({"list"}).exit_code, 0);  // the first one carries on
   // Nor may a daemon elsewhere take the live socket's address.
-  std::string other = std::string(TORTUGAD_PATH) + " --state-dir " + d.dir() + "/other --socket " + d.socket() +
-                      " 2>" + d.dir() + "/other.err";
+  std::string other = std::string(TORTUGAD_PATH) + " --state-dir " + d.dir() + "/other --socket " + d.socket() + " 2>" +
+                      d.dir() + "/other.err";
   status = std::system(other.c_str());
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
   std::ifstream other_err(d.dir() + "/other.err");

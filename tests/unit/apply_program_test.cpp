@@ -30,8 +30,8 @@ using Bytes = std::vector<uint8_t>;
 
 constexpr ApplyProgram::Layout kLayout = {ra::va(ra::apply_code_offset(0)), ra::va(ra::apply_values_offset(0)),
                                           ra::kRamMapVa};
-constexpr ApplyProgram::GuestRegisters kGuest = {0x1111111111111111ULL, 0x2222222222222222ULL,
-                                                 0x3333333333333333ULL, 0x4444444444444444ULL};
+constexpr ApplyProgram::GuestRegisters kGuest = {0x1111111111111111ULL, 0x2222222222222222ULL, 0x3333333333333333ULL,
+                                                 0x4444444444444444ULL};
 constexpr uint8_t kPort = ra::kPortApplyDone;
 
 void append_u64(Bytes& b, uint64_t v) {
@@ -88,8 +88,7 @@ Routine encode(const ApplyProgram& p, ApplyProgram::Ending ending = ApplyProgram
 // map, the run values are read from the values area.
 class Interpreter {
  public:
-  Interpreter(const GuestMemory& memory, std::vector<uint64_t> values)
-      : memory_(memory), values_(std::move(values)) {}
+  Interpreter(const GuestMemory& memory, std::vector<uint64_t> values) : memory_(memory), values_(std::move(values)) {}
 
   // The guest's registers when it entered the VMM: the routine may use
   // them only if it puts them back.
@@ -226,8 +225,8 @@ TEST(ApplyProgramTest, ConsecutiveStoresCoalesceIntoOneRepMovsq) {
   p.store(0x2010, 33);
   Routine r = encode(p);
   EXPECT_THAT(r.values, ElementsAreArray({11u, 22u, 33u}));
-  EXPECT_THAT(r.code, ElementsAreArray(cat({movabs(6, kLayout.values_va), movabs(7, ra::kRamMapVa + 0x2000),
-                                            mov_ecx(3), kRepMovsq, movabs(6, kGuest.rsi), movabs(7, kGuest.rdi),
+  EXPECT_THAT(r.code, ElementsAreArray(cat({movabs(6, kLayout.values_va), movabs(7, ra::kRamMapVa + 0x2000), mov_ecx(3),
+                                            kRepMovsq, movabs(6, kGuest.rsi), movabs(7, kGuest.rdi),
                                             movabs(1, kGuest.rcx), movabs(0, kGuest.rax), kIretq})));
 }
 
@@ -243,11 +242,11 @@ TEST(ApplyProgramTest, RunsShareOneValuesPointerAndKeepTheirOrder) {
   Routine r = encode(p);
   EXPECT_THAT(r.values, ElementsAreArray({1u, 2u, 4u, 5u, 6u}));
   EXPECT_EQ(count_of(r.code, kRepMovsq), 2u);
-  EXPECT_THAT(r.code, ElementsAreArray(cat({movabs(6, kLayout.values_va), movabs(7, ra::kRamMapVa + 0x5000),
-                                            mov_ecx(2), kRepMovsq,                                       //
-                                            movabs(0, 3), store_rax(ra::kRamMapVa + 0x1ff8),             //
+  EXPECT_THAT(r.code, ElementsAreArray(cat({movabs(6, kLayout.values_va), movabs(7, ra::kRamMapVa + 0x5000), mov_ecx(2),
+                                            kRepMovsq,                                                 //
+                                            movabs(0, 3), store_rax(ra::kRamMapVa + 0x1ff8),           //
                                             movabs(7, ra::kRamMapVa + 0x1000), mov_ecx(3), kRepMovsq,  //
-                                            movabs(0, 7), store_rax(ra::kRamMapVa + 0x1000),             //
+                                            movabs(0, 7), store_rax(ra::kRamMapVa + 0x1000),           //
                                             movabs(6, kGuest.rsi), movabs(7, kGuest.rdi), movabs(1, kGuest.rcx),
                                             movabs(0, kGuest.rax), kIretq})));
 }
@@ -259,9 +258,9 @@ TEST(ApplyProgramTest, InvlpgsComeAfterTheStores) {
   p.invlpg(0xffff888000001000ULL);
   EXPECT_EQ(p.room(), ApplyProgram::kCapacity - 1) << "INVLPGs take no room";
   Routine r = encode(p);
-  EXPECT_THAT(r.code, ElementsAreArray(cat({movabs(0, 9), store_rax(ra::kRamMapVa + 0x1000),            //
-                                            movabs(0, 0x7000), kInvlpgRax,                               //
-                                            movabs(0, 0xffff888000001000ULL), kInvlpgRax,                //
+  EXPECT_THAT(r.code, ElementsAreArray(cat({movabs(0, 9), store_rax(ra::kRamMapVa + 0x1000),  //
+                                            movabs(0, 0x7000), kInvlpgRax,                    //
+                                            movabs(0, 0xffff888000001000ULL), kInvlpgRax,     //
                                             movabs(0, kGuest.rax), kIretq})));
 }
 
@@ -290,8 +289,12 @@ TEST(ApplyProgramTest, ExitEndingIsOutThenHltAndReportsTheRipAfterTheOut) {
   p.store(0x2008, 2);
   p.flush_tlb();
   Routine r = encode(p, ApplyProgram::Ending::kExitToVmm);
-  EXPECT_THAT(r.code, ElementsAreArray(cat({movabs(6, kLayout.values_va), movabs(7, ra::kRamMapVa + 0x2000),
-                                            mov_ecx(2), kRepMovsq, kReloadCr3, {0xe6, kPort, 0xf4}})));
+  EXPECT_THAT(r.code, ElementsAreArray(cat({movabs(6, kLayout.values_va),
+                                            movabs(7, ra::kRamMapVa + 0x2000),
+                                            mov_ecx(2),
+                                            kRepMovsq,
+                                            kReloadCr3,
+                                            {0xe6, kPort, 0xf4}})));
   EXPECT_EQ(r.encoded.exit_rip, kLayout.code_va + r.code.size() - 1);
   EXPECT_EQ(r.encoded.exit_rip, kLayout.code_va + 10 + 10 + 5 + 3 + 6 + 2);
   ApplyProgram empty;

@@ -101,7 +101,9 @@ class BlockBackendTest : public ::testing::TestWithParam<BlockEngine> {
       TG_RING_WRITE_IDX(sring->rsp_event, front.rsp_cons + 1);
       __atomic_thread_fence(__ATOMIC_SEQ_CST);
       if (out.size() < n && TG_RING_READ_IDX(sring->rsp_prod) == front.rsp_cons) {
-        if (!cv.wait_for(lock, std::chrono::seconds(30), [&] { return TG_RING_READ_IDX(sring->rsp_prod) != front.rsp_cons; })) break;
+        if (!cv.wait_for(lock, std::chrono::seconds(30),
+                         [&] { return TG_RING_READ_IDX(sring->rsp_prod) != front.rsp_cons; }))
+          break;
       }
     }
     return out;
@@ -175,11 +177,11 @@ TEST_P(BlockBackendTest, RefusedGrantsAndBadRequestsGetErrorsAndNoGrantStaysHeld
   start();
   grants.read_only[5] = true;
   grants.revoked[6] = true;
-  submit(rw(TG_BLKIF_OP_READ, 1, 0, {4, 5}));       // a read into a read-only grant
-  submit(rw(TG_BLKIF_OP_WRITE, 2, 0, {4, 6}));      // a revoked grant
-  submit(rw(TG_BLKIF_OP_READ, 3, kSectors, {4}));   // beyond the disk
-  submit(rw(9, 4, 0, {4}));                         // no such op
-  submit(rw(TG_BLKIF_OP_WRITE, 5, 0, {5}));         // writing from a read-only grant is fine
+  submit(rw(TG_BLKIF_OP_READ, 1, 0, {4, 5}));      // a read into a read-only grant
+  submit(rw(TG_BLKIF_OP_WRITE, 2, 0, {4, 6}));     // a revoked grant
+  submit(rw(TG_BLKIF_OP_READ, 3, kSectors, {4}));  // beyond the disk
+  submit(rw(9, 4, 0, {4}));                        // no such op
+  submit(rw(TG_BLKIF_OP_WRITE, 5, 0, {5}));        // writing from a read-only grant is fine
   push();
   auto r = responses(5);
   ASSERT_EQ(r.size(), 5u);

@@ -49,10 +49,10 @@ TEST(DirtyPages, KvmLogIsMergedWithTheVmmsMarks) {
   DirtyPages d(130);
   d.mark(1);
   std::vector<uint64_t> kvm(DirtyPages::bitmap_words(130));
-  kvm[0] = 0b1100;           // frames 2, 3
+  kvm[0] = 0b1100;               // frames 2, 3
   kvm[2] = 0b11ULL | 1ULL << 5;  // frames 128, 129, and 133 which is beyond the domain
   d.merge_kvm_log(kvm);
-  d.mark(2);                 // both saw it: once
+  d.mark(2);  // both saw it: once
   EXPECT_THAT(d.take(), ElementsAre(1, 2, 3, 128, 129));
 }
 

@@ -83,8 +83,7 @@ TEST(FillHypercallPage, OrdinarySlotIsMovSyscallRet) {
   for (uint32_t n : {0u, 1u, 16u, 127u}) {
     SCOPED_TRACE(n);
     const uint8_t* s = page.data() + n * TG_HYPERCALL_SLOT_SIZE;
-    EXPECT_THAT(std::vector<uint8_t>(s, s + 9),
-                ElementsAre(0xb8, n, 0x00, 0x00, 0x00, 0x0f, 0x05, 0xc3, 0xcc));
+    EXPECT_THAT(std::vector<uint8_t>(s, s + 9), ElementsAre(0xb8, n, 0x00, 0x00, 0x00, 0x0f, 0x05, 0xc3, 0xcc));
   }
 }
 
@@ -275,7 +274,8 @@ BootParams params_leaving(const KernelImage& kernel, uint64_t room) {
 TEST(BuildDomain, RefusesMemoryThatLeavesLessThanTheBootPadding) {
   GuestMemory memory(4 * kMiB, reserved_area::kGpa, reserved_area::kSize);
   KernelImage kernel = test_kernel();
-  EXPECT_THAT(build_refusal(memory, kernel, params_leaving(kernel, 256 * 1024)), HasSubstr("4 MiB of memory is too small"));
+  EXPECT_THAT(build_refusal(memory, kernel, params_leaving(kernel, 256 * 1024)),
+              HasSubstr("4 MiB of memory is too small"));
 }
 
 TEST(BuildDomain, BootMapEndIsTheEndOfRamWhenRamEndsFirst) {

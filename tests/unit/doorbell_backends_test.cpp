@@ -46,8 +46,7 @@ TEST_F(DoorbellMappingTest, AnL1EntryMayMapADoorbellPageWritableAndNothingIsCoun
 
 TEST_F(DoorbellMappingTest, PastTheDoorbellPagesIsNotTheDomains) {
   uint64_t l1 = pinned_chain();
-  EXPECT_EQ(mmu_with_doorbells->update(entry_gpa(l1, 5), pte_to(kDoorbellGfn + kDoorbellPages, kPageRw), p),
-            -TG_EPERM);
+  EXPECT_EQ(mmu_with_doorbells->update(entry_gpa(l1, 5), pte_to(kDoorbellGfn + kDoorbellPages, kPageRw), p), -TG_EPERM);
   EXPECT_EQ(mmu_with_doorbells->update(entry_gpa(l1, 5), pte_to(kDoorbellGfn - 1, kPageRw), p), -TG_EPERM);
 }
 
@@ -64,8 +63,13 @@ TEST(BackendPortTest, SendCallsTheBackendAndCloseDisconnectsIt) {
   uint32_t port = 0;
   ASSERT_EQ(ev.alloc_unbound(TG_DOMID_VMM, &port), 0);
   int notified = 0, closed = 0;
-  EXPECT_EQ(ev.bind_backend(port, [&] { ++notified; }, [&] { ++closed; }), 0);
-  EXPECT_EQ(ev.bind_backend(port, [] {}, [] {}), -TG_EINVAL) << "only an unbound port can be bound";
+  EXPECT_EQ(ev.bind_backend(
+                port, [&] { ++notified; }, [&] { ++closed; }),
+            0);
+  EXPECT_EQ(ev.bind_backend(
+                port, [] {}, [] {}),
+            -TG_EINVAL)
+      << "only an unbound port can be bound";
   tg_evtchn_status st{};
   st.port = port;
   ASSERT_EQ(ev.status(st), 0);

@@ -930,7 +930,8 @@ void run_ipi_storm(bool mask_ports) {
         lcg = lcg * 6364136223846793005ULL + 1442695040888963407ULL;
         // Skewed: a few hot ports (merges) and all the others.
         uint64_t r = lcg >> 33;
-        uint32_t port = (r & 3) != 0 ? 1 + static_cast<uint32_t>((r >> 2) % 8) : 1 + static_cast<uint32_t>((r >> 2) % kPorts);
+        uint32_t port =
+            (r & 3) != 0 ? 1 + static_cast<uint32_t>((r >> 2) % 8) : 1 + static_cast<uint32_t>((r >> 2) % kPorts);
         f.guest->count_raise(port);
         if (f.ev->send(port) != 0) send_errors.fetch_add(1);
         if (n % 256 == 0) std::this_thread::yield();  // interleave with the guest, 2 cores or not
@@ -965,8 +966,9 @@ TEST(EventChannelConcurrency, GlobalVirqMovingBetweenVcpusLosesNoEvent) {
   // Either vCPU takes the console port when it finds it (its binding moves
   // under the guest's feet); timer ports only on their own vCPU.
   std::thread guest([&] {
-    f.guest->run([&](uint32_t port, uint32_t v) { return port == c || (port == t0 && v == 0) || (port == t1 && v == 1); },
-                 done, false);
+    f.guest->run(
+        [&](uint32_t port, uint32_t v) { return port == c || (port == t0 && v == 0) || (port == t1 && v == 1); }, done,
+        false);
   });
   std::atomic<int> errors{0};
   std::thread mover([&] {

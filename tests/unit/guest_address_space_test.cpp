@@ -146,7 +146,8 @@ TEST_F(GuestAddressSpaceTest, ReservedRangeIsRefusedEvenWhenMapped) {
   // The guest maps the reserved slot itself: the walk never looks.
   tables.map(TG_RESERVED_AREA_VA, 0x100000, kUserRw);
   tables.map(TG_RESERVED_VA_START, 0x100000, kUserRw);
-  for (uint64_t va : {TG_RESERVED_VA_START, TG_RESERVED_AREA_VA, TG_RESERVED_AREA_VA + 0x5000, TG_RESERVED_VA_END - 1}) {
+  for (uint64_t va :
+       {TG_RESERVED_VA_START, TG_RESERVED_AREA_VA, TG_RESERVED_AREA_VA + 0x5000, TG_RESERVED_VA_END - 1}) {
     EXPECT_EQ(error(va), "address in the VMM's reserved range") << std::hex << va;
   }
   EXPECT_EQ(error(TG_RESERVED_VA_END), "not mapped") << "the range's end is exclusive";

@@ -19,8 +19,7 @@ kvm_cpuid_entry2 leaf(uint32_t function, uint32_t index = 0, uint32_t value = 0x
   return e;
 }
 
-std::optional<kvm_cpuid_entry2> find(const std::vector<kvm_cpuid_entry2>& v, uint32_t function,
-                                     uint32_t index = 0) {
+std::optional<kvm_cpuid_entry2> find(const std::vector<kvm_cpuid_entry2>& v, uint32_t function, uint32_t index = 0) {
   for (const auto& e : v)
     if (e.function == function && e.index == index) return e;
   return std::nullopt;

@@ -78,8 +78,8 @@ TEST(HypercallTable, OnlyIretDoesNotReturn) {
 }
 
 bool always_changes_page_tables(uint64_t nr) {
-  return nr == TG_HC_mmu_update || nr == TG_HC_mmuext_op || nr == TG_HC_update_va_mapping ||
-         nr == TG_HC_multicall || nr == TG_HC_grant_table_op;
+  return nr == TG_HC_mmu_update || nr == TG_HC_mmuext_op || nr == TG_HC_update_va_mapping || nr == TG_HC_multicall ||
+         nr == TG_HC_grant_table_op;
 }
 
 TEST(HypercallTable, PageTableCallsAlwaysChangePageTables) {

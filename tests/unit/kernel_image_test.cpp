@@ -42,9 +42,7 @@ std::string refusal(std::vector<uint8_t> bytes) {
 
 std::string refusal(const ElfSpec& spec) { return refusal(bytes_of(spec)); }
 
-uint64_t phdr_field(size_t index, size_t field_offset) {
-  return sizeof(Elf64_Ehdr) + index * kPhdr + field_offset;
-}
+uint64_t phdr_field(size_t index, size_t field_offset) { return sizeof(Elf64_Ehdr) + index * kPhdr + field_offset; }
 
 TEST(KernelImage, AcceptsWellFormedKernel) {
   KernelImage k = parse_kernel_image(bytes_of(test_kernel_spec()));

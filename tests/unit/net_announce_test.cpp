@@ -10,8 +10,8 @@ TEST(NetAnnounce, ParsesMacsOfEitherCaseAndRefusesTheRest) {
   auto mac = parse_mac_address("02:54:47:aB:Cd:0f");
   ASSERT_TRUE(mac);
   EXPECT_EQ(*mac, (MacAddress{0x02, 0x54, 0x47, 0xab, 0xcd, 0x0f}));
-  for (const char* bad : {"", "02:54:47:ab:cd", "02:54:47:ab:cd:0f:", "02-54-47-ab-cd-0f", "02:54:47:ab:cd:0g",
-                          "0254:47:ab:cd:0f:1"}) {
+  for (const char* bad :
+       {"", "02:54:47:ab:cd", "02:54:47:ab:cd:0f:", "02-54-47-ab-cd-0f", "02:54:47:ab:cd:0g", "0254:47:ab:cd:0f:1"}) {
     EXPECT_FALSE(parse_mac_address(bad)) << bad;
   }
 }

@@ -135,12 +135,12 @@ TEST_F(FrameTableTest, L2ValidationIsAllOrNothing) {
     uint64_t entry;
     int error;
   } cases[] = {
-      {pte_to(3, kTable | kPS), -TG_EINVAL},        // large page
+      {pte_to(3, kTable | kPS), -TG_EINVAL},           // large page
       {pte_to(3, kTable | (1ULL << 62)), -TG_EINVAL},  // protection key
-      {pte_to(kFrames + 3, kTable), -TG_EPERM},     // not RAM
-      {pte_to(2, kTable), -TG_EINVAL},              // itself: another level
-      {pte_to(9, kTable), -TG_EBUSY},               // VMM frame
-      {pte_to(11, kTable), -TG_EBUSY},              // writable mappings
+      {pte_to(kFrames + 3, kTable), -TG_EPERM},        // not RAM
+      {pte_to(2, kTable), -TG_EINVAL},                 // itself: another level
+      {pte_to(9, kTable), -TG_EBUSY},                  // VMM frame
+      {pte_to(11, kTable), -TG_EBUSY},                 // writable mappings
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.entry);
@@ -301,7 +301,8 @@ TEST_F(PageTypeRulesTest, ReservedL4SlotsRefuseEveryRequest) {
     SCOPED_TRACE(slot);
     uint64_t before = entry(kL4, slot);
     for (uint64_t kind : {TG_MMU_NORMAL_PT_UPDATE, TG_MMU_PT_UPDATE_PRESERVE_AD, TG_MMU_PT_CLEAR_BITS}) {
-      for (uint64_t val : {uint64_t{0}, pte_to(kFresh, kTable), uint64_t{0x7fe}, reserved_area::l4_entry(), ~uint64_t{0}}) {
+      for (uint64_t val :
+           {uint64_t{0}, pte_to(kFresh, kTable), uint64_t{0x7fe}, reserved_area::l4_entry(), ~uint64_t{0}}) {
         EXPECT_EQ(update(kL4, slot, val, kind), -TG_EPERM) << kind << " " << val;
       }
     }
@@ -391,7 +392,8 @@ TEST_F(PageTypeRulesTest, VmmFramesAreMappableButNeverTables) {
   const uint64_t vmm = 30;
   mmu.set_vmm_frame(vmm);
   EXPECT_EQ(frame(vmm).type, PageType::kVmm);
-  for (unsigned level = 2; level <= 4; ++level) EXPECT_EQ(update(kTableOf[level], 9, pte_to(vmm, kTable)), -TG_EBUSY) << level;
+  for (unsigned level = 2; level <= 4; ++level)
+    EXPECT_EQ(update(kTableOf[level], 9, pte_to(vmm, kTable)), -TG_EBUSY) << level;
   for (unsigned level = 1; level <= 4; ++level) EXPECT_EQ(pin(vmm, level), -TG_EBUSY) << level;
   EXPECT_EQ(update(kL1, 9, pte_to(vmm, kPageRw)), 0);
   EXPECT_EQ(update(kL1, 10, pte_to(vmm, kPageRo)), 0);
@@ -458,8 +460,12 @@ TEST_F(PageTypeRulesTest, TablesCannotReferenceThemselves) {
 }
 
 TEST_F(PageTypeRulesTest, NotPresentEntriesAreStoredAsWritten) {
-  const uint64_t values[] = {0x2, ~uint64_t{0} & ~kP, TG_PTE_PKEY | kPS | kG | 0x1000, pte_to(kFrames + 7, kRW | kUS),
-                             pte_to(kL1, kRW), 0x8000000000000000ULL};
+  const uint64_t values[] = {0x2,
+                             ~uint64_t{0} & ~kP,
+                             TG_PTE_PKEY | kPS | kG | 0x1000,
+                             pte_to(kFrames + 7, kRW | kUS),
+                             pte_to(kL1, kRW),
+                             0x8000000000000000ULL};
   for (unsigned level = 1; level <= 4; ++level) {
     unsigned index = 20;
     for (uint64_t v : values) {
@@ -490,7 +496,7 @@ TEST_F(PageTypeRulesTest, EntriesOfANewlyTypedTableAreStoredWithUsSetAndGClear) 
   const uint64_t l1 = kFresh, l2 = kFresh + 1;
   ram(l1, 0) = pte_to(kData + 1, kP | kRW | kG);  // US clear, G set
   ram(l1, 1) = pte_to(kData + 2, kP | kUS | kG);
-  ram(l2, 0) = pte_to(l1, kP | kRW);               // US clear
+  ram(l2, 0) = pte_to(l1, kP | kRW);  // US clear
   ASSERT_EQ(update(kL3, 1, pte_to(l2, kTable)), 0);
   EXPECT_EQ(entry(l1, 0), pte_to(kData + 1, kP | kRW | kUS));
   EXPECT_EQ(entry(l1, 1), pte_to(kData + 2, kP | kUS));

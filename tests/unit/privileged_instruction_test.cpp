@@ -22,9 +22,7 @@ struct Named {
 
 class PrivilegedInstruction : public ::testing::TestWithParam<Named> {};
 
-TEST_P(PrivilegedInstruction, IsNamed) {
-  EXPECT_EQ(name_of(GetParam().code), GetParam().name);
-}
+TEST_P(PrivilegedInstruction, IsNamed) { EXPECT_EQ(name_of(GetParam().code), GetParam().name); }
 
 TEST_P(PrivilegedInstruction, IsNamedAfterPrefixes) {
   for (std::vector<uint8_t> prefixes : {std::vector<uint8_t>{0x66}, {0x48}, {0xf3}, {0x2e, 0x67, 0xf0, 0x41}}) {
@@ -36,18 +34,17 @@ TEST_P(PrivilegedInstruction, IsNamedAfterPrefixes) {
 
 INSTANTIATE_TEST_SUITE_P(
     All, PrivilegedInstruction,
-    ::testing::Values(Named{{0xfa}, "cli"}, Named{{0xfb}, "sti"}, Named{{0xf4}, "hlt"},
-                      Named{{0xe6, 0x80}, "out"}, Named{{0xee}, "out"}, Named{{0xec}, "in"},
-                      Named{{0xe4, 0x60}, "in"}, Named{{0x6c}, "ins"}, Named{{0x6f}, "outs"},
-                      Named{{0x0f, 0x22, 0xd8}, "mov to cr3"}, Named{{0x0f, 0x20, 0xc0}, "mov from cr0"},
-                      Named{{0x0f, 0x22, 0xe0}, "mov to cr4"}, Named{{0x0f, 0x23, 0xf8}, "mov to dr7"},
-                      Named{{0x0f, 0x30}, "wrmsr"}, Named{{0x0f, 0x32}, "rdmsr"},
-                      Named{{0x0f, 0x01, 0x10}, "lgdt"}, Named{{0x0f, 0x01, 0x18}, "lidt"},
-                      Named{{0x0f, 0x01, 0x38}, "invlpg"}, Named{{0x0f, 0x01, 0xf8}, "swapgs"},
-                      Named{{0x0f, 0x00, 0xd8}, "ltr"}, Named{{0x0f, 0x00, 0xd0}, "lldt"},
-                      Named{{0x0f, 0x09}, "wbinvd"}, Named{{0x0f, 0x08}, "invd"}, Named{{0x0f, 0x06}, "clts"},
-                      Named{{0x0f, 0x07}, "sysret"}, Named{{0xcd, 0x80}, "int"}, Named{{0xcf}, "iret"},
-                      Named{{0x0f, 0x01, 0xc8}, "monitor"}, Named{{0x0f, 0x01, 0xc9}, "mwait"}));
+    ::testing::Values(Named{{0xfa}, "cli"}, Named{{0xfb}, "sti"}, Named{{0xf4}, "hlt"}, Named{{0xe6, 0x80}, "out"},
+                      Named{{0xee}, "out"}, Named{{0xec}, "in"}, Named{{0xe4, 0x60}, "in"}, Named{{0x6c}, "ins"},
+                      Named{{0x6f}, "outs"}, Named{{0x0f, 0x22, 0xd8}, "mov to cr3"},
+                      Named{{0x0f, 0x20, 0xc0}, "mov from cr0"}, Named{{0x0f, 0x22, 0xe0}, "mov to cr4"},
+                      Named{{0x0f, 0x23, 0xf8}, "mov to dr7"}, Named{{0x0f, 0x30}, "wrmsr"},
+                      Named{{0x0f, 0x32}, "rdmsr"}, Named{{0x0f, 0x01, 0x10}, "lgdt"},
+                      Named{{0x0f, 0x01, 0x18}, "lidt"}, Named{{0x0f, 0x01, 0x38}, "invlpg"},
+                      Named{{0x0f, 0x01, 0xf8}, "swapgs"}, Named{{0x0f, 0x00, 0xd8}, "ltr"},
+                      Named{{0x0f, 0x00, 0xd0}, "lldt"}, Named{{0x0f, 0x09}, "wbinvd"}, Named{{0x0f, 0x08}, "invd"},
+                      Named{{0x0f, 0x06}, "clts"}, Named{{0x0f, 0x07}, "sysret"}, Named{{0xcd, 0x80}, "int"},
+                      Named{{0xcf}, "iret"}, Named{{0x0f, 0x01, 0xc8}, "monitor"}, Named{{0x0f, 0x01, 0xc9}, "mwait"}));
 
 class UnprivilegedInstruction : public ::testing::TestWithParam<std::vector<uint8_t>> {};
 
@@ -72,9 +69,7 @@ INSTANTIATE_TEST_SUITE_P(All, UnprivilegedInstruction,
 
 TEST(PrivilegedInstructionName, EmptyInputIsNothing) { EXPECT_EQ(name_of({}), std::nullopt); }
 
-TEST(PrivilegedInstructionName, OnlyPrefixesIsNothing) {
-  EXPECT_EQ(name_of({0x66, 0xf3, 0x48}), std::nullopt);
-}
+TEST(PrivilegedInstructionName, OnlyPrefixesIsNothing) { EXPECT_EQ(name_of({0x66, 0xf3, 0x48}), std::nullopt); }
 
 TEST(PrivilegedInstructionName, LoneTwoByteEscapeIsNothing) { EXPECT_EQ(name_of({0x0f}), std::nullopt); }
 

@@ -346,8 +346,8 @@ TEST_F(PvMmuTest, EntriesInAVmmFrameAreEperm) {
 }
 
 TEST_F(PvMmuTest, UntypedFramesAreWrittenAsIs) {
-  const uint64_t values[] = {pte_to(kData, kP | kRW | kG),   // US clear, G set: kept
-                             pte_to(kFrames + 9, kPageRw),   // not RAM
+  const uint64_t values[] = {pte_to(kData, kP | kRW | kG),  // US clear, G set: kept
+                             pte_to(kFrames + 9, kPageRw),  // not RAM
                              pte_to(kFresh, kTable | kPS | TG_PTE_PKEY), pte_to(kFresh, kPageRw), ~uint64_t{0}};
   unsigned index = 0;
   for (uint64_t v : values) {
@@ -623,7 +623,7 @@ TEST_F(PvMmuTest, OrdinaryRemappingDoesNotFlush) {
   ASSERT_EQ(update(kL1, 1, pte_to(kData + 1, kPageRw)), 0);  // RO -> RW
   ASSERT_EQ(update(kL1, 2, pte_to(kData + 2, kPageRw)), 0);  // not present -> RW
   ASSERT_EQ(update(kL1, 0, pte_to(kData, kPageRo)), 0);      // RW -> RO
-  ASSERT_EQ(update(kL1, 2, 0), 0);                         // RW -> not present
+  ASSERT_EQ(update(kL1, 2, 0), 0);                           // RW -> not present
   ASSERT_EQ(update(kL1, 3, pte_to(kData + 2, kPageRw)), 0);  // RW again elsewhere
   ASSERT_EQ(update(kL2, 1, pte_to(kFresh, kTable)), 0);      // a frame never mapped becomes a table
   ASSERT_EQ(pin(kFresh + 1, 4), 0);

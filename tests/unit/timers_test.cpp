@@ -101,9 +101,8 @@ class VcpuTimerTest : public ::testing::Test {
     size_t before = count(1);
     timers_->arm(1, 0);
     std::unique_lock lock(mutex_);
-    return cv_.wait_for(lock, kGenerous, [&] {
-      return static_cast<size_t>(std::count(fired_.begin(), fired_.end(), 1u)) > before;
-    });
+    return cv_.wait_for(lock, kGenerous,
+                        [&] { return static_cast<size_t>(std::count(fired_.begin(), fired_.end(), 1u)) > before; });
   }
 
   std::mutex mutex_;

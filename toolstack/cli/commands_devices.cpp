@@ -21,8 +21,10 @@ constexpr int kDeviceCallTimeoutMs = 15000;
 
 api::Response call_and_report(const Context& context, const api::Request& request, const std::string& done) {
   api::Response response = ApiClient(context).call(request, kDeviceCallTimeoutMs);
-  if (context.json) std::cout << to_json(response);
-  else if (!done.empty()) fmt::print("domain '{}': {}\n", response.domain().config().name(), done);
+  if (context.json)
+    std::cout << to_json(response);
+  else if (!done.empty())
+    fmt::print("domain '{}': {}\n", response.domain().config().name(), done);
   return response;
 }
 
@@ -57,7 +59,8 @@ void add_device_commands(CLI::App& app, Context& context) {
     call_and_report(context, r, fmt::format("{} detached", a->vdev));
   });
 
-  auto* nattach = app.add_subcommand("network-attach", "add a NIC (a TAP on the host, on a bridge) to a running domain");
+  auto* nattach =
+      app.add_subcommand("network-attach", "add a NIC (a TAP on the host, on a bridge) to a running domain");
   nattach->add_option("domain", a->domain, "name or id")->required();
   nattach->add_option("--bridge", a->bridge, "host bridge its TAP joins (default: none)");
   nattach->add_option("--mac", a->mac, "MAC address (default: chosen from the domain and NIC ids)");
@@ -73,8 +76,8 @@ void add_device_commands(CLI::App& app, Context& context) {
     for (const auto& dev : response.domain().devices()) {
       if (dev.type() == "vif" && dev.id() == nic.devid()) tap = dev.name();
     }
-    fmt::print("domain '{}': NIC {} attached (mac {}{}{})\n", response.domain().config().name(), nic.devid(),
-               nic.mac(), tap.empty() ? "" : ", tap " + tap, nic.bridge().empty() ? "" : ", bridge " + nic.bridge());
+    fmt::print("domain '{}': NIC {} attached (mac {}{}{})\n", response.domain().config().name(), nic.devid(), nic.mac(),
+               tap.empty() ? "" : ", tap " + tap, nic.bridge().empty() ? "" : ", bridge " + nic.bridge());
   });
 
   auto* ndetach = app.add_subcommand("network-detach", "remove a NIC from a domain");

@@ -58,8 +58,10 @@ void add_image_commands(CLI::App& app, Context& context) {
     r.mutable_restore()->set_name(a->name);
     api::Response response = ApiClient(context).call(r);
     const api::DomainInfo& d = response.domain();
-    if (context.json) std::cout << to_json(d);
-    else if (!a->console) fmt::print("domain '{}' restored (id {})\n", d.config().name(), d.domid());
+    if (context.json)
+      std::cout << to_json(d);
+    else if (!a->console)
+      fmt::print("domain '{}' restored (id {})\n", d.config().name(), d.domid());
     if (a->console) console_until_end(context, d.config().name());
   });
 }

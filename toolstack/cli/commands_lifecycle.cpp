@@ -122,8 +122,10 @@ void add_simple(CLI::App& app, Context& context, const char* name, const char* h
     api::Request request;
     (request.*field)()->set_domain(*domain);
     api::Response response = ApiClient(context).call(request);
-    if (context.json) std::cout << to_json(response.domain());
-    else fmt::print("domain '{}' {}\n", response.domain().config().name(), done);
+    if (context.json)
+      std::cout << to_json(response.domain());
+    else
+      fmt::print("domain '{}' {}\n", response.domain().config().name(), done);
   });
 }
 
@@ -157,15 +159,18 @@ void add_lifecycle_commands(CLI::App& app, Context& context) {
   auto domain = std::make_shared<std::string>();
   auto timeout = std::make_shared<uint32_t>(30);
   shutdown->add_option("domain", *domain, "name or id")->required();
-  shutdown->add_option("-t,--timeout", *timeout, "seconds to wait before destroying")->capture_default_str()
+  shutdown->add_option("-t,--timeout", *timeout, "seconds to wait before destroying")
+      ->capture_default_str()
       ->check(CLI::Range(1, 3600));
   shutdown->callback([&context, domain, timeout] {
     api::Request request;
     request.mutable_shutdown()->set_domain(*domain);
     request.mutable_shutdown()->set_timeout_s(*timeout);
     api::Response response = ApiClient(context).call(request, static_cast<int>(*timeout + 30) * 1000);
-    if (context.json) std::cout << to_json(response);
-    else fmt::print("{}\n", response.shutdown().note());
+    if (context.json)
+      std::cout << to_json(response);
+    else
+      fmt::print("{}\n", response.shutdown().note());
   });
 
   auto* reboot = app.add_subcommand("reboot", "ask a domain's guest to reboot (it starts again with the same config)");
@@ -176,8 +181,10 @@ void add_lifecycle_commands(CLI::App& app, Context& context) {
     request.mutable_shutdown()->set_domain(*reboot_domain);
     request.mutable_shutdown()->set_reboot(true);
     api::Response response = ApiClient(context).call(request);
-    if (context.json) std::cout << to_json(response.domain());
-    else fmt::print("domain '{}': reboot requested\n", response.domain().config().name());
+    if (context.json)
+      std::cout << to_json(response.domain());
+    else
+      fmt::print("domain '{}': reboot requested\n", response.domain().config().name());
   });
 }
 

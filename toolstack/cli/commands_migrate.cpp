@@ -22,10 +22,11 @@ std::string progress_line(const Progress& p) {
                       : p.phase() == Progress::STOP_AND_COPY ? "stop-and-copy"
                       : p.phase() == Progress::SWITCH_OVER   ? "switch-over"
                                                              : "";
-  return fmt::format("round {}: {} pages sent ({:.1f} MiB on the wire), {} dirty, dirtying {} pages/s, "
-                     "estimated downtime {} ms{}{}",
-                     p.round(), p.pages_sent(), static_cast<double>(p.bytes_sent()) / (1 << 20), p.pages_dirty(),
-                     p.dirty_pages_per_s(), p.estimated_downtime_ms(), *phase ? ", " : "", phase);
+  return fmt::format(
+      "round {}: {} pages sent ({:.1f} MiB on the wire), {} dirty, dirtying {} pages/s, "
+      "estimated downtime {} ms{}{}",
+      p.round(), p.pages_sent(), static_cast<double>(p.bytes_sent()) / (1 << 20), p.pages_dirty(),
+      p.dirty_pages_per_s(), p.estimated_downtime_ms(), *phase ? ", " : "", phase);
 }
 
 std::string rounds_text(const Progress& p) {
@@ -51,7 +52,8 @@ void add_migrate_commands(CLI::App& app, Context& context) {
   auto a = std::make_shared<Args>();
   auto* migrate = app.add_subcommand("migrate", "move a running domain to another tortugad, live (pre-copy)");
   migrate->add_option("domain", a->domain, "name or id")->required();
-  migrate->add_option("destination", a->destination, "HOST[:PORT] of the other tortugad's migration listener (port 7575)")
+  migrate
+      ->add_option("destination", a->destination, "HOST[:PORT] of the other tortugad's migration listener (port 7575)")
       ->required();
   migrate->add_option("--max-rounds", a->max_rounds, "pre-copy rounds before stop-and-copy (default 30)");
   migrate->add_option("--max-downtime", a->max_downtime_ms, "stop-and-copy once it would take less (ms, default 300)");
@@ -102,7 +104,8 @@ void add_migrate_commands(CLI::App& app, Context& context) {
   });
 
   auto cancel_domain = std::make_shared<std::string>();
-  auto* cancel = app.add_subcommand("migrate-cancel", "stop a live migration before the switch-over; the domain runs on here");
+  auto* cancel =
+      app.add_subcommand("migrate-cancel", "stop a live migration before the switch-over; the domain runs on here");
   cancel->add_option("domain", *cancel_domain, "name or id")->required();
   cancel->callback([&context, cancel_domain] {
     api::Request r;

@@ -66,7 +66,9 @@ api::DomainRates rates_of(const api::DomainInfo& d, const Sample* before) {
 }
 
 std::string top_row(const api::DomainRates& r) {
-  auto shown = [&r](double v, const char* format) { return r.rates_known() ? fmt::format(fmt::runtime(format), v) : "-"; };
+  auto shown = [&r](double v, const char* format) {
+    return r.rates_known() ? fmt::format(fmt::runtime(format), v) : "-";
+  };
   return fmt::format("{:<24} {:>5} {:>9} {:>7} {:>10} {:>12} {:>10} {:>9} {:>9} {:>9} {:>9}\n", r.name(), r.domid(),
                      state_word(r.state()), shown(r.cpu_percent(), "{:.1f}"), shown(r.exits_per_s(), "{:.0f}"),
                      shown(r.hypercalls_per_s(), "{:.0f}"), shown(r.events_per_s(), "{:.0f}"),
@@ -92,9 +94,9 @@ void run_top(const Context& context, double delay_s, int iterations) {
     if (context.json) {
       screen = to_json(sample);
     } else {
-      screen += fmt::format("{:<24} {:>5} {:>9} {:>7} {:>10} {:>12} {:>10} {:>9} {:>9} {:>9} {:>9}\n", "NAME", "ID",
-                            "STATE", "CPU(%)", "EXITS/s", "HCALLS/s", "EVENTS/s", "BLKIO/s", "BLKMiB/s", "NETPK/s",
-                            "NETMiB/s");
+      screen +=
+          fmt::format("{:<24} {:>5} {:>9} {:>7} {:>10} {:>12} {:>10} {:>9} {:>9} {:>9} {:>9}\n", "NAME", "ID", "STATE",
+                      "CPU(%)", "EXITS/s", "HCALLS/s", "EVENTS/s", "BLKIO/s", "BLKMiB/s", "NETPK/s", "NETMiB/s");
       for (const auto& r : sample.domains()) screen += top_row(r);
       if (!tty) screen += "\n";
     }
@@ -122,7 +124,8 @@ void add_query_commands(CLI::App& app, Context& context) {
     }
     for (const auto& key : *only) {
       bool found = false;
-      for (const auto& d : domains.domains()) found = found || key == d.config().name() || key == std::to_string(d.domid());
+      for (const auto& d : domains.domains())
+        found = found || key == d.config().name() || key == std::to_string(d.domid());
       if (!found) throw CliError(fmt::format("no domain '{}'", key));
     }
     if (context.json) {
@@ -153,8 +156,10 @@ void add_query_commands(CLI::App& app, Context& context) {
 
   auto delay = std::make_shared<double>(1.0);
   auto iterations = std::make_shared<int>(0);
-  auto* top = app.add_subcommand("top", "per domain: CPU, exits/s, hypercalls/s, events/s, block and network I/O, refreshed");
-  top->add_option("-d,--delay", *delay, "seconds between refreshes")->capture_default_str()
+  auto* top =
+      app.add_subcommand("top", "per domain: CPU, exits/s, hypercalls/s, events/s, block and network I/O, refreshed");
+  top->add_option("-d,--delay", *delay, "seconds between refreshes")
+      ->capture_default_str()
       ->check(CLI::Range(0.1, 3600.0));
   top->add_option("-n,--iterations", *iterations, "stop after this many refreshes (0 = until Ctrl-C)")
       ->capture_default_str();

@@ -12,7 +12,7 @@ uint32_t vbd_number(const std::string& vdev) { return toolstack::vbd_id(vdev).va
 
 // A device's state by its ABI.md 17.2 name.
 std::string device_state(int32_t state) {
-  static const char* const names[] = {"unknown", "initialising", "initwait", "initialised",
+  static const char* const names[] = {"unknown",   "initialising", "initwait", "initialised",
                                       "connected", "closing",      "closed"};
   return state >= 0 && state <= 6 ? names[state] : fmt::format("state {}", state);
 }
@@ -71,9 +71,8 @@ uint64_t memory_now_mib(const api::DomainInfo& d) {
 }
 
 std::string list_row(const api::DomainInfo& d) {
-  return fmt::format("{:<32} {:>5} {:>7} {:>5} {:>9} {:>9.1f}\n", d.config().name(), d.domid(),
-                     memory_now_mib(d), d.config().vcpus(), state_word(d.state()),
-                     static_cast<double>(d.stats().cpu_ns()) / 1e9);
+  return fmt::format("{:<32} {:>5} {:>7} {:>5} {:>9} {:>9.1f}\n", d.config().name(), d.domid(), memory_now_mib(d),
+                     d.config().vcpus(), state_word(d.state()), static_cast<double>(d.stats().cpu_ns()) / 1e9);
 }
 
 std::string info_text(const api::DomainInfo& d) {
@@ -86,8 +85,8 @@ std::string info_text(const api::DomainInfo& d) {
   line("pid:", d.pid() > 0 ? std::to_string(d.pid()) : "-");
   line("memory:", fmt::format("{} MiB", c.memory_mib()));
   if (d.memory_current_kib() != 0) {
-    line("balloon:", fmt::format("{} MiB now, target {} MiB", d.memory_current_kib() / 1024,
-                                 d.memory_target_kib() / 1024));
+    line("balloon:",
+         fmt::format("{} MiB now, target {} MiB", d.memory_current_kib() / 1024, d.memory_target_kib() / 1024));
   }
   line("vcpus:", std::to_string(c.vcpus()));
   line("kernel:", c.kernel());
