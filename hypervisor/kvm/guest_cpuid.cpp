@@ -61,7 +61,35 @@ std::vector<kvm_cpuid_entry2> tortuga_leaves(uint32_t base) {
   return {signature, version};
 }
 
+const kvm_cpuid_entry2* find_leaf(const std::vector<kvm_cpuid_entry2>& view, uint32_t function, uint32_t index) {
+  for (const auto& e : view) {
+    if (e.function == function && e.index == index) return &e;
+  }
+  return nullptr;
+}
+
+constexpr uint64_t kXcr0X87Sse = 0x3, kXcr0Avx = 0x4, kXcr0Avx512 = 0xe0;  // opmask, ZMM_Hi256, Hi16_ZMM
+
+// The components whose instructions the view offers.
+uint64_t offered_components(const kvm_cpuid_entry2& leaf1, const kvm_cpuid_entry2* leaf7) {
+  uint64_t want = kXcr0X87Sse;
+  if (leaf1.ecx & bit(28)) want |= kXcr0Avx;
+  if (leaf7 != nullptr && (leaf7->ebx & bit(16)) && (want & kXcr0Avx)) want |= kXcr0Avx512;
+  return want;
+}
+
 }  // namespace
+
+uint64_t guest_xcr0(const std::vector<kvm_cpuid_entry2>& view) {
+  const kvm_cpuid_entry2* leaf1 = find_leaf(view, 0x1, 0);
+  const kvm_cpuid_entry2* leaf_d = find_leaf(view, 0xd, 0);
+  if (leaf1 == nullptr || leaf_d == nullptr || !(leaf1->ecx & bit(26))) return 0;  // no XSAVE
+  uint64_t supported = (uint64_t{leaf_d->edx} << 32) | leaf_d->eax;
+  uint64_t xcr0 = supported & offered_components(*leaf1, find_leaf(view, 0x7, 0));
+  // AVX-512's three components go together, or none of them.
+  if ((xcr0 & kXcr0Avx512) != kXcr0Avx512) xcr0 &= ~kXcr0Avx512;
+  return (xcr0 & kXcr0X87Sse) == kXcr0X87Sse ? xcr0 : 0;
+}
 
 std::vector<kvm_cpuid_entry2> guest_cpuid(const std::vector<kvm_cpuid_entry2>& supported) {
   std::vector<kvm_cpuid_entry2> out;

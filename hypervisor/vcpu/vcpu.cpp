@@ -21,9 +21,10 @@ namespace {
 
 namespace ra = reserved_area;
 
-constexpr uint64_t kCr0 = 0x80050033;  // PG AM WP NE ET MP PE
-constexpr uint64_t kCr4 = 0x6a0;       // OSXMMEXCPT OSFXSR PGE PAE
-constexpr uint64_t kEfer = 0xd01;      // NXE LMA LME SCE
+constexpr uint64_t kCr0 = 0x80050033;         // PG AM WP NE ET MP PE
+constexpr uint64_t kCr4 = 0x6a0;              // OSXMMEXCPT OSFXSR PGE PAE
+constexpr uint64_t kCr4Osxsave = 1ULL << 18;  // with XSAVE in the view (ABI.md 2.4)
+constexpr uint64_t kEfer = 0xd01;             // NXE LMA LME SCE
 constexpr uint32_t kMsrStar = 0xc0000081, kMsrLstar = 0xc0000082, kMsrCstar = 0xc0000083, kMsrSfmask = 0xc0000084,
                    kMsrTsc = 0x10, kMsrTscAux = 0xc0000103;
 constexpr uint64_t kSyscallMask = 0x44700;  // AC NT DF IF TF: the CPL0 stub runs clean
@@ -127,7 +128,7 @@ void Vcpu::set_kernel_entry_registers(uint64_t cr3) {
   s.ldt = {};
   s.ldt.unusable = 1;
   s.cr0 = kCr0;
-  s.cr4 = kCr4;
+  s.cr4 = xcr0_ != 0 ? kCr4 | kCr4Osxsave : kCr4;
   s.efer = kEfer;
   s.cr3 = cr3;
   kvm_.set_sregs(s);
@@ -145,8 +146,15 @@ void Vcpu::set_syscall_msrs() {
   });
 }
 
-// The guest's CPUID view (ABI.md 2.5, guest_cpuid.cpp).
-void Vcpu::set_cpuid() { kvm_.set_cpuid(guest_cpuid(Kvm().supported_cpuid())); }
+// The guest's CPUID view (ABI.md 2.5, guest_cpuid.cpp), and the XCR0 that
+// goes with it (2.4): the guest cannot set XCR0 itself, and KVM's default
+// (x87 alone) would leave CPUID leaf 0xD describing state that is off.
+void Vcpu::set_cpuid() {
+  std::vector<kvm_cpuid_entry2> view = guest_cpuid(Kvm().supported_cpuid());
+  kvm_.set_cpuid(view);
+  xcr0_ = guest_xcr0(view);
+  if (xcr0_ != 0) kvm_.set_xcrs({{0, xcr0_}});
+}
 
 void Vcpu::init_time_record() {
   uint64_t khz = domain_.tsc_khz();

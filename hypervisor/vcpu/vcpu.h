@@ -203,6 +203,7 @@ class Vcpu {
   std::atomic<pthread_t> thread_{};
   std::thread thread_object_;
   bool initialised_ = false;
+  uint64_t xcr0_ = 0;                 // what set_cpuid fixed XCR0 to; 0: no XSAVE, and no CR4.OSXSAVE
   bool fresh_ = true;                 // not run since boot() or initialise()
   std::atomic<bool> in_exit_{false};  // between an exit and the end of its handling
   std::atomic<bool> up_{false};

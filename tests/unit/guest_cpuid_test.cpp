@@ -84,5 +84,36 @@ TEST(GuestCpuid, KvmLeavesAreReplacedByTortugaAtBothBases) {
   EXPECT_EQ(hypervisor_leaves, 4U) << "KVM's leaves are gone";
 }
 
+// ABI.md 2.4: the VMM fixes XCR0 to the user components the view offers.
+std::vector<kvm_cpuid_entry2> xsave_view(uint32_t leaf1_ecx, uint32_t leaf7_ebx, uint64_t supported) {
+  kvm_cpuid_entry2 l1 = leaf(1, 0, 0), l7 = leaf(7, 0, 0), ld = leaf(0xd, 0, 0);
+  l1.ecx = leaf1_ecx;
+  l7.ebx = leaf7_ebx;
+  ld.eax = static_cast<uint32_t>(supported);
+  ld.edx = static_cast<uint32_t>(supported >> 32);
+  return {l1, l7, ld};
+}
+
+TEST(GuestXcr0, X87SseAvxAndAvx512WhenTheViewOffersThem) {
+  EXPECT_EQ(guest_xcr0(xsave_view(bit(26) | bit(28), bit(16), 0xe7)), 0xe7U);
+  EXPECT_EQ(guest_xcr0(xsave_view(bit(26) | bit(28), 0, 0xe7)), 0x7U) << "no AVX512F: no AVX-512 state";
+  EXPECT_EQ(guest_xcr0(xsave_view(bit(26), bit(16), 0xe7)), 0x3U) << "no AVX: neither AVX nor AVX-512 state";
+}
+
+TEST(GuestXcr0, NeverPkruMpxAmxOrSupervisorState) {
+  uint64_t everything = 0xffffffffffffffffULL;
+  EXPECT_EQ(guest_xcr0(xsave_view(bit(26) | bit(28), bit(16), everything)), 0xe7U);
+}
+
+TEST(GuestXcr0, Avx512OnlyWhole) {
+  EXPECT_EQ(guest_xcr0(xsave_view(bit(26) | bit(28), bit(16), 0x67)), 0x7U) << "Hi16_ZMM missing";
+}
+
+TEST(GuestXcr0, ZeroWithoutXsave) {
+  EXPECT_EQ(guest_xcr0(xsave_view(bit(28), bit(16), 0xe7)), 0U);
+  EXPECT_EQ(guest_xcr0({leaf(1, 0, 0xffffffffU)}), 0U) << "no leaf 0xd";
+  EXPECT_EQ(guest_xcr0(xsave_view(bit(26), 0, 0x1)), 0U) << "x87 without SSE state is no XCR0 to set";
+}
+
 }  // namespace
 }  // namespace tortuga
