@@ -54,6 +54,10 @@ TEST_F(LinuxGuest, BootsRunsUserProgramsSurvivesBadOnesAndPowersOff) {
   EXPECT_THAT(out, HasSubstr("tortuga: end-to-end check done"));
   EXPECT_THAT(out, ::testing::Not(HasSubstr("BUG:")));
   EXPECT_THAT(out, ::testing::Not(HasSubstr("Oops")));
+  // A warning in the boot log is a failure too (the kernel lives on, but
+  // something it relied on was not as it expected).
+  EXPECT_THAT(out, ::testing::Not(HasSubstr("WARNING:")));
+  EXPECT_THAT(out, ::testing::Not(HasSubstr("Call Trace")));
   EXPECT_EQ(run.exit_code, 0) << run.messages;
   EXPECT_THAT(run.messages, HasSubstr("guest shut down: poweroff"));
 }
