@@ -94,10 +94,7 @@ void add_io_stats(const IoCounters& io, api::DomainStats& out) {
 }
 
 ControlChannel::ControlChannel(Domain& domain, const std::string& path)
-    : domain_(domain),
-      path_(path),
-      listener_(tortuga::listen_unix(path, 0600)),
-      stop_event_(::eventfd(0, EFD_CLOEXEC)) {
+    : domain_(domain), path_(path), listener_(listen_unix(path, 0600)), stop_event_(::eventfd(0, EFD_CLOEXEC)) {
   if (!stop_event_.valid()) throw std::runtime_error("eventfd for the control channel");
   thread_ = std::thread([this] { serve(); });
 }
@@ -115,7 +112,7 @@ void ControlChannel::serve() {
     UniqueFd conn(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
     if (!conn.valid()) continue;
     // Only our own user (the daemon that started us) may steer the domain.
-    if (tortuga::peer_uid(conn.get()) != static_cast<long>(::geteuid())) continue;
+    if (peer_uid(conn.get()) != static_cast<long>(::geteuid())) continue;
     serve_connection(conn.get());
   }
 }
@@ -128,20 +125,20 @@ void ControlChannel::serve_connection(int fd) {
       // A migration's stream socket rides on its request (SCM_RIGHTS);
       // one that comes with any other request is closed here.
       UniqueFd passed;
-      if (!tortuga::receive_message_with_fd(fd, request, passed, kRequestTimeoutMs)) return;  // the daemon hung up
+      if (!receive_message_with_fd(fd, request, passed, kRequestTimeoutMs)) return;  // the daemon hung up
       reply = handle(request, std::move(passed));
-    } catch (const tortuga::FramingError& e) {
+    } catch (const FramingError& e) {
       // The stream may be out of step: answer once, then drop the connection.
       reply.set_error(e.what());
       try {
-        tortuga::send_message(fd, reply, kRequestTimeoutMs);
-      } catch (const tortuga::FramingError&) {
+        send_message(fd, reply, kRequestTimeoutMs);
+      } catch (const FramingError&) {
       }
       return;
     }
     try {
-      tortuga::send_message(fd, reply, kRequestTimeoutMs);
-    } catch (const tortuga::FramingError&) {
+      send_message(fd, reply, kRequestTimeoutMs);
+    } catch (const FramingError&) {
       return;
     }
   }

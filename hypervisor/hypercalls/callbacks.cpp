@@ -15,12 +15,6 @@
 namespace tortuga::hypercalls {
 namespace {
 
-constexpr unsigned kMaxTrapTableEntries = 256;
-
-bool valid_trap_entry(const tg_trap_info& e) {
-  return e.vector < TG_NR_EXCEPTION_VECTORS && (e.flags & ~TG_TRAPF_MASK_EVENTS) == 0 && e._pad0 == 0 && e._pad1 == 0;
-}
-
 // Reads and checks the whole table before anything is set, so that a
 // refused table changes nothing.
 int64_t read_trap_table(Vcpu& vcpu, uint64_t table, std::vector<tg_trap_info>& entries) {
@@ -37,6 +31,10 @@ int64_t read_trap_table(Vcpu& vcpu, uint64_t table, std::vector<tg_trap_info>& e
 }
 
 }  // namespace
+
+bool valid_trap_entry(const tg_trap_info& e) {
+  return e.vector < TG_NR_EXCEPTION_VECTORS && (e.flags & ~TG_TRAPF_MASK_EVENTS) == 0 && e._pad0 == 0 && e._pad1 == 0;
+}
 
 int64_t set_trap_table(Vcpu& vcpu, const Args& args) {
   uint64_t table = args.a0;

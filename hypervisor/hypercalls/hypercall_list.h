@@ -2,13 +2,14 @@
 // the VMM describes a hypercall: hypercall_table.h derives the handler
 // declarations and the dispatch table (with the name exit statistics print
 // and the page-table class dispatch uses) from these rows, and checks at
-// compile time that every number below TG_NR_HYPERCALLS has exactly one.
+// compile time that they are in number order, one per number below
+// TG_NR_HYPERCALLS.
 //
 // Adding a hypercall touches three places:
 //   1. the ABI: its number TG_HC_<name> (and TG_NR_HYPERCALLS) in
 //      hypercall-abi/include/tortuga/hypercall.h, and its section in
 //      hypercall-abi/ABI.md;
-//   2. a row below;
+//   2. a row below, in its number's place;
 //   3. hypercalls/<name>.cpp, defining hypercalls::<name>(Vcpu&, const Args&)
 //      and, for SUB_OP, the predicate the row names. CMake picks the file up
 //      (hypercalls/*.cpp is globbed).

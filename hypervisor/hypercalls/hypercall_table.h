@@ -7,7 +7,8 @@
 
 #include <array>
 #include <cstdint>
-#include <iterator>
+
+#include <tortuga/cpu.h>
 
 #include "hypercalls/hypercall_list.h"
 #include "vcpu/vcpu.h"
@@ -48,7 +49,8 @@ TORTUGA_HYPERCALLS(TORTUGA_HC_DECLARE)
 #undef TORTUGA_HC_DECLARE_PREDICATE_ALWAYS
 #undef TORTUGA_HC_DECLARE_PREDICATE_NEVER
 
-// The rows as entries, in the order hypercall_list.h gives them.
+// The rows as entries, indexed by hypercall number: hypercall_list.h keeps
+// its rows in number order, which the checks below hold it to.
 #define TORTUGA_HC_RETURNS_RETURNS true
 #define TORTUGA_HC_RETURNS_NO_RETURN false
 #define TORTUGA_HC_PAGE_TABLES_NEVER PageTables::kNever, nullptr
@@ -56,7 +58,7 @@ TORTUGA_HYPERCALLS(TORTUGA_HC_DECLARE)
 #define TORTUGA_HC_PAGE_TABLES_SUB_OP(predicate) PageTables::kBySubOp, predicate
 #define TORTUGA_HC_ENTRY(name, arguments, returns, page_tables) \
   Entry{TG_HC_##name, #name, arguments, name, TORTUGA_HC_RETURNS_##returns, TORTUGA_HC_PAGE_TABLES_##page_tables},
-inline constexpr Entry kRows[] = {TORTUGA_HYPERCALLS(TORTUGA_HC_ENTRY)};
+inline constexpr auto kTable = std::to_array<Entry>({TORTUGA_HYPERCALLS(TORTUGA_HC_ENTRY)});
 #undef TORTUGA_HC_ENTRY
 #undef TORTUGA_HC_PAGE_TABLES_SUB_OP
 #undef TORTUGA_HC_PAGE_TABLES_ALWAYS
@@ -64,33 +66,16 @@ inline constexpr Entry kRows[] = {TORTUGA_HYPERCALLS(TORTUGA_HC_ENTRY)};
 #undef TORTUGA_HC_RETURNS_NO_RETURN
 #undef TORTUGA_HC_RETURNS_RETURNS
 
-// How many rows hold hypercall number nr.
-consteval size_t rows_for(uint64_t nr) {
-  size_t n = 0;
-  for (const Entry& row : kRows) n += row.nr == nr;
-  return n;
-}
-
-consteval bool every_number_has_one_row() {
-  for (uint64_t nr = 0; nr < TG_NR_HYPERCALLS; ++nr) {
-    if (rows_for(nr) != 1) return false;
+consteval bool rows_in_number_order() {
+  for (size_t i = 0; i < kTable.size(); ++i) {
+    if (kTable[i].nr != i) return false;
   }
   return true;
 }
 
-static_assert(std::size(kRows) == TG_NR_HYPERCALLS,
+static_assert(kTable.size() == TG_NR_HYPERCALLS,
               "hypercall_list.h needs exactly one row per hypercall number below TG_NR_HYPERCALLS");
-static_assert(every_number_has_one_row(),
-              "hypercall_list.h: a number below TG_NR_HYPERCALLS has no row, or two rows share one");
-
-// The entries indexed by hypercall number.
-consteval std::array<Entry, TG_NR_HYPERCALLS> by_number() {
-  std::array<Entry, TG_NR_HYPERCALLS> table{};
-  for (const Entry& row : kRows) table[row.nr] = row;
-  return table;
-}
-
-inline constexpr std::array<Entry, TG_NR_HYPERCALLS> kTable = by_number();
+static_assert(rows_in_number_order(), "hypercall_list.h: the rows must be in number order, one per number");
 
 // The table entry for a hypercall number, or nullptr when there is none.
 constexpr const Entry* find_hypercall(uint64_t nr) { return nr < kTable.size() ? &kTable[nr] : nullptr; }
@@ -105,6 +90,12 @@ inline bool changes_page_tables(const Entry& entry, uint64_t cmd) {
   }
   return false;
 }
+
+// What set_trap_table and vcpu_op initialise both ask of a trap table entry
+// (ABI.md 7.3): a vector that exists, known flags, zero padding.
+bool valid_trap_entry(const tg_trap_info& e);
+// At most this many entries before the terminating one.
+inline constexpr unsigned kMaxTrapTableEntries = 256;
 
 // Arms this vCPU's one-shot timer (set_timer_op and vcpu_op share it).
 int64_t arm_timer(Vcpu& vcpu, uint64_t deadline_ns);

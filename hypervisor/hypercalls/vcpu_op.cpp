@@ -15,8 +15,6 @@
 namespace tortuga::hypercalls {
 namespace {
 
-constexpr size_t kMaxTrapTableEntries = 256;
-
 bool guest_address(uint64_t va) { return pte::is_canonical(va) && !reserved_area::contains_va(va); }
 
 bool valid_context(const tg_vcpu_guest_context& c) {
@@ -43,10 +41,7 @@ std::optional<std::vector<TrapTableEntry>> read_trap_table(Vcpu& vcpu, uint64_t 
   for (size_t i = 0; i < kMaxTrapTableEntries; ++i) {
     auto e = vcpu.kernel_address_space().read<tg_trap_info>(table + i * sizeof(tg_trap_info));
     if (e.handler == 0) return traps;
-    if (e.vector >= TG_NR_EXCEPTION_VECTORS || (e.flags & ~TG_TRAPF_MASK_EVENTS) || e._pad0 != 0 || e._pad1 != 0 ||
-        !guest_address(e.handler)) {
-      return std::nullopt;
-    }
+    if (!valid_trap_entry(e) || !guest_address(e.handler)) return std::nullopt;
     traps[e.vector] = {e.handler, e.flags};
   }
   return std::nullopt;  // no terminating entry

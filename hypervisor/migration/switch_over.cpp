@@ -41,8 +41,8 @@ void send_switch_over(int fd, SwitchOverKind kind, int timeout_ms, const std::st
   m.set_kind(kind);
   m.set_error(error.substr(0, 200));
   try {
-    tortuga::send_message(fd, m, timeout_ms);
-  } catch (const tortuga::FramingError& e) {
+    send_message(fd, m, timeout_ms);
+  } catch (const FramingError& e) {
     throw SwitchOverError(fmt::format("sending '{}': {}", switch_over_name(kind), e.what()));
   }
 }
@@ -50,10 +50,10 @@ void send_switch_over(int fd, SwitchOverKind kind, int timeout_ms, const std::st
 void await_switch_over(int fd, SwitchOverKind awaited, int timeout_ms) {
   migration::SwitchOver m;
   try {
-    if (!tortuga::receive_message(fd, m, timeout_ms)) {
+    if (!receive_message(fd, m, timeout_ms)) {
       throw SwitchOverError(fmt::format("the peer closed the connection before '{}'", switch_over_name(awaited)));
     }
-  } catch (const tortuga::FramingError& e) {
+  } catch (const FramingError& e) {
     throw SwitchOverError(fmt::format("waiting for '{}': {}", switch_over_name(awaited), e.what()));
   }
   check_switch_over(m, awaited);

@@ -6,21 +6,14 @@ namespace tortuga {
 namespace {
 
 bool is_prefix(uint8_t b) {
-  // clang-format off: opcode tables read best a row per group
+  // Opcode tables read best a row per group.
+  // clang-format off
   switch (b) {
-    case 0x26:
-    case 0x2e:
-    case 0x36:
-    case 0x3e:
-    case 0x64:
-    case 0x65:  // segment
-    case 0x66:
-    case 0x67:
-    case 0xf0:
-    case 0xf2:
-    case 0xf3:  // size, lock, rep
+    case 0x26: case 0x2e: case 0x36: case 0x3e: case 0x64: case 0x65:  // segment
+    case 0x66: case 0x67: case 0xf0: case 0xf2: case 0xf3:             // size, lock, rep
       return true;
-    default: return (b & 0xf0) == 0x40;  // REX
+    default:
+      return (b & 0xf0) == 0x40;  // REX
   }
   // clang-format on
 }

@@ -20,38 +20,18 @@ namespace {
 namespace ra = reserved_area;
 
 const char* exception_name(unsigned vector) {
-  static constexpr std::array<const char*, TG_NR_EXCEPTION_VECTORS> kNames = {"divide error (#DE)",
-                                                                              "debug (#DB)",
-                                                                              "NMI",
-                                                                              "breakpoint (#BP)",
-                                                                              "overflow (#OF)",
-                                                                              "bound range (#BR)",
-                                                                              "invalid opcode (#UD)",
-                                                                              "device not available (#NM)",
-                                                                              "double fault (#DF)",
-                                                                              "vector 9",
-                                                                              "invalid TSS (#TS)",
-                                                                              "segment not present (#NP)",
-                                                                              "stack fault (#SS)",
-                                                                              "general protection fault (#GP)",
-                                                                              "page fault (#PF)",
-                                                                              "vector 15",
-                                                                              "x87 error (#MF)",
-                                                                              "alignment check (#AC)",
-                                                                              "machine check (#MC)",
-                                                                              "SIMD error (#XM)",
-                                                                              "virtualization exception (#VE)",
-                                                                              "control protection (#CP)",
-                                                                              "vector 22",
-                                                                              "vector 23",
-                                                                              "vector 24",
-                                                                              "vector 25",
-                                                                              "vector 26",
-                                                                              "vector 27",
-                                                                              "vector 28",
-                                                                              "vector 29",
-                                                                              "vector 30",
-                                                                              "vector 31"};
+  // A table, several names a line.
+  // clang-format off
+  static constexpr std::array<const char*, TG_NR_EXCEPTION_VECTORS> kNames = {
+      "divide error (#DE)", "debug (#DB)", "NMI", "breakpoint (#BP)", "overflow (#OF)",
+      "bound range (#BR)", "invalid opcode (#UD)", "device not available (#NM)",
+      "double fault (#DF)", "vector 9", "invalid TSS (#TS)", "segment not present (#NP)",
+      "stack fault (#SS)", "general protection fault (#GP)", "page fault (#PF)", "vector 15",
+      "x87 error (#MF)", "alignment check (#AC)", "machine check (#MC)", "SIMD error (#XM)",
+      "virtualization exception (#VE)", "control protection (#CP)", "vector 22", "vector 23",
+      "vector 24", "vector 25", "vector 26", "vector 27", "vector 28", "vector 29",
+      "vector 30", "vector 31"};
+  // clang-format on
   return vector < kNames.size() ? kNames[vector] : "unknown vector";
 }
 

@@ -33,6 +33,7 @@
 #include "linux_guest_bench.h"
 #include "migration_bench.h"
 #include "devices/device_spec.h"
+#include "vcpu/descriptors.h"
 
 namespace {
 
@@ -77,26 +78,8 @@ Row bare_mmio_exit(uint64_t n) {
   std::memcpy(mem.data() + kCode, code, sizeof code);
   KvmVcpu vcpu = vm.create_vcpu(0);
   kvm_sregs s = vcpu.get_sregs();
-  kvm_segment cs{};
-  cs.limit = 0xffffffff;
-  cs.selector = 0x33;
-  cs.present = 1;
-  cs.type = 11;
-  cs.dpl = 3;
-  cs.s = 1;
-  cs.l = 1;
-  cs.g = 1;
-  kvm_segment ds{};
-  ds.limit = 0xffffffff;
-  ds.selector = 0x2b;
-  ds.present = 1;
-  ds.type = 3;
-  ds.dpl = 3;
-  ds.s = 1;
-  ds.db = 1;
-  ds.g = 1;
-  s.cs = cs;
-  s.ds = s.es = s.fs = s.gs = s.ss = ds;
+  s.cs = code64_segment(0x33, 3);
+  s.ds = s.es = s.fs = s.gs = s.ss = data_segment(0x2b, 3);
   s.cr3 = 0x1000;
   s.cr4 = 0x20;
   s.cr0 = 0x80000011;

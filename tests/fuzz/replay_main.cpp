@@ -33,28 +33,12 @@ Bytes read_file(const std::filesystem::path& p) {
 }
 
 // Values that tend to sit on the edges of size and offset checks.
-constexpr uint64_t kInteresting[] = {0,
-                                     1,
-                                     4,
-                                     7,
-                                     8,
-                                     0x38,
-                                     0x40,
-                                     0x7f,
-                                     0x80,
-                                     0xff,
-                                     0x1000,
-                                     0xfff,
-                                     0xffff,
-                                     0x7fffffff,
-                                     0x80000000,
-                                     0xffffffff,
-                                     0x100000000ULL,
-                                     0xffffffff80000000ULL,
-                                     0xffff800000000000ULL,
-                                     0x00007fffffffffffULL,
-                                     ~0ULL - 7,
-                                     ~0ULL};
+// clang-format off
+constexpr uint64_t kInteresting[] = {0, 1, 4, 7, 8, 0x38, 0x40, 0x7f, 0x80, 0xff, 0x1000, 0xfff,
+                                     0xffff, 0x7fffffff, 0x80000000, 0xffffffff, 0x100000000ULL,
+                                     0xffffffff80000000ULL, 0xffff800000000000ULL, 0x00007fffffffffffULL,
+                                     ~0ULL - 7, ~0ULL};
+// clang-format on
 
 void mutate_once(Bytes& b, std::mt19937_64& rng) {
   auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };

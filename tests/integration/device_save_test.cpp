@@ -82,10 +82,10 @@ class DeviceSave : public ::testing::Test {
     api::VmmRequest req;
     req.mutable_save()->set_path(image);
     req.mutable_save()->set_keep_running(keep_running);
-    UniqueFd fd = tortuga::connect_unix(socket);
-    tortuga::send_message(fd.get(), req, 5000);
+    UniqueFd fd = connect_unix(socket);
+    send_message(fd.get(), req, 5000);
     api::VmmReply reply;
-    EXPECT_TRUE(tortuga::receive_message(fd.get(), reply, 30000));
+    EXPECT_TRUE(receive_message(fd.get(), reply, 30000));
     return reply;
   }
 

@@ -64,10 +64,10 @@ class SaveRestore : public ::testing::Test {
   }
 
   api::VmmReply request(const std::string& socket, const api::VmmRequest& req) {
-    UniqueFd fd = tortuga::connect_unix(socket);
-    tortuga::send_message(fd.get(), req, 5000);
+    UniqueFd fd = connect_unix(socket);
+    send_message(fd.get(), req, 5000);
     api::VmmReply reply;
-    EXPECT_TRUE(tortuga::receive_message(fd.get(), reply, 30000));
+    EXPECT_TRUE(receive_message(fd.get(), reply, 30000));
     return reply;
   }
 

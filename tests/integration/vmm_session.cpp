@@ -122,18 +122,18 @@ bool VmmSession::wait_console(const std::string& text, int times, std::chrono::s
 }
 
 api::VmmReply VmmSession::call(const api::VmmRequest& request) {
-  UniqueFd fd = tortuga::connect_unix(socket_);
-  tortuga::send_message(fd.get(), request, kCallTimeoutMs);
+  UniqueFd fd = connect_unix(socket_);
+  send_message(fd.get(), request, kCallTimeoutMs);
   api::VmmReply reply;
-  if (!tortuga::receive_message(fd.get(), reply, kCallTimeoutMs)) throw std::runtime_error("no reply");
+  if (!receive_message(fd.get(), reply, kCallTimeoutMs)) throw std::runtime_error("no reply");
   return reply;
 }
 
 api::VmmReply VmmSession::call_with_fd(const api::VmmRequest& request, int passed) {
-  UniqueFd fd = tortuga::connect_unix(socket_);
-  tortuga::send_message_with_fd(fd.get(), request, passed, kCallTimeoutMs);
+  UniqueFd fd = connect_unix(socket_);
+  send_message_with_fd(fd.get(), request, passed, kCallTimeoutMs);
   api::VmmReply reply;
-  if (!tortuga::receive_message(fd.get(), reply, kCallTimeoutMs)) throw std::runtime_error("no reply");
+  if (!receive_message(fd.get(), reply, kCallTimeoutMs)) throw std::runtime_error("no reply");
   return reply;
 }
 

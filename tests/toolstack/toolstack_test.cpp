@@ -289,20 +289,20 @@ TEST(Toolstack, BadConfigsGetAnErrorNamingTheKey) {
 // Raw bytes on the API socket, as a broken or hostile client would send them.
 class RawClient {
  public:
-  explicit RawClient(const DaemonHarness& d) : fd_(tortuga::connect_unix(d.socket())) {}
+  explicit RawClient(const DaemonHarness& d) : fd_(connect_unix(d.socket())) {}
   void bytes(const std::string& data) {
     ASSERT_EQ(::send(fd_.get(), data.data(), data.size(), MSG_NOSIGNAL), ssize_t(data.size()));
   }
   api::Response reply() {
     api::Response r;
-    EXPECT_TRUE(tortuga::receive_message(fd_.get(), r, 10'000));
+    EXPECT_TRUE(receive_message(fd_.get(), r, 10'000));
     return r;
   }
   bool closed_by_daemon() {
     api::Response r;
     try {
-      return !tortuga::receive_message(fd_.get(), r, 10'000);
-    } catch (const tortuga::FramingError&) {
+      return !receive_message(fd_.get(), r, 10'000);
+    } catch (const FramingError&) {
       return true;
     }
   }

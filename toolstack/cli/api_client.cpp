@@ -9,7 +9,7 @@ namespace tortuga::cli {
 
 ApiClient::ApiClient(const Context& context) : socket_(context.socket) {
   try {
-    fd_ = tortuga::connect_unix(socket_);
+    fd_ = connect_unix(socket_);
   } catch (const std::exception& e) {
     throw CliError(fmt::format("{} (is tortugad running? --socket or TORTUGA_SOCKET name another)", e.what()));
   }
@@ -17,16 +17,16 @@ ApiClient::ApiClient(const Context& context) : socket_(context.socket) {
 
 void ApiClient::send(const api::Request& request) {
   try {
-    tortuga::send_message(fd_.get(), request, 10'000);
-  } catch (const tortuga::FramingError& e) {
+    send_message(fd_.get(), request, 10'000);
+  } catch (const FramingError& e) {
     throw CliError(fmt::format("talking to tortugad: {}", e.what()));
   }
 }
 
 bool ApiClient::receive(api::Response& response, int timeout_ms) {
   try {
-    return tortuga::receive_message(fd_.get(), response, timeout_ms);
-  } catch (const tortuga::FramingError& e) {
+    return receive_message(fd_.get(), response, timeout_ms);
+  } catch (const FramingError& e) {
     throw CliError(fmt::format("talking to tortugad: {}", e.what()));
   }
 }
