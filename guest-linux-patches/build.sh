@@ -68,20 +68,9 @@ make -C "$tree" -s tinyconfig
 make -C "$tree" -s olddefconfig
 make -C "$tree" -s -j"$jobs" vmlinux
 
-# The initramfs: busybox (static), our /init, the end-to-end check and the
-# small static programs it runs (guest-linux-patches/initramfs/).
+# The initramfs (pack-initramfs.sh: busybox, /init and our static programs).
 initramfs=$tree/tortuga-initramfs.cpio.gz
-root=$(mktemp -d)
-trap 'rm -rf "$root"' EXIT
-mkdir -p "$root"/{bin,dev,proc,sys,tmp,etc}
-cp /bin/busybox "$root/bin/busybox"
-ln -s busybox "$root/bin/sh"
-install -m 755 "$here/initramfs/init" "$root/init"
-install -m 755 "$here/initramfs/tortuga-test.sh" "$root/tortuga-test.sh"
-for src in "$here"/initramfs/*.c; do
-  gcc -O2 -Wall -Werror -static -o "$root/bin/$(basename "$src" .c)" "$src"
-done
-(cd "$root" && find . | cpio -o -H newc --quiet | gzip -9) > "$initramfs"
+"$here/pack-initramfs.sh" "$initramfs"
 
 mkdir -p "$out"
 cp "$tree/vmlinux" "$out/vmlinux"
