@@ -10,6 +10,7 @@
 #include <tortuga/hypercall.h>
 #include <tortuga/start_info.h>
 
+#include "hypercalls/hypercall_table.h"
 #include "store/guest_control.h"
 #include "vcpu/reserved_area.h"
 #include "store/store_layout.h"
@@ -76,6 +77,7 @@ Domain::Domain(const DomainConfig& config, Console& console)
   created_ns_ = monotonic_ns();
   create_machine();
   BootParams params{config.cmdline, read_initramfs(config.initramfs), config.vcpus, tsc_khz_};
+  check_required_features(kernel_, hypercalls::offered_features());
   layout_ = build_domain(*memory_, kernel_, params);
   adopt_boot_memory();
   start_clocks_and_events();

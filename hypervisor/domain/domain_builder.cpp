@@ -50,8 +50,35 @@ void load_segments(const GuestMemory& memory, const KernelImage& kernel) {
   }
 }
 
-// Builds 4 KiB mappings of gpa [0, map_end) at virt_base in the frames
-// starting at pt_gpa; the frames themselves are mapped read-only.
+// The L4 slots [first, last] a mapping of `size` bytes at va occupies.
+std::pair<unsigned, unsigned> l4_slots(uint64_t va, uint64_t size) {
+  return {pte::index(va, 4), pte::index(va + size - 1, 4)};
+}
+
+// ABI.md 5.1: the kernel's physmap VA is hostile input too. It must be a
+// range check_boot_mapping accepts, in L4 slots the boot mapping does not
+// use (the two never share a table, so the frame count is exact).
+void check_physmap(const BootLayout& b, uint64_t ram_size) {
+  if (b.physmap_va == 0) return;
+  check_boot_mapping(b.physmap_va, ram_size);
+  auto [p0, p1] = l4_slots(b.physmap_va, ram_size);
+  auto [k0, k1] = l4_slots(b.virt_base, b.boot_map_end);
+  if (p0 <= k1 && k0 <= p1) {
+    throw KernelImageError(fmt::format("physmap at {:#x} shares L4 slots {}-{} with the boot mapping at {:#x}",
+                                       b.physmap_va, std::max(p0, k0), std::min(p1, k1), b.virt_base));
+  }
+}
+
+// Frames for the boot mapping and, if asked for, the physmap: one L4.
+uint64_t boot_table_frames(const BootLayout& b, uint64_t ram_size) {
+  uint64_t frames = page_table_frames_for(b.virt_base, b.boot_map_end);
+  if (b.physmap_va != 0) frames += page_table_frames_for(b.physmap_va, ram_size) - 1;
+  return frames;
+}
+
+// Builds 4 KiB mappings of gpa [0, boot_map_end) at virt_base, and of all
+// RAM at physmap_va if the kernel asked, in the frames starting at
+// page_tables_gpa; the frames themselves are mapped read-only.
 void build_boot_page_tables(const GuestMemory& memory, const BootLayout& b) {
   uint64_t next_frame = b.page_tables_gpa;
   auto alloc = [&]() {
@@ -66,16 +93,24 @@ void build_boot_page_tables(const GuestMemory& memory, const BootLayout& b) {
   uint64_t l4 = alloc();
   *entry_at(l4, TG_RESERVED_L4_SLOT) = reserved_area::l4_entry();
   uint64_t pt_end = b.page_tables_gpa + b.nr_page_table_frames * kPage;
-  for (uint64_t gpa = 0; gpa < b.boot_map_end; gpa += kPage) {
-    uint64_t va = b.va(gpa);
-    uint64_t table = l4;
-    for (unsigned level = 4; level > 1; --level) {
-      uint64_t* e = entry_at(table, pte::index(va, level));
-      if (!(*e & pte::kPresent)) *e = alloc() | kTableFlags;
-      table = *e & pte::kFrameMask;
+  auto map_range = [&](uint64_t va_base, uint64_t end, uint64_t flags) {
+    for (uint64_t gpa = 0; gpa < end; gpa += kPage) {
+      uint64_t va = va_base + gpa;
+      uint64_t table = l4;
+      for (unsigned level = 4; level > 1; --level) {
+        uint64_t* e = entry_at(table, pte::index(va, level));
+        if (!(*e & pte::kPresent)) *e = alloc() | kTableFlags;
+        table = *e & pte::kFrameMask;
+      }
+      bool is_page_table = gpa >= b.page_tables_gpa && gpa < pt_end;
+      *entry_at(table, pte::index(va, 1)) = gpa | pte::kPresent | pte::kUser | flags | (is_page_table ? 0 : pte::kWritable);
     }
-    bool is_page_table = gpa >= b.page_tables_gpa && gpa < pt_end;
-    *entry_at(table, pte::index(va, 1)) = gpa | pte::kPresent | pte::kUser | (is_page_table ? 0 : pte::kWritable);
+  };
+  map_range(b.virt_base, b.boot_map_end, 0);
+  // The physmap is data: not executable, and accessed and dirty already, as
+  // a kernel's own direct map would be.
+  if (b.physmap_va != 0) {
+    map_range(b.physmap_va, memory.ram_size() & ~(kPage - 1), pte::kAccessed | pte::kDirty | pte::kNoExecute);
   }
   if (next_frame != pt_end) throw std::logic_error("boot page-table frame count mismatch");
 }
@@ -102,6 +137,7 @@ void fill_start_info(const GuestMemory& memory, const KernelImage& kernel, const
   si->nr_memmap = 1;
   si->memmap[0] = {0, memory.ram_size(), TG_MEMMAP_RAM, 0};
   si->tsc_khz = params.tsc_khz;
+  si->physmap_va = b.physmap_va;
   std::strncpy(si->cmdline, params.cmdline.c_str(), TG_CMDLINE_SIZE - 1);
 }
 
@@ -114,6 +150,15 @@ void init_shared_info(const GuestMemory& memory, uint64_t gpa) {
 }
 
 }  // namespace
+
+void check_required_features(const KernelImage& kernel, uint32_t offered) {
+  uint32_t missing = kernel.required_features & ~offered;
+  if (missing != 0) {
+    throw KernelImageError(fmt::format("the kernel requires Tortuga features {:#x} that this VMM does not offer "
+                                       "(its TG_ELFNOTE_FEATURES note says {:#x})",
+                                       missing, kernel.required_features));
+  }
+}
 
 uint64_t page_table_frames_for(uint64_t virt_base, uint64_t size) {
   uint64_t end = virt_base + size;
@@ -144,6 +189,7 @@ void fill_hypercall_page(uint8_t* page) {
 BootLayout build_domain(const GuestMemory& memory, const KernelImage& kernel, const BootParams& params) {
   BootLayout b;
   b.virt_base = kernel.virt_base;
+  b.physmap_va = kernel.physmap_va;
   b.entry = kernel.entry;
   uint64_t kernel_end = kernel.end_gpa();
   if (!memory.ram_contains(kernel.lowest_gpa(), kernel_end - kernel.lowest_gpa())) {
@@ -168,7 +214,8 @@ BootLayout build_domain(const GuestMemory& memory, const KernelImage& kernel, co
     stack_end = b.page_tables_gpa + (frames + kBootStackPages) * kPage;
     b.boot_map_end = std::min(align_up(stack_end + kBootPadding, kBootMapAlign), memory.ram_size() & ~(kPage - 1));
     check_boot_mapping(b.virt_base, b.boot_map_end);
-    uint64_t need = page_table_frames_for(b.virt_base, b.boot_map_end);
+    check_physmap(b, memory.ram_size() & ~(kPage - 1));
+    uint64_t need = boot_table_frames(b, memory.ram_size() & ~(kPage - 1));
     if (need <= frames) break;
     frames = need;
   }

@@ -23,6 +23,7 @@ struct BootParams {
 
 struct BootLayout {
   uint64_t virt_base = 0;
+  uint64_t physmap_va = 0;  // where all RAM is mapped too (TG_ELFNOTE_PHYSMAP_VA), or 0
   uint64_t mod_gpa = 0, mod_len = 0;
   uint64_t start_info_gpa = 0;
   uint64_t shared_info_gpa = 0;
@@ -41,6 +42,10 @@ struct BootLayout {
 // Number of page-table frames (L4 down to L1) needed to map
 // [virt_base, virt_base + size) with 4 KiB pages.
 uint64_t page_table_frames_for(uint64_t virt_base, uint64_t size);
+
+// ABI.md 1.3: refuses a kernel whose TG_ELFNOTE_FEATURES lists a bit
+// outside `offered` (KernelImageError naming the missing bits).
+void check_required_features(const KernelImage& kernel, uint32_t offered);
 
 // Writes the hypercall page (TG_HYPERCALL_PAGE_SLOTS slots) into `page`.
 void fill_hypercall_page(uint8_t* page);

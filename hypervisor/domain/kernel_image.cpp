@@ -28,7 +28,7 @@ T read_at(const std::vector<uint8_t>& file, uint64_t offset) {
 }
 
 struct Notes {
-  std::optional<uint64_t> abi_version, virt_base, entry, hypercall_page, features;
+  std::optional<uint64_t> abi_version, virt_base, entry, hypercall_page, features, physmap_va;
 };
 
 void parse_note_segment(const std::vector<uint8_t>& file, uint64_t offset, uint64_t size, Notes& notes) {
@@ -56,6 +56,7 @@ void parse_note_segment(const std::vector<uint8_t>& file, uint64_t offset, uint6
         case TG_ELFNOTE_ENTRY: notes.entry = value; break;
         case TG_ELFNOTE_HYPERCALL_PAGE: notes.hypercall_page = value; break;
         case TG_ELFNOTE_FEATURES: notes.features = value; break;
+        case TG_ELFNOTE_PHYSMAP_VA: notes.physmap_va = value; break;
         default: break;  // unknown notes are ignored: additive ABI
       }
     }
@@ -134,7 +135,9 @@ KernelImage parse_kernel_image(std::vector<uint8_t> file) {
   k.entry = notes.entry.value_or(eh.e_entry);
   k.hypercall_page = notes.hypercall_page.value_or(0);
   k.required_features = static_cast<uint32_t>(notes.features.value_or(0));
+  k.physmap_va = notes.physmap_va.value_or(0);
   if (k.virt_base & 0xfff) throw KernelImageError("virtual base is not page aligned");
+  if (k.physmap_va & 0xfff) throw KernelImageError("physmap virtual address is not page aligned");
   for (const auto& s : k.segments) {
     if (s.vaddr < k.virt_base) {
       throw KernelImageError(

@@ -31,6 +31,7 @@ struct KernelImage {
   uint64_t entry = 0;
   uint64_t virt_base = 0;
   uint64_t hypercall_page = 0;  // 0: the kernel has none
+  uint64_t physmap_va = 0;      // where the builder also maps all RAM; 0: nowhere
   uint32_t abi_version = 0;
   uint32_t required_features = 0;
 

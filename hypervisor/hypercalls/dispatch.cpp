@@ -65,6 +65,12 @@ int64_t Vcpu::call_with_others_stopped(const hypercalls::Entry& entry, const hyp
   return result;
 }
 
+int64_t Vcpu::call_hypercall(const hypercalls::Entry& entry, const hypercalls::Args& args) {
+  if (domain_.config().vcpus > 1 && changes_page_tables(entry, args.a0)) return call_with_others_stopped(entry, args);
+  auto lock = frame_lock_for(domain_, entry, args);
+  return entry.handler(*this, args);
+}
+
 void Vcpu::handle_hypercall() {
   uint64_t nr = regs().rax;
   const Entry* entry = find_hypercall(nr);
@@ -77,12 +83,7 @@ void Vcpu::handle_hypercall() {
   Args args{regs().rdi, regs().rsi, regs().rdx, regs().r10, regs().r8};
   int64_t result;
   try {
-    if (domain_.config().vcpus > 1 && changes_page_tables(*entry, args.a0)) {
-      result = call_with_others_stopped(*entry, args);
-    } else {
-      auto lock = frame_lock_for(domain_, *entry, args);
-      result = entry->handler(*this, args);
-    }
+    result = call_hypercall(*entry, args);
   } catch (const BadGuestAddress& bad) {
     throw GuestFault(bad_pointer_message(*entry, args, bad, regs().rcx));
   }

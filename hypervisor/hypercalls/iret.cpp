@@ -3,6 +3,7 @@
 // cannot be resumed goes to the failsafe callback (or kills the domain).
 #include <fmt/format.h>
 #include <tortuga/cpu.h>
+#include <tortuga/memory.h>
 
 #include "domain/guest_fault.h"
 #include "mmu/page_table_bits.h"
@@ -14,7 +15,7 @@ namespace {
 
 // Why the frame cannot be resumed, as a TG_FAILSAFE_* reason, or 0.
 uint64_t rejection(const tg_iret_frame& f) {
-  if (f.flags != 0) return TG_FAILSAFE_BAD_FLAGS;
+  if (f.flags != 0 && !(f.flags & TG_IRET_BATCH)) return TG_FAILSAFE_BAD_FLAGS;
   if (!pte::is_canonical(f.rip) || reserved_area::contains_va(f.rip)) return TG_FAILSAFE_BAD_RIP;
   bool kernel = f.cs == TG_KERNEL_CS && f.ss == TG_KERNEL_DS;
   // Compatibility mode (TG_USER32_CS) is reserved in v1: there is no 32-bit
@@ -24,12 +25,36 @@ uint64_t rejection(const tg_iret_frame& f) {
   return 0;
 }
 
+// ABI.md 2.11: runs the batch the frame carries, as a multicall would, and
+// marks it done. Returns 0, or TG_FAILSAFE_BATCH when the batch descriptor
+// is malformed or one of its calls failed (the results stay in the entries).
+uint64_t run_carried_batch(Vcpu& vcpu, uint64_t batch_at) {
+  auto batch = vcpu.kernel_address_space().read<tg_iret_batch>(batch_at);
+  if (batch.count == 0) return 0;
+  if (batch._pad != 0 || batch.count > TG_MULTICALL_MAX) return TG_FAILSAFE_BATCH;
+  ++vcpu.stats().carried_batches;
+  vcpu.call_hypercall(*find_hypercall(TG_HC_multicall), Args{batch.calls, batch.count, 0, 0, 0});
+  uint32_t done = 0;
+  vcpu.kernel_address_space().copy_to(batch_at + offsetof(tg_iret_batch, count), &done, sizeof done);
+  for (uint32_t i = 0; i < batch.count; ++i) {
+    uint64_t result_at = batch.calls + i * sizeof(tg_multicall_entry) + offsetof(tg_multicall_entry, result);
+    if (vcpu.kernel_address_space().read<int64_t>(result_at) < 0) return TG_FAILSAFE_BATCH;
+  }
+  return 0;
+}
+
+uint64_t rejection_or_batch_failure(Vcpu& vcpu, const tg_iret_frame& f) {
+  if (uint64_t reason = rejection(f)) return reason;
+  if (f.flags & TG_IRET_BATCH) return run_carried_batch(vcpu, f.flags & ~uint64_t{TG_IRET_BATCH});
+  return 0;
+}
+
 }  // namespace
 
 int64_t iret(Vcpu& vcpu, const Args&) {
   uint64_t frame_at = vcpu.regs().rsp;
   auto f = vcpu.address_space().read<tg_iret_frame>(frame_at);
-  if (uint64_t reason = rejection(f)) {
+  if (uint64_t reason = rejection_or_batch_failure(vcpu, f)) {
     uint64_t failsafe = vcpu.state().callback[TG_CALLBACK_FAILSAFE];
     if (failsafe == 0) {
       throw GuestFault(

@@ -10,7 +10,7 @@ namespace tortuga::hypercalls {
 
 uint32_t offered_features() {
   return TG_FEAT_CORE_CPU | TG_FEAT_CONSOLE_IO | TG_FEAT_PV_MMU | TG_FEAT_MULTICALL | TG_FEAT_BALLOON | TG_FEAT_EVENTS |
-         TG_FEAT_TIMER | TG_FEAT_SMP | TG_FEAT_GRANT_TABLE;
+         TG_FEAT_TIMER | TG_FEAT_SMP | TG_FEAT_GRANT_TABLE | TG_FEAT_PHYSMAP;
 }
 
 int64_t version(Vcpu& vcpu, const Args& args) {

@@ -28,6 +28,7 @@ void ExitStats::add(const ExitStats& o) {
   apply_exits += o.apply_exits;
   applied_entries += o.applied_entries;
   tlb_flushes += o.tlb_flushes;
+  carried_batches += o.carried_batches;
 }
 
 uint64_t ExitStats::hypercall_total() const {
@@ -55,6 +56,7 @@ std::string ExitStats::format() const {
   row("apply routine exits", apply_exits);
   row("page-table entries applied", applied_entries);
   row("TLB flushes", tlb_flushes);
+  row("batches carried by iret", carried_batches);
   row("kicks (not guest exits)", kicks);
   return out;
 }

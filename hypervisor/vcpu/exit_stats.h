@@ -28,6 +28,7 @@ struct ExitStats {
   uint64_t apply_exits = 0;        // ...of which the VMM waited for (1 exit each)
   uint64_t applied_entries = 0;    // page-table entries those routines wrote
   uint64_t tlb_flushes = 0;        // full flushes they did
+  uint64_t carried_batches = 0;    // multicall batches an iret carried (ABI.md 2.11)
 
   void add(const ExitStats& o);
   uint64_t hypercall_total() const;

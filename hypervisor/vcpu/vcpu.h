@@ -90,6 +90,10 @@ class Vcpu {
   // The address space the guest is running in now.
   GuestAddressSpace address_space() const;
   GuestAddressSpace kernel_address_space() const;
+  // Runs one hypercall as dispatch does (a page-table call with the other
+  // vCPUs stopped, under the frame lock): for calls made on the guest's
+  // behalf by another, such as the batch an iret carries.
+  int64_t call_hypercall(const hypercalls::Entry& entry, const hypercalls::Args& args);
 
   // Mode switches: page table, GS base and hardware selectors.
   void switch_to_kernel_mode();

@@ -247,6 +247,84 @@ TEST(BuildDomain, HonoursTheKernelsVirtualBase) {
   EXPECT_EQ(t.gpa, kTextGpa);
 }
 
+// The test kernel asking the builder for a map of all RAM at `physmap`.
+KernelImage test_kernel_with_physmap(uint64_t physmap) {
+  test::ElfSpec spec = test::test_kernel_spec();
+  spec.notes.push_back(test::tortuga_note(TG_ELFNOTE_PHYSMAP_VA, physmap));
+  return parse_kernel_image(test::build_elf(spec).bytes);
+}
+
+constexpr uint64_t kLinuxPhysmap = 0xffff888000000000ULL;
+
+TEST(BuildDomain, PhysmapMapsAllRamWritableExceptTheTables) {
+  GuestMemory memory(64 * kMiB, reserved_area::kGpa, reserved_area::kSize);
+  BootLayout layout = build_domain(memory, test_kernel_with_physmap(kLinuxPhysmap), BootParams{});
+  EXPECT_EQ(memory.ram_object<tg_start_info>(layout.start_info_gpa)->physmap_va, kLinuxPhysmap);
+  EXPECT_EQ(layout.nr_page_table_frames, page_table_frames_for(TG_DEFAULT_VIRT_BASE, layout.boot_map_end) +
+                                             page_table_frames_for(kLinuxPhysmap, 64 * kMiB) - 1);
+  GuestAddressSpace space(memory, layout.page_tables_gpa);
+  const uint64_t pt_end = layout.page_tables_gpa + layout.nr_page_table_frames * 4096;
+  for (uint64_t gpa = 0; gpa < 64 * kMiB; gpa += 4096) {
+    Translation write = space.translate(kLinuxPhysmap + gpa, Access::kWrite);
+    if (gpa >= layout.page_tables_gpa && gpa < pt_end) {
+      ASSERT_STREQ(write.error, "not writable") << std::hex << gpa;
+      ASSERT_TRUE(space.translate(kLinuxPhysmap + gpa, Access::kRead).ok()) << std::hex << gpa;
+    } else {
+      ASSERT_TRUE(write.ok()) << std::hex << gpa << ": " << write.error;
+      ASSERT_EQ(write.gpa, gpa);
+    }
+  }
+  EXPECT_STREQ(space.translate(kLinuxPhysmap + 64 * kMiB, Access::kRead).error, "not mapped");
+  // The boot mapping is still there, and still ends at boot_map_end.
+  EXPECT_TRUE(space.translate(layout.va(kTextGpa), Access::kRead).ok());
+  EXPECT_STREQ(space.translate(layout.va(layout.boot_map_end), Access::kRead).error, "not mapped");
+}
+
+TEST(BuildDomain, WithoutThePhysmapNoteNothingElseIsMapped) {
+  GuestMemory memory(16 * kMiB, reserved_area::kGpa, reserved_area::kSize);
+  BootLayout layout = build_domain(memory, test_kernel(), BootParams{});
+  EXPECT_EQ(memory.ram_object<tg_start_info>(layout.start_info_gpa)->physmap_va, 0u);
+  GuestAddressSpace space(memory, layout.page_tables_gpa);
+  EXPECT_STREQ(space.translate(kLinuxPhysmap, Access::kRead).error, "not mapped");
+}
+
+TEST(BuildDomain, RefusesAPhysmapThatSharesTheBootMappingsL4Slot) {
+  GuestMemory memory(16 * kMiB, reserved_area::kGpa, reserved_area::kSize);
+  EXPECT_THAT(build_refusal(memory, test_kernel_with_physmap(TG_DEFAULT_VIRT_BASE - 0x40000000ULL)),
+              HasSubstr("shares L4 slots 511-511 with the boot mapping"));
+}
+
+TEST(BuildDomain, RefusesAPhysmapInTheReservedRangeOrNotCanonical) {
+  GuestMemory memory(16 * kMiB, reserved_area::kGpa, reserved_area::kSize);
+  EXPECT_THAT(build_refusal(memory, test_kernel_with_physmap(TG_RESERVED_VA_START)), HasSubstr("must stay out of"));
+  EXPECT_THAT(build_refusal(memory, test_kernel_with_physmap(0x0000800000000000ULL)), HasSubstr("canonical"));
+  EXPECT_THAT(build_refusal(memory, test_kernel_with_physmap(0x00007fffffff0000ULL)), HasSubstr("canonical"));
+}
+
+TEST(CheckRequiredFeatures, RefusesAKernelThatNeedsWhatIsNotOffered) {
+  test::ElfSpec spec = test::test_kernel_spec();
+  spec.notes.push_back(test::tortuga_note(TG_ELFNOTE_FEATURES, TG_FEAT_PHYSMAP | TG_FEAT_PV_MMU));
+  KernelImage kernel = parse_kernel_image(test::build_elf(spec).bytes);
+  EXPECT_NO_THROW(check_required_features(kernel, TG_FEAT_PHYSMAP | TG_FEAT_PV_MMU | TG_FEAT_EVENTS));
+  try {
+    check_required_features(kernel, TG_FEAT_PV_MMU);
+    FAIL() << "accepted";
+  } catch (const KernelImageError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("requires Tortuga features 0x400 that this VMM does not offer"));
+  }
+}
+
+TEST(BuildDomain, RefusesAPhysmapThatIsNotPageAligned) {
+  test::ElfSpec spec = test::test_kernel_spec();
+  spec.notes.push_back(test::tortuga_note(TG_ELFNOTE_PHYSMAP_VA, kLinuxPhysmap + 8));
+  try {
+    parse_kernel_image(test::build_elf(spec).bytes);
+    FAIL() << "accepted";
+  } catch (const KernelImageError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("physmap virtual address is not page aligned"));
+  }
+}
+
 TEST(BuildDomain, RefusesKernelOutsideMemory) {
   GuestMemory memory(2 * kMiB, reserved_area::kGpa, reserved_area::kSize);  // the kernel starts at 2 MiB
   EXPECT_THAT(build_refusal(memory, test_kernel()), HasSubstr("outside the domain's 2 MiB of memory"));

@@ -152,7 +152,23 @@ struct tg_iret_frame {
 	uint64_t ss;
 };
 TG_ABI_ASSERT_SIZE(struct tg_iret_frame, 72);
+
+/*
+ * A batch an iret carries (ABI 2.11): the frame's flags word is 0, or the
+ * kernel VA of one of these with TG_IRET_BATCH (bit 0) set. Before it
+ * returns, the VMM runs the count multicall entries at calls as
+ * TG_HC_multicall would and sets count to 0; a page fault's handler can
+ * thus leave the entry it wrote for its return to carry (2 exits a fault).
+ */
+struct tg_iret_batch {
+	uint64_t calls;  /* VA of struct tg_multicall_entry[count] */
+	uint32_t count;  /* at most TG_MULTICALL_MAX; 0: nothing to run */
+	uint32_t _pad;   /* 0 */
+};
+TG_ABI_ASSERT_SIZE(struct tg_iret_batch, 16);
 #endif
+
+#define TG_IRET_BATCH 0x1 /* tg_iret_frame.flags: a struct tg_iret_batch VA follows in the other bits */
 
 /*
  * The failsafe frame: when an iret hypercall names a context that cannot
@@ -178,6 +194,7 @@ TG_ABI_ASSERT_SIZE(struct tg_failsafe_frame, 64);
 #define TG_FAILSAFE_BAD_SELECTOR 1
 #define TG_FAILSAFE_BAD_RIP 2
 #define TG_FAILSAFE_BAD_FLAGS 3
+#define TG_FAILSAFE_BATCH 4 /* the carried batch was refused or an entry of it failed */
 
 /* TG_HC_set_callbacks: the callback types. */
 #define TG_CALLBACK_EVENT 0    /* event upcall, events masked on entry */

@@ -17,6 +17,7 @@
 #define TG_ELFNOTE_ENTRY 3          /* entry point; default e_entry */
 #define TG_ELFNOTE_HYPERCALL_PAGE 4 /* VA of a page-aligned page in the image the VMM fills */
 #define TG_ELFNOTE_FEATURES 5       /* TG_FEAT_* word 0 the kernel requires */
+#define TG_ELFNOTE_PHYSMAP_VA 6     /* VA at which the builder also maps all of RAM (ABI 5.1) */
 
 #define TG_DEFAULT_VIRT_BASE 0xffffffff80000000ULL
 

@@ -87,5 +87,6 @@ TG_ABI_ASSERT_SIZE(struct tg_feature_info, 8);
 #define TG_FEAT_GRANT_TABLE (1U << 7)
 #define TG_FEAT_BALLOON (1U << 8)     /* memory_op reservations */
 #define TG_FEAT_PT_WRITE_EMULATION (1U << 9) /* see ABI.md, PV MMU */
+#define TG_FEAT_PHYSMAP (1U << 10)    /* the builder maps all RAM at TG_ELFNOTE_PHYSMAP_VA */
 
 #endif /* TORTUGA_HYPERCALL_H */

@@ -72,7 +72,12 @@ struct tg_start_info {
 	 */
 	uint64_t doorbell_gpa;
 	uint64_t nr_doorbell_pages;
-	uint8_t _reserved[672];
+	/*
+	 * VA of gpa 0 in the builder's map of all RAM, asked for with
+	 * TG_ELFNOTE_PHYSMAP_VA; 0 when the kernel did not ask (ABI 5.1).
+	 */
+	uint64_t physmap_va;
+	uint8_t _reserved[664];
 	char cmdline[TG_CMDLINE_SIZE]; /* NUL-terminated */
 };
 TG_ABI_ASSERT_SIZE(struct tg_start_info, 2048);
