@@ -132,7 +132,7 @@ iret_to_regs_tail:
 	pop %rbx
 	pop %rax
 	add $16, %rsp                   /* vector, error code */
-	push $0                         /* iret flags */
+	push iret_flags(%rip)           /* 0, or a carried batch (ABI 2.11) */
 	push %rcx
 	push %r11
 	jmp hypercall_page + HC_IRET * SLOT_SIZE

@@ -41,6 +41,8 @@ extern uint8_t hypercall_page[4096];
 int tg_setjmp(struct jump_buf *jb);
 __attribute__((noreturn)) void tg_longjmp(struct jump_buf *jb, int value);
 __attribute__((noreturn)) void iret_to_regs(struct trap_regs *regs);
+/* The flags word every iret of the guest pushes: 0, or a struct tg_iret_batch VA | TG_IRET_BATCH. */
+extern uint64_t iret_flags;
 void trap_entry_0(void), trap_entry_1(void), trap_entry_3(void), trap_entry_6(void);
 void trap_entry_13(void), trap_entry_14(void);
 void syscall_entry(void), failsafe_entry(void), event_entry(void), nmi_entry(void);

@@ -349,6 +349,66 @@ static void check_failsafe(void)
 	check(failsafe_reason == TG_FAILSAFE_BAD_SELECTOR, "iret with a bad selector enters the failsafe callback");
 }
 
+uint64_t iret_flags;
+
+/* Irets to a kernel context that fails or returns at once; the failsafe reason, or 0. */
+static uint64_t iret_with_flags(uint64_t flags)
+{
+	static uint8_t stack[4096] __attribute__((aligned(16)));
+	static struct jump_buf back;
+	failsafe_reason = 0;
+	if (tg_setjmp(&failsafe_return) == 0 && tg_setjmp(&back) == 0) {
+		struct trap_regs *r = (struct trap_regs *)(stack + sizeof(stack) - sizeof(*r));
+		mem_set(r, 0, sizeof(*r));
+		r->rip = (uint64_t)tg_longjmp;
+		r->rdi = (uint64_t)&back;
+		r->rsi = 1;
+		r->cs = TG_KERNEL_CS;
+		r->ss = TG_KERNEL_DS;
+		r->rsp = (uint64_t)(stack + 2048);
+		iret_flags = flags;
+		iret_to_regs(r);
+	}
+	iret_flags = 0;
+	return failsafe_reason;
+}
+
+/* ABI 2.11: what a malformed or failing carried batch gets. */
+static void check_carried_batch_errors(void)
+{
+	static struct tg_mmu_update into_vmm_frame;
+	static struct tg_multicall_entry entries[2];
+	static struct tg_iret_batch batch;
+	into_vmm_frame.ptr = start_info->shared_info_gpa;
+	into_vmm_frame.val = 0;
+	mem_set(entries, 0, sizeof(entries));
+	entries[0].op = TG_HC_version;
+	entries[0].args[0] = TG_VERSION_abi;
+	entries[1].op = TG_HC_mmu_update;
+	entries[1].args[0] = (uint64_t)&into_vmm_frame;
+	entries[1].args[1] = 1;
+	batch.calls = (uint64_t)entries;
+	batch.count = 1;
+	check(iret_with_flags((uint64_t)&batch | TG_IRET_BATCH) == 0 && batch.count == 0 &&
+		      entries[0].result == TG_ABI_VERSION,
+	      "an iret carries a batch: it runs, and its count is set to 0");
+	batch.count = 2;
+	check(iret_with_flags((uint64_t)&batch | TG_IRET_BATCH) == TG_FAILSAFE_BATCH && entries[1].result == -TG_EPERM,
+	      "a carried batch with a failing entry enters the failsafe callback (TG_FAILSAFE_BATCH), result kept");
+	batch.count = TG_MULTICALL_MAX + 1;
+	check(iret_with_flags((uint64_t)&batch | TG_IRET_BATCH) == TG_FAILSAFE_BATCH,
+	      "a carried batch of 513 calls: failsafe, nothing run");
+	batch.count = 1;
+	batch._pad = 1;
+	check(iret_with_flags((uint64_t)&batch | TG_IRET_BATCH) == TG_FAILSAFE_BATCH && batch.count == 1,
+	      "a carried batch with nonzero padding: failsafe, nothing run");
+	batch._pad = 0;
+	check(iret_with_flags((uint64_t)&batch) == TG_FAILSAFE_BAD_FLAGS,
+	      "iret flags that are not 0 and lack TG_IRET_BATCH: failsafe (bad flags)");
+	batch.count = 0;
+	check(iret_with_flags((uint64_t)&batch | TG_IRET_BATCH) == 0, "an empty carried batch is no batch");
+}
+
 static void check_console_ring(void);
 
 static void selftest(void)
@@ -369,6 +429,7 @@ static void selftest(void)
 	check(expected.seen - before == 6, "six user-mode faults were bounced to the kernel");
 	check(read_gs0() == KERNEL_GS_MAGIC, "back in kernel mode on the kernel GS base");
 	check_failsafe();
+	check_carried_batch_errors();
 	mm_selftest(start_info);
 	events_selftest(start_info);
 	check_console_ring();
