@@ -10,6 +10,7 @@
 #include <tortuga/hypercall.h>
 #include <tortuga/start_info.h>
 
+#include "hypercalls/mmu_trace.h"
 #include "store/guest_control.h"
 #include "vcpu/reserved_area.h"
 #include "store/store_layout.h"
@@ -303,6 +304,8 @@ void Domain::migrated(uint64_t downtime_ms) {
 }
 
 void Domain::destroy(const std::string& reason) { stop(DomainExit::kDestroyed, fmt::format("destroyed: {}", reason)); }
+
+void Domain::set_mmu_trace(std::unique_ptr<MmuTrace> trace) { mmu_trace_ = std::move(trace); }
 
 ExitStats Domain::stats() const {
   ExitStats total;
