@@ -14,8 +14,8 @@
 namespace tortuga {
 
 struct CallStackLimits {
-  unsigned frames = 4;  // addresses returned at most, the one at rsp included
-  unsigned words = 32;  // stack words read above rsp at most
+  unsigned frames = 6;  // addresses returned at most, the one at rsp included
+  unsigned words = 64;  // stack words read above rsp at most
 };
 
 std::vector<uint64_t> guest_return_addresses(const GuestAddressSpace& kernel, uint64_t rsp,

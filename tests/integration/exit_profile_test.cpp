@@ -7,6 +7,8 @@
 #include <elf.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -86,7 +88,8 @@ std::pair<uint64_t, size_t> top_call_site(const ProfiledRun& r, const std::strin
     if (w.size() >= 5 && w[0] == call && w[4] != "?") ++sites[std::stoull(w[4], nullptr, 16)];
   }
   auto top = std::max_element(sites.begin(), sites.end(), [](auto& a, auto& b) { return a.second < b.second; });
-  return top == sites.end() ? std::pair<uint64_t, size_t>{0, 0} : *top;
+  if (top == sites.end()) return {0, 0};
+  return {top->first, top->second};
 }
 
 TEST(ExitProfile, SingleMmuUpdatesAreCountedAndTracedAtTheirCallSite) {
