@@ -78,7 +78,8 @@ void add_page_table_stats(const ExitStats& s, api::DomainStats& out) {
   }
   add_request_kind(out, "update_va_mapping", s.update_va_mappings);
   for (uint64_t nr = 0; nr < TG_NR_HYPERCALLS; ++nr) {
-    if (s.multicall_calls[nr] != 0) (*out.mutable_multicall_entries_by_op())[hypercall_name(nr)] = s.multicall_calls[nr];
+    if (s.multicall_calls[nr] == 0) continue;
+    (*out.mutable_multicall_entries_by_op())[hypercall_name(nr)] = s.multicall_calls[nr];
   }
   add_batches(*out.mutable_mmu_update_batches(), s.mmu_update_batches);
   add_batches(*out.mutable_mmuext_op_batches(), s.mmuext_op_batches);

@@ -22,8 +22,8 @@ constexpr size_t kMaxWritesPerMmuItem = 32;
 // run(item, item_va) returns 0 or a negative TG_E* code. `sizes` counts
 // the batch by its size, once it is known to be one the ABI accepts.
 template <typename T, typename Run>
-int64_t run_mmu_batch(Vcpu& vcpu, uint64_t items, uint64_t count, uint64_t max, uint64_t done_at,
-                      BatchHistogram& sizes, Run run) {
+int64_t run_mmu_batch(Vcpu& vcpu, uint64_t items, uint64_t count, uint64_t max, uint64_t done_at, BatchHistogram& sizes,
+                      Run run) {
   if (count > max) return -TG_E2BIG;
   sizes.record(count);
   int64_t result = 0;

@@ -43,9 +43,9 @@ struct ExitStats {
   uint64_t mmuext_ops[kMmuextKinds][kCallContexts] = {};      // operations, by TG_MMUEXT_* cmd
   uint64_t update_va_mappings[kCallContexts] = {};            // calls
   uint64_t multicall_calls[TG_NR_HYPERCALLS] = {};            // multicall entries, by hypercall number
-  BatchHistogram mmu_update_batches;  // requests per mmu_update call
-  BatchHistogram mmuext_op_batches;   // operations per mmuext_op call
-  BatchHistogram multicall_batches;   // entries per multicall
+  BatchHistogram mmu_update_batches;                          // requests per mmu_update call
+  BatchHistogram mmuext_op_batches;                           // operations per mmuext_op call
+  BatchHistogram multicall_batches;                           // entries per multicall
 
   void add(const ExitStats& o);
   uint64_t hypercall_total() const;

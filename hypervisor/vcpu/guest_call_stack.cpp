@@ -21,10 +21,11 @@ std::optional<T> try_read(const GuestAddressSpace& space, uint64_t va) {
 
 // b[i] is the byte at address - kLongestCall + i.
 bool call_ends_at(const uint8_t (&b)[kLongestCall]) {
-  auto at = [&b](unsigned back) { return b[kLongestCall - back]; };  // the byte `back` before the address
-  if (at(5) == 0xe8) return true;                                        // call rel32
-  if (at(6) == 0xff && at(5) == 0x15) return true;                       // call *disp32(%rip)
-  if (at(2) == 0xff && (at(1) & 0xf8) == 0xd0) return true;              // call *%reg
+  // The byte `back` bytes before the address.
+  auto at = [&b](unsigned back) { return b[kLongestCall - back]; };
+  if (at(5) == 0xe8) return true;                                             // call rel32
+  if (at(6) == 0xff && at(5) == 0x15) return true;                            // call *disp32(%rip)
+  if (at(2) == 0xff && (at(1) & 0xf8) == 0xd0) return true;                   // call *%reg
   if (at(3) == 0xff && (at(2) & 0xf8) == 0x50 && at(2) != 0x54) return true;  // call *disp8(%reg)
   if (at(6) == 0xff && (at(5) & 0xf8) == 0x90 && at(5) != 0x94) return true;  // call *disp32(%reg)
   return false;

@@ -23,12 +23,11 @@ constexpr unsigned mmu_update_kind(uint64_t ptr) {
 constexpr unsigned mmuext_kind(uint32_t cmd) { return cmd < kMmuextKinds - 1 ? cmd : kMmuextKinds - 1; }
 
 // Lower-case names after the ABI's constants ("normal", "pin_l1_table", ...).
-inline constexpr const char* kMmuUpdateKindNames[kMmuUpdateKinds] = {"normal", "preserve_ad", "clear_bits",
-                                                                      "bad_type"};
+inline constexpr const char* kMmuUpdateKindNames[kMmuUpdateKinds] = {"normal", "preserve_ad", "clear_bits", "bad_type"};
 inline constexpr const char* kMmuextKindNames[kMmuextKinds] = {
-    "pin_l1_table",    "pin_l2_table",    "pin_l3_table",  "pin_l4_table", "unpin_table",
-    "new_baseptr",     "new_user_baseptr", "tlb_flush_local", "tlb_flush_multi", "tlb_flush_all",
-    "invlpg_local",    "invlpg_multi",    "invlpg_all",    "bad_cmd"};
+    "pin_l1_table", "pin_l2_table",     "pin_l3_table",    "pin_l4_table",    "unpin_table",
+    "new_baseptr",  "new_user_baseptr", "tlb_flush_local", "tlb_flush_multi", "tlb_flush_all",
+    "invlpg_local", "invlpg_multi",     "invlpg_all",      "bad_cmd"};
 
 constexpr const char* mmu_update_kind_name(unsigned kind) {
   return kMmuUpdateKindNames[kind < kMmuUpdateKinds ? kind : kMmuUpdateKinds - 1];

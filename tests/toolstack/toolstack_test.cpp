@@ -109,8 +109,8 @@ TEST(Toolstack, TestGuestRunsItsSelfTestToPoweroffWithConsoleAndStats) {
 // runs multicalls.
 TEST(Toolstack, StatsShowPageTableKindsAndBatchSizes) {
   DaemonHarness d;
-  std::string config = d.write_config(
-      "pt", "{\"name\": \"pt\", \"kernel\": \"" + test_guest_path() + "\", \"memory_mib\": 32}");
+  std::string config =
+      d.write_config("pt", "{\"name\": \"pt\", \"kernel\": \"" + test_guest_path() + "\", \"memory_mib\": 32}");
   CliRun run = d.cli({"create", "--console", config});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   std::string stats = d.ok({"stats", "pt"});

@@ -40,15 +40,15 @@ class GuestCallStackTest : public ::testing::Test {
 };
 
 TEST_F(GuestCallStackTest, RecognisesTheCallForms) {
-  EXPECT_TRUE(follows_call_instruction(space(), code(0x100, {0xe8, 1, 2, 3, 4})));           // call rel32
-  EXPECT_TRUE(follows_call_instruction(space(), code(0x200, {0xff, 0x15, 1, 2, 3, 4})));     // call *disp32(%rip)
-  EXPECT_TRUE(follows_call_instruction(space(), code(0x300, {0xff, 0xd0})));                 // call *%rax
-  EXPECT_TRUE(follows_call_instruction(space(), code(0x400, {0x41, 0xff, 0xd3})));           // call *%r11
-  EXPECT_TRUE(follows_call_instruction(space(), code(0x500, {0xff, 0x50, 0x08})));           // call *8(%rax)
-  EXPECT_TRUE(follows_call_instruction(space(), code(0x600, {0xff, 0x93, 0, 1, 0, 0})));     // call *0x100(%rbx)
+  EXPECT_TRUE(follows_call_instruction(space(), code(0x100, {0xe8, 1, 2, 3, 4})));        // call rel32
+  EXPECT_TRUE(follows_call_instruction(space(), code(0x200, {0xff, 0x15, 1, 2, 3, 4})));  // call *disp32(%rip)
+  EXPECT_TRUE(follows_call_instruction(space(), code(0x300, {0xff, 0xd0})));              // call *%rax
+  EXPECT_TRUE(follows_call_instruction(space(), code(0x400, {0x41, 0xff, 0xd3})));        // call *%r11
+  EXPECT_TRUE(follows_call_instruction(space(), code(0x500, {0xff, 0x50, 0x08})));        // call *8(%rax)
+  EXPECT_TRUE(follows_call_instruction(space(), code(0x600, {0xff, 0x93, 0, 1, 0, 0})));  // call *0x100(%rbx)
   EXPECT_FALSE(follows_call_instruction(space(), code(0x700, {0x90, 0x90, 0x90, 0x90, 0x90, 0x90})));
-  EXPECT_FALSE(follows_call_instruction(space(), kText + 2));                                // straddles unmapped
-  EXPECT_FALSE(follows_call_instruction(space(), 0xffffffff90000000ULL));                    // unmapped
+  EXPECT_FALSE(follows_call_instruction(space(), kText + 2));              // straddles unmapped
+  EXPECT_FALSE(follows_call_instruction(space(), 0xffffffff90000000ULL));  // unmapped
 }
 
 TEST_F(GuestCallStackTest, TakesTheWordAtRspThenCallSitesAbove) {
