@@ -50,6 +50,42 @@ bool wait_readable(int fd, int stop_fd) {
   }
 }
 
+void add_request_kind(api::DomainStats& out, const std::string& kind, const uint64_t (&n)[kCallContexts]) {
+  if (n[kAlone] == 0 && n[kInMulticall] == 0) return;
+  api::MmuRequestCount* count = out.add_mmu_requests_by_kind();
+  count->set_kind(kind);
+  count->set_alone(n[kAlone]);
+  count->set_in_multicall(n[kInMulticall]);
+}
+
+void add_batches(google::protobuf::RepeatedPtrField<api::BatchBucket>& out, const BatchHistogram& h) {
+  for (unsigned b = 0; b < BatchHistogram::kBuckets; ++b) {
+    if (h.calls[b] == 0) continue;
+    api::BatchBucket* bucket = out.Add();
+    bucket->set_min_items(BatchHistogram::bucket_min(b));
+    bucket->set_max_items(BatchHistogram::bucket_max(b));
+    bucket->set_calls(h.calls[b]);
+  }
+}
+
+// The page-table counters of issue 15: kinds, multicall entries, batch sizes.
+void add_page_table_stats(const ExitStats& s, api::DomainStats& out) {
+  for (unsigned k = 0; k < kMmuUpdateKinds; ++k) {
+    add_request_kind(out, fmt::format("mmu_update {}", mmu_update_kind_name(k)), s.mmu_updates[k]);
+  }
+  for (unsigned k = 0; k < kMmuextKinds; ++k) {
+    add_request_kind(out, fmt::format("mmuext {}", mmuext_kind_name(k)), s.mmuext_ops[k]);
+  }
+  add_request_kind(out, "update_va_mapping", s.update_va_mappings);
+  for (uint64_t nr = 0; nr < TG_NR_HYPERCALLS; ++nr) {
+    if (s.multicall_calls[nr] == 0) continue;
+    (*out.mutable_multicall_entries_by_op())[hypercall_name(nr)] = s.multicall_calls[nr];
+  }
+  add_batches(*out.mutable_mmu_update_batches(), s.mmu_update_batches);
+  add_batches(*out.mutable_mmuext_op_batches(), s.mmuext_op_batches);
+  add_batches(*out.mutable_multicall_batches(), s.multicall_batches);
+}
+
 }  // namespace
 
 api::DomainStats to_domain_stats(const ExitStats& s, uint64_t uptime_ns) {
@@ -75,6 +111,8 @@ api::DomainStats to_domain_stats(const ExitStats& s, uint64_t uptime_ns) {
   out.set_apply_exits(s.apply_exits);
   out.set_applied_entries(s.applied_entries);
   out.set_tlb_flushes(s.tlb_flushes);
+  out.set_carried_batches(s.carried_batches);
+  add_page_table_stats(s, out);
   out.set_cpu_ns(process_cpu_ns());
   out.set_uptime_ns(uptime_ns);
   return out;

@@ -22,6 +22,7 @@
 #include "control/vmm_options.h"
 #include "devices/device_spec.h"
 #include "domain/kernel_image.h"
+#include "hypercalls/mmu_trace.h"
 #include "image_records.h"
 #include "migration/switch_over.h"
 #include "tap_device.h"
@@ -103,6 +104,7 @@ void start_and_run(VmmOptions& o, RunOutcome& out) {
   std::optional<CpuLimitsCgroup> cgroup;
   if (!o.limits.is_default()) cgroup.emplace(o.config.name, o.limits);
   StartedDomain started = start_domain(o, console);
+  if (!o.trace_mmu_path.empty()) started.domain->set_mmu_trace(std::make_unique<MmuTrace>(o.trace_mmu_path));
   run_domain(started, o, out);
 }
 

@@ -60,6 +60,9 @@ void add_device_options(CLI::App& app, VmmOptions& o) {
 
 void add_toolstack_options(CLI::App& app, VmmOptions& o) {
   app.add_flag("--stats", o.show_stats, "print exit counters on stderr when the domain ends");
+  app.add_option("--trace-mmu", o.trace_mmu_path,
+                 "write a line per single-entry page-table hypercall with the guest's call site to this file "
+                 "(hypervisor/README.md, scripts/exit-profile.sh)");
   app.add_option("--control", o.control_path, "serve the toolstack's control channel on this Unix socket");
   app.add_option("--exit-record", o.exit_record_path, "write how the domain ended here (protobuf), atomically");
 }

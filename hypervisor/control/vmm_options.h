@@ -20,6 +20,7 @@ struct VmmOptions {
   int incoming_fd = -1;                               // --incoming-fd
   std::vector<std::string> disks, nics, tap_renames;  // as given, parsed by complete_vmm_options
   std::string control_path, exit_record_path;
+  std::string trace_mmu_path;  // --trace-mmu; empty: no trace
   bool show_stats = false;
   bool name_given = false, memory_given = false, vcpus_given = false;
   RestoreOptions restore;  // filled by complete_vmm_options

@@ -11,6 +11,7 @@
 #include <tortuga/start_info.h>
 
 #include "hypercalls/hypercall_table.h"
+#include "hypercalls/mmu_trace.h"
 #include "store/guest_control.h"
 #include "vcpu/reserved_area.h"
 #include "store/store_layout.h"
@@ -305,6 +306,8 @@ void Domain::migrated(uint64_t downtime_ms) {
 }
 
 void Domain::destroy(const std::string& reason) { stop(DomainExit::kDestroyed, fmt::format("destroyed: {}", reason)); }
+
+void Domain::set_mmu_trace(std::unique_ptr<MmuTrace> trace) { mmu_trace_ = std::move(trace); }
 
 ExitStats Domain::stats() const {
   ExitStats total;

@@ -38,6 +38,8 @@
 
 namespace tortuga {
 
+class MmuTrace;  // hypercalls/mmu_trace.h
+
 struct DomainConfig {
   std::string name = "domain";
   std::string kernel;
@@ -174,6 +176,9 @@ class Domain {
   // Nanoseconds since the domain was created: the guest's system time.
   uint64_t system_time_ns() const;
   ExitStats stats() const;
+  // tortuga-vmm --trace-mmu: set before run(); nullptr when not tracing.
+  void set_mmu_trace(std::unique_ptr<MmuTrace> trace);
+  MmuTrace* mmu_trace() const { return mmu_trace_.get(); }
 
  private:
   void stop(DomainExit exit, const std::string& reason);
@@ -193,6 +198,7 @@ class Domain {
 
   DomainConfig config_;
   Console& console_;
+  std::unique_ptr<MmuTrace> mmu_trace_;  // before the vCPUs: they write to it until they go
   KernelImage kernel_;
   Kvm kvm_;
   KvmVm vm_;

@@ -15,9 +15,12 @@
 
 namespace tortuga::hypercalls {
 
-// Arguments in calling-convention order: rdi, rsi, rdx, r10, r8.
+// Arguments in calling-convention order: rdi, rsi, rdx, r10, r8; and
+// whether the call is a multicall's entry rather than an exit of its own
+// (for exit statistics and the MMU trace).
 struct Args {
   uint64_t a0, a1, a2, a3, a4;
+  bool in_multicall = false;
 };
 
 using Handler = int64_t (*)(Vcpu& vcpu, const Args& args);

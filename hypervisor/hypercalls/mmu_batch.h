@@ -8,6 +8,7 @@
 
 #include <tortuga/errno.h>
 
+#include "vcpu/batch_histogram.h"
 #include "vcpu/vcpu.h"
 
 namespace tortuga::hypercalls {
@@ -18,10 +19,13 @@ namespace tortuga::hypercalls {
 // reserved slots); the vCPU then applies the program in chunks.
 constexpr size_t kMaxWritesPerMmuItem = 32;
 
-// run(item, item_va) returns 0 or a negative TG_E* code.
+// run(item, item_va) returns 0 or a negative TG_E* code. `sizes` counts
+// the batch by its size, once it is known to be one the ABI accepts.
 template <typename T, typename Run>
-int64_t run_mmu_batch(Vcpu& vcpu, uint64_t items, uint64_t count, uint64_t max, uint64_t done_at, Run run) {
+int64_t run_mmu_batch(Vcpu& vcpu, uint64_t items, uint64_t count, uint64_t max, uint64_t done_at, BatchHistogram& sizes,
+                      Run run) {
   if (count > max) return -TG_E2BIG;
+  sizes.record(count);
   int64_t result = 0;
   uint32_t done = 0;
   for (; done < count; ++done) {

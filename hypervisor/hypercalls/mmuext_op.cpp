@@ -8,6 +8,7 @@
 #include "vcpu/reserved_area.h"
 #include "hypercalls/hypercall_table.h"
 #include "hypercalls/mmu_batch.h"
+#include "hypercalls/mmu_trace.h"
 
 namespace tortuga::hypercalls {
 namespace {
@@ -66,8 +67,14 @@ int64_t run_op(Vcpu& vcpu, const tg_mmuext_op& op) {
 }  // namespace
 
 int64_t mmuext_op(Vcpu& vcpu, const Args& args) {
-  return run_mmu_batch<tg_mmuext_op>(vcpu, args.a0, args.a1, TG_MMUEXT_OP_MAX, args.a2,
-                                     [&](const tg_mmuext_op& op, uint64_t) { return run_op(vcpu, op); });
+  ExitStats& stats = vcpu.stats();
+  return run_mmu_batch<tg_mmuext_op>(vcpu, args.a0, args.a1, TG_MMUEXT_OP_MAX, args.a2, stats.mmuext_op_batches,
+                                     [&](const tg_mmuext_op& op, uint64_t) {
+                                       unsigned kind = mmuext_kind(op.cmd);
+                                       ++stats.mmuext_ops[kind][args.in_multicall];
+                                       trace_single_entry(vcpu, args, args.a1, "mmuext_op", mmuext_kind_name(kind));
+                                       return run_op(vcpu, op);
+                                     });
 }
 
 }  // namespace tortuga::hypercalls

@@ -7,6 +7,7 @@
 
 #include "domain/domain.h"
 #include "hypercalls/hypercall_table.h"
+#include "hypercalls/mmu_trace.h"
 
 namespace tortuga::hypercalls {
 namespace {
@@ -24,18 +25,21 @@ bool allowed_in_multicall(const tg_multicall_entry& e) {
 int64_t multicall(Vcpu& vcpu, const Args& args) {
   uint64_t entries = args.a0, count = args.a1;
   if (count > TG_MULTICALL_MAX) return -TG_E2BIG;
+  vcpu.stats().multicall_batches.record(count);
   for (uint64_t i = 0; i < count && !vcpu.domain().stopping(); ++i) {
     uint64_t at = entries + i * sizeof(tg_multicall_entry);
     auto e = vcpu.kernel_address_space().read<tg_multicall_entry>(at);
     int64_t result;
     const Entry* call = find_hypercall(e.op);
+    trace_single_entry(vcpu, args, count, "multicall", call != nullptr ? call->name : "unknown");
     if (call == nullptr) {
       result = -TG_ENOSYS;
     } else if (!allowed_in_multicall(e)) {
       result = -TG_EINVAL;
     } else {
       ++vcpu.stats().multicall_entries;
-      result = call->handler(vcpu, Args{e.args[0], e.args[1], e.args[2], e.args[3], e.args[4]});
+      ++vcpu.stats().multicall_calls[e.op];
+      result = call->handler(vcpu, Args{e.args[0], e.args[1], e.args[2], e.args[3], e.args[4], true});
     }
     vcpu.kernel_address_space().copy_to(at + offsetof(tg_multicall_entry, result), &result, sizeof result);
   }

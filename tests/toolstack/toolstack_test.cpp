@@ -104,6 +104,29 @@ TEST(Toolstack, TestGuestRunsItsSelfTestToPoweroffWithConsoleAndStats) {
   d.ok({"destroy", "selftest"});
 }
 
+// The page-table counters of issue 15 reach `tortuga stats` from the exit
+// record: the self test's memory suite pins tables, batches mmu_update and
+// runs multicalls.
+TEST(Toolstack, StatsShowPageTableKindsAndBatchSizes) {
+  DaemonHarness d;
+  std::string config =
+      d.write_config("pt", "{\"name\": \"pt\", \"kernel\": \"" + test_guest_path() + "\", \"memory_mib\": 32}");
+  CliRun run = d.cli({"create", "--console", config});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  std::string stats = d.ok({"stats", "pt"});
+  EXPECT_THAT(stats, HasSubstr("page-table requests"));
+  EXPECT_TRUE(std::regex_search(stats, std::regex("\n  mmu_update normal +[1-9][0-9]* +[0-9]+\n"))) << stats;
+  EXPECT_TRUE(std::regex_search(stats, std::regex("\n  mmuext pin_l1_table +[0-9]+ +[0-9]+\n"))) << stats;
+  EXPECT_TRUE(std::regex_search(stats, std::regex("\nmmu_update batches +1:[1-9]"))) << stats;
+  EXPECT_THAT(stats, HasSubstr("multicall batches"));
+  std::string json = d.ok({"stats", "pt", "--json"});
+  EXPECT_THAT(json, HasSubstr("\"mmu_requests_by_kind\""));
+  EXPECT_THAT(json, HasSubstr("\"kind\": \"mmu_update normal\""));
+  EXPECT_THAT(json, HasSubstr("\"multicall_entries_by_op\""));
+  EXPECT_THAT(json, HasSubstr("\"mmu_update_batches\""));
+  d.ok({"destroy", "pt"});
+}
+
 // Keys typed into `tortuga console` reach the guest: the VMM feeds its
 // stdin FIFO into the console ring (ABI.md 20), and the test guest in
 // console=echo mode answers each line and powers off at "quit".

@@ -82,6 +82,98 @@ TEST(ExitStats, EmptyStatsFormatToOneLine) {
   EXPECT_EQ(std::count(table.begin(), table.end(), '\n'), 1);
 }
 
+TEST(BatchHistogram, BucketsArePowersOfTwo) {
+  EXPECT_EQ(BatchHistogram::bucket(0), 0u);
+  EXPECT_EQ(BatchHistogram::bucket(1), 1u);
+  EXPECT_EQ(BatchHistogram::bucket(2), 2u);
+  EXPECT_EQ(BatchHistogram::bucket(3), 2u);
+  EXPECT_EQ(BatchHistogram::bucket(4), 3u);
+  EXPECT_EQ(BatchHistogram::bucket(7), 3u);
+  EXPECT_EQ(BatchHistogram::bucket(2048), 12u);
+  EXPECT_EQ(BatchHistogram::bucket(4095), 12u);
+  EXPECT_EQ(BatchHistogram::bucket(4096), 13u);
+  EXPECT_EQ(BatchHistogram::bucket(1u << 20), BatchHistogram::kBuckets - 1);  // clamped to the last
+  for (unsigned b = 0; b < BatchHistogram::kBuckets; ++b) {
+    EXPECT_EQ(BatchHistogram::bucket(BatchHistogram::bucket_min(b)), b);
+    EXPECT_EQ(BatchHistogram::bucket(BatchHistogram::bucket_max(b)), b);
+  }
+  EXPECT_EQ(BatchHistogram::bucket_max(12), 4095u);
+  EXPECT_EQ(BatchHistogram::bucket_max(13), 4096u);
+}
+
+TEST(BatchHistogram, RecordsAddsAndFormatsNonEmptyBuckets) {
+  BatchHistogram a, b;
+  a.record(1);
+  a.record(1);
+  a.record(3);
+  b.record(2);
+  b.record(4096);
+  b.record(600);
+  a.add(b);
+  EXPECT_EQ(a.total(), 6u);
+  EXPECT_EQ(a.calls[1], 2u);
+  EXPECT_EQ(a.calls[2], 2u);
+  EXPECT_EQ(a.format(), "1:2 2-3:2 512-1023:1 4096:1");
+  EXPECT_EQ(BatchHistogram{}.format(), "");
+}
+
+TEST(MmuRequestKinds, NamesFollowTheAbiAndUndefinedValuesHaveTheirOwnKind) {
+  EXPECT_STREQ(mmu_update_kind_name(mmu_update_kind(0x1000 | TG_MMU_NORMAL_PT_UPDATE)), "normal");
+  EXPECT_STREQ(mmu_update_kind_name(mmu_update_kind(0x1000 | TG_MMU_PT_UPDATE_PRESERVE_AD)), "preserve_ad");
+  EXPECT_STREQ(mmu_update_kind_name(mmu_update_kind(0x1000 | TG_MMU_PT_CLEAR_BITS)), "clear_bits");
+  EXPECT_STREQ(mmu_update_kind_name(mmu_update_kind(0x1000 | 7)), "bad_type");
+  EXPECT_STREQ(mmuext_kind_name(mmuext_kind(TG_MMUEXT_PIN_L1_TABLE)), "pin_l1_table");
+  EXPECT_STREQ(mmuext_kind_name(mmuext_kind(TG_MMUEXT_NEW_USER_BASEPTR)), "new_user_baseptr");
+  EXPECT_STREQ(mmuext_kind_name(mmuext_kind(TG_MMUEXT_INVLPG_ALL)), "invlpg_all");
+  EXPECT_STREQ(mmuext_kind_name(mmuext_kind(TG_MMUEXT_INVLPG_ALL + 1)), "bad_cmd");
+  EXPECT_STREQ(mmuext_kind_name(mmuext_kind(~0u)), "bad_cmd");
+}
+
+TEST(ExitStats, AddSumsPageTableKindsAndHistograms) {
+  ExitStats a, b;
+  a.mmu_updates[TG_MMU_NORMAL_PT_UPDATE][kAlone] = 3;
+  b.mmu_updates[TG_MMU_NORMAL_PT_UPDATE][kAlone] = 4;
+  b.mmu_updates[TG_MMU_PT_CLEAR_BITS][kInMulticall] = 5;
+  a.mmuext_ops[TG_MMUEXT_NEW_BASEPTR][kAlone] = 1;
+  b.mmuext_ops[TG_MMUEXT_NEW_BASEPTR][kAlone] = 2;
+  b.update_va_mappings[kInMulticall] = 6;
+  b.multicall_calls[TG_HC_update_va_mapping] = 6;
+  a.mmu_update_batches.record(1);
+  b.mmu_update_batches.record(1);
+  b.mmuext_op_batches.record(8);
+  b.multicall_batches.record(6);
+  a.add(b);
+  EXPECT_EQ(a.mmu_updates[TG_MMU_NORMAL_PT_UPDATE][kAlone], 7u);
+  EXPECT_EQ(a.mmu_updates[TG_MMU_PT_CLEAR_BITS][kInMulticall], 5u);
+  EXPECT_EQ(a.mmuext_ops[TG_MMUEXT_NEW_BASEPTR][kAlone], 3u);
+  EXPECT_EQ(a.update_va_mappings[kInMulticall], 6u);
+  EXPECT_EQ(a.multicall_calls[TG_HC_update_va_mapping], 6u);
+  EXPECT_EQ(a.mmu_update_batches.calls[1], 2u);
+  EXPECT_EQ(a.mmuext_op_batches.calls[4], 1u);
+  EXPECT_EQ(a.multicall_batches.calls[3], 1u);
+}
+
+TEST(ExitStats, FormatShowsPageTableKindsAloneAndInMulticallAndHistogramRows) {
+  ExitStats s;
+  s.mmu_updates[TG_MMU_NORMAL_PT_UPDATE][kAlone] = 120;
+  s.mmu_updates[TG_MMU_NORMAL_PT_UPDATE][kInMulticall] = 4;
+  s.mmuext_ops[TG_MMUEXT_PIN_L1_TABLE][kAlone] = 9;
+  s.update_va_mappings[kInMulticall] = 2;
+  s.multicall_calls[TG_HC_update_va_mapping] = 2;
+  s.mmu_update_batches.record(1);
+  s.mmu_update_batches.record(1024);
+  std::string table = s.format();
+  EXPECT_THAT(table, HasSubstr("page-table requests"));
+  EXPECT_THAT(table, ::testing::ContainsRegex("\n  mmu_update normal +120 +4\n"));
+  EXPECT_THAT(table, ::testing::ContainsRegex("\n  mmuext pin_l1_table +9 +0\n"));
+  EXPECT_THAT(table, ::testing::ContainsRegex("\n  update_va_mapping +0 +2\n"));
+  EXPECT_THAT(table, Not(HasSubstr("preserve_ad")));
+  EXPECT_THAT(table, Not(HasSubstr("unpin")));
+  EXPECT_THAT(table, ::testing::ContainsRegex("multicall entries by hypercall\n  update_va_mapping +2\n"));
+  EXPECT_THAT(table, ::testing::ContainsRegex("\n  mmu_update +1:1 1024-2047:1\n"));
+  EXPECT_THAT(table, Not(HasSubstr("mmuext_op ")));
+}
+
 TEST(HypercallName, NamesEveryNumberAndRefusesOthers) {
   EXPECT_STREQ(hypercall_name(TG_HC_console_io), "console_io");
   EXPECT_STREQ(hypercall_name(TG_HC_iret), "iret");

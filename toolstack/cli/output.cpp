@@ -103,6 +103,42 @@ std::string info_text(const api::DomainInfo& d) {
   return out;
 }
 
+namespace {
+
+// " 1:120 2-3:4 512-1023:2": a histogram's non-empty buckets, items:calls.
+std::string batches_row(const google::protobuf::RepeatedPtrField<api::BatchBucket>& buckets) {
+  std::string row;
+  for (const auto& b : buckets) {
+    std::string items = b.min_items() == b.max_items() ? fmt::format("{}", b.min_items())
+                                                       : fmt::format("{}-{}", b.min_items(), b.max_items());
+    row += fmt::format(" {}:{}", items, b.calls());
+  }
+  return row;
+}
+
+// The page-table kinds as "alone  in multicall" pairs, the multicall
+// entries by hypercall, and each batch-size histogram on one line.
+std::string page_table_text(const api::DomainStats& s) {
+  std::string out;
+  if (!s.mmu_requests_by_kind().empty()) {
+    out += fmt::format("{:<28} {:>14} {:>14}\n", "page-table requests", "alone", "in multicall");
+  }
+  for (const auto& k : s.mmu_requests_by_kind()) {
+    out += fmt::format("  {:<26} {:>14} {:>14}\n", k.kind(), k.alone(), k.in_multicall());
+  }
+  std::map<std::string, uint64_t> entries(s.multicall_entries_by_op().begin(), s.multicall_entries_by_op().end());
+  for (const auto& [op, n] : entries) out += fmt::format("{:<28} {:>14}\n", "multicall entries " + op, n);
+  auto batches = [&out](const char* name, const google::protobuf::RepeatedPtrField<api::BatchBucket>& buckets) {
+    if (!buckets.empty()) out += fmt::format("{:<28}{}\n", fmt::format("{} batches", name), batches_row(buckets));
+  };
+  batches("mmu_update", s.mmu_update_batches());
+  batches("mmuext_op", s.mmuext_op_batches());
+  batches("multicall", s.multicall_batches());
+  return out;
+}
+
+}  // namespace
+
 std::string stats_text(const api::DomainStats& s) {
   std::string out;
   auto row = [&out](const std::string& key, uint64_t value) {
@@ -138,6 +174,8 @@ std::string stats_text(const api::DomainStats& s) {
   row("apply exits", s.apply_exits());
   row("applied entries", s.applied_entries());
   row("tlb flushes", s.tlb_flushes());
+  row("batches carried by iret", s.carried_batches());
+  out += page_table_text(s);
   row("block reads", s.block_reads());
   row("  bytes read", s.block_read_bytes());
   row("block writes", s.block_writes());
