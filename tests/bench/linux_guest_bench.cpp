@@ -207,7 +207,8 @@ KindResult kind_row(const std::string& dir, const std::string& label, const std:
 void context_switch_row(const std::string& dir, uint64_t n, double syscall_exits) {
   KindResult r = kind_row(dir, "context switch (sched_yield, 2 processes) [1]", "switch", n);
   double yields_per_switch = 2.0 * static_cast<double>(n) / r.ops;
-  end_row(r, fmt::format("beyond syscalls {:.2f} exits/switch", r.exits - yields_per_switch * syscall_exits));
+  end_row(r, fmt::format("{:.2f} sched_yield/switch; beyond syscalls {:.2f} exits/switch", yields_per_switch,
+                         r.exits - yields_per_switch * syscall_exits));
 }
 
 // [2] mmu requests per mmu_update hypercall over the loop's iterations.
@@ -252,8 +253,9 @@ void print_footnotes() {
       "us/op: timed by tg-bench inside the guest; exits/op: the VMM's counters; both as (a run of n operations -\n"
       "a run of none) / n. host us/op: the same tg-bench built for the host and run natively with the same n\n"
       "(the fastest of three runs each).\n"
-      "[1] Two processes on one CPU calling sched_yield in turn; per switch as getrusage counts them. 'beyond\n"
-      "    syscalls' = exits/switch - (sched_yield calls per switch) x (exits/op of the null system call).\n"
+      "[1] Two processes on one CPU calling sched_yield n times each; per switch as getrusage counts them (a yield\n"
+      "    need not switch). 'beyond syscalls' = exits/switch - (sched_yield calls per switch) x (exits/op of the\n"
+      "    null system call).\n"
       "[2] Per iteration of `sh -c 'while ...; do /bin/true; done'`; mmu requests (mmu_update entries, mmuext ops,\n"
       "    update_va_mapping calls) per mmu_update hypercall, and mmu_update hypercalls per iteration.\n"
       "[3] Between tg-bench's 'idle begin' and end lines: exits per second of host time, and the CPU time of the\n"
