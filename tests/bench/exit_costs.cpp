@@ -1,6 +1,7 @@
 // tortuga-bench: what each guest operation costs, in exits and time, next to
-// a bare-KVM exit round trip measured in the same run. Prints a table; never
-// fails on a number (`make bench`).
+// a bare-KVM exit round trip measured in the same run, then the I/O,
+// migration and (with --linux) Linux guest tables (linux_guest_bench.h).
+// Prints tables; never fails on a number (`make bench`).
 #include <arpa/inet.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
@@ -398,6 +399,17 @@ std::string host_kind() {
   return ::stat("/sys/module/kvm_pvm", &st) == 0 ? "PVM-backed KVM (software, CPL0 emulated)" : "KVM";
 }
 
+// The Linux table with a quarter of n; 1 when it could not be measured.
+int linux_table(const std::string& linux_dir, uint64_t n) {
+  try {
+    tortuga::bench::print_linux_table(linux_dir, std::max<uint64_t>(n / 4, 1000));
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "\ntortuga-bench: {}\n", e.what());
+    return 1;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -407,9 +419,10 @@ int main(int argc, char** argv) {
   app.add_option("--guest", guest, "the test guest kernel")->required()->check(CLI::ExistingFile);
   app.add_option("-n,--iterations", n, "operations per measurement")->capture_default_str();
   app.add_option("--map-iterations", map_n, "4 MiB map-and-touch rounds per PV MMU measurement")->capture_default_str();
-  bool io_only = false, migration_only = false;
+  bool io_only = false, migration_only = false, linux_only = false;
   app.add_flag("--io-only", io_only, "only the block and network tables");
   app.add_flag("--migration-only", migration_only, "only the live migration table");
+  app.add_flag("--linux-only", linux_only, "only the Linux guest table (needs --linux)");
   std::string linux_dir;
   app.add_option("--linux", linux_dir, "also measure the patched Linux guest in this directory (make linux)");
   CLI11_PARSE(app, argc, argv);
@@ -420,6 +433,13 @@ int main(int argc, char** argv) {
   std::vector<Row> rows;
   std::vector<MapRow> map_rows;
   Row single_update, batch_update;
+  if (linux_only) {
+    if (linux_dir.empty()) {
+      fmt::print(stderr, "tortuga-bench: --linux-only needs --linux DIR\n");
+      return 1;
+    }
+    return linux_table(linux_dir, n);
+  }
   if (migration_only) {
     try {
       tortuga::bench::print_migration_table(guest);
@@ -467,14 +487,7 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "tortuga-bench: {}\n", e.what());
     return 1;
   }
-  if (!linux_dir.empty()) {
-    try {
-      tortuga::bench::print_linux_table(linux_dir, std::max<uint64_t>(n / 4, 1000));
-    } catch (const std::exception& e) {
-      fmt::print(stderr, "tortuga-bench: {}\n", e.what());
-      return 1;
-    }
-  }
+  if (!linux_dir.empty() && linux_table(linux_dir, n) != 0) return 1;
   fmt::print(
       "\nGuest operations are timed inside the guest with its pvclock; exits come from\n"
       "the VMM's counters, as (exits of n operations - exits of none) / n.\n");

@@ -37,6 +37,7 @@ class VmmChild {
   VmmRun wait();
   const std::string& console() const { return run_.console; }
   const std::string& messages() const { return run_.messages; }
+  int pid() const { return pid_; }
 
  private:
   bool pump(int timeout_ms);  // false once both pipes are closed

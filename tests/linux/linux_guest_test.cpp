@@ -62,6 +62,23 @@ TEST_F(LinuxGuest, BootsRunsUserProgramsSurvivesBadOnesAndPowersOff) {
   EXPECT_THAT(run.messages, HasSubstr("guest shut down: poweroff"));
 }
 
+// Page-table updates (the PV MMU may batch them) must never lose or leak
+// data: tg-mm-check (guest-linux-patches/initramfs/tg-mm-check.c) forks
+// children that check and write a copy-on-write buffer, mprotects, mremaps
+// and partly munmaps regions checking every page, and sums the output of a
+// fork+exec shell loop.
+TEST_F(LinuxGuest, PageTableUpdatesNeverCorruptProcessMemory) {
+  VmmRun run = boot("console=hvc0 tortuga.run=/bin/tg-mm-check");
+  const std::string& out = run.console;
+  EXPECT_THAT(out, HasSubstr("tg-mm-check: ok"));
+  EXPECT_THAT(out, ::testing::Not(HasSubstr("tg-mm-check: FAIL")));
+  EXPECT_THAT(out, ::testing::Not(HasSubstr("BUG:")));
+  EXPECT_THAT(out, ::testing::Not(HasSubstr("Oops")));
+  EXPECT_THAT(out, ::testing::Not(HasSubstr("WARNING:")));
+  EXPECT_THAT(out, ::testing::Not(HasSubstr("Call Trace")));
+  EXPECT_EQ(run.exit_code, 0) << run.messages;
+}
+
 // The interactive path: the shell reads the console ring, runs a command
 // and powers the domain off when its input ends.
 TEST_F(LinuxGuest, ShellOnTheConsoleRunsWhatIsTyped) {
