@@ -604,17 +604,24 @@ static bool mm_page_fault(struct trap_regs *r)
 
 /* ---- 3. demand faults -------------------------------------------------------- */
 
+/* Touches every scratch page with the fault handler in mode; true if each showed its frame. */
+static bool demand_touch_all(enum pf_mode mode)
+{
+	bool same = true;
+	pf_count = 0;
+	pf_failed = false;
+	pf_mode = mode;
+	for (unsigned i = 0; i < SCRATCH_PAGES; i++)
+		same &= touch_read(scratch_va(i)) == DEMAND_PATTERN(i);
+	pf_mode = PF_OFF;
+	return same;
+}
+
 static void check_demand_faults(void)
 {
 	/* (a) one update_va_mapping per fault */
 	uint64_t uvm0 = calls.update_va_mapping, mmu0 = calls.mmu_update;
-	pf_count = 0;
-	pf_failed = false;
-	pf_mode = PF_DEMAND_UNBATCHED;
-	bool same = true;
-	for (unsigned i = 0; i < SCRATCH_PAGES; i++)
-		same &= touch_read(scratch_va(i)) == DEMAND_PATTERN(i);
-	pf_mode = PF_OFF;
+	bool same = demand_touch_all(PF_DEMAND_UNBATCHED);
 	if (pf_failed) {
 		put_str("#   the fault handler's update_va_mapping returned ");
 		put_sdec(pf_error);
@@ -642,13 +649,7 @@ static void check_demand_faults(void)
 	/* (b) the first fault maps all 1024 pages with one mmu_update */
 	uvm0 = calls.update_va_mapping;
 	mmu0 = calls.mmu_update;
-	pf_count = 0;
-	pf_failed = false;
-	pf_mode = PF_DEMAND_BATCHED;
-	same = true;
-	for (unsigned i = 0; i < SCRATCH_PAGES; i++)
-		same &= touch_read(scratch_va(i)) == DEMAND_PATTERN(i);
-	pf_mode = PF_OFF;
+	same = demand_touch_all(PF_DEMAND_BATCHED);
 	if (pf_failed) {
 		put_str("#   the fault handler's mmu_update returned ");
 		put_sdec(pf_error);
@@ -662,13 +663,7 @@ static void check_demand_faults(void)
 	/* (c) each fault's entry carried by its return (ABI 2.11) */
 	uvm0 = calls.update_va_mapping;
 	mmu0 = calls.mmu_update;
-	pf_count = 0;
-	pf_failed = false;
-	pf_mode = PF_DEMAND_CARRIED;
-	same = true;
-	for (unsigned i = 0; i < SCRATCH_PAGES; i++)
-		same &= touch_read(scratch_va(i)) == DEMAND_PATTERN(i);
-	pf_mode = PF_OFF;
+	same = demand_touch_all(PF_DEMAND_CARRIED);
 	iret_flags = 0;
 	check(same && !pf_failed && pf_count == SCRATCH_PAGES && calls.mmu_update == mmu0 &&
 		      calls.update_va_mapping == uvm0,
