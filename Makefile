@@ -8,6 +8,8 @@
 #                on a number)
 #   make fuzz    build the libFuzzer targets with clang and run each for a while
 #   make linux   build the patched guest kernel and its initramfs (cached in /var/cache/tortuga)
+#   make porting-cost  what porting Linux cost, as the Xen paper's Table 2 (our port, Linux 6.1's
+#                Xen PV guest, the paper's 2.4 figures), and its chart in build/porting-cost.svg
 
 BUILD_DIR ?= build
 FUZZ_BUILD_DIR ?= build-fuzz
@@ -16,7 +18,7 @@ CI_FUZZ_SECONDS ?= 10
 JOBS ?= $(shell nproc)
 CMAKE_BUILD_TYPE ?= RelWithDebInfo
 
-.PHONY: all deps build run run-test-guest test test-linux bench fuzz linux clean
+.PHONY: all deps build run run-test-guest test test-linux bench fuzz linux porting-cost clean
 
 all: build
 
@@ -58,6 +60,16 @@ fuzz:
 
 linux:
 	guest-linux-patches/build.sh $(BUILD_DIR)/linux
+
+# Reads /usr/src/linux-source-6.1.tar.xz and the series; builds no kernel.
+porting-cost:
+	@scripts/install-deps.sh porting-cost
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(CMAKE_BUILD_TYPE)
+	cmake --build $(BUILD_DIR) -j$(JOBS) --target tortuga-porting-cost
+	$(BUILD_DIR)/toolstack/porting_cost/tortuga-porting-cost --chart-data $(BUILD_DIR)/porting-cost.dat
+	gnuplot -e "datafile='$(BUILD_DIR)/porting-cost.dat'; outfile='$(BUILD_DIR)/porting-cost.svg'" \
+	  toolstack/porting_cost/porting_cost_chart.gp
+	@echo "chart: $(BUILD_DIR)/porting-cost.svg"
 
 clean:
 	rm -rf $(BUILD_DIR) $(FUZZ_BUILD_DIR)

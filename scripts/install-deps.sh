@@ -4,6 +4,8 @@
 #   scripts/install-deps.sh          what `make`, `make run` and `make test` need
 #   scripts/install-deps.sh fuzz     also clang and libFuzzer, for `make fuzz`
 #   scripts/install-deps.sh linux    also what guest-linux-patches/build.sh needs
+#   scripts/install-deps.sh porting-cost  also what `make porting-cost` needs (the Linux
+#                                    source, patch and gnuplot for its chart)
 set -euo pipefail
 
 packages=(
@@ -18,6 +20,9 @@ if [[ "${1:-}" == "fuzz" ]]; then
 fi
 if [[ "${1:-}" == "linux" ]]; then
   packages+=(linux-source-6.1 bc bison flex libelf-dev libssl-dev xz-utils cpio busybox-static patch)
+fi
+if [[ "${1:-}" == "porting-cost" ]]; then
+  packages+=(linux-source-6.1 xz-utils patch diffutils gnuplot-nox)
 fi
 
 missing=()
