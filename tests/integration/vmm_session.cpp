@@ -104,6 +104,9 @@ void VmmSession::collect(int out, int err) {
       cv_.notify_all();
     }
   }
+  std::lock_guard lock(mutex_);
+  drained_ = true;
+  cv_.notify_all();
 }
 
 std::string VmmSession::console() const {
@@ -162,6 +165,9 @@ int VmmSession::wait_exit(std::chrono::seconds limit) {
     if (r == pid_) {
       reaped_ = true;
       exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      // Its last lines may still be in the pipes: a test reads them next.
+      std::unique_lock lock(mutex_);
+      cv_.wait_for(lock, std::chrono::seconds(10), [&] { return drained_; });
       return exit_code_;
     }
     if (std::chrono::steady_clock::now() >= deadline) return -1;

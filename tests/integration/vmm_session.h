@@ -60,6 +60,7 @@ class VmmSession {
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   std::string console_, messages_;
+  bool drained_ = false;  // both pipes at their end: everything it wrote is here
   std::thread reader_;
 };
 
