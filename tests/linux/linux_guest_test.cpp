@@ -87,6 +87,10 @@ TEST_F(LinuxGuest, ShellOnTheConsoleRunsWhatIsTyped) {
                        "", 0, "echo typed-$((6*7))\nexit\n");
   EXPECT_THAT(run.console, HasSubstr("typed-42"));
   EXPECT_EQ(run.exit_code, 0) << run.messages;
+  // A kernel that oopsed in one process and carried on is still a failure.
+  for (const char* bad : {"BUG:", "Oops", "WARNING:", "Call Trace"}) {
+    EXPECT_THAT(run.console, ::testing::Not(HasSubstr(bad))) << run.console;
+  }
 }
 
 TEST_F(LinuxGuest, TooLittleMemoryIsRefusedBeforeBoot) {
