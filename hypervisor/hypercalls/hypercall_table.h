@@ -15,12 +15,14 @@
 
 namespace tortuga::hypercalls {
 
-// Arguments in calling-convention order: rdi, rsi, rdx, r10, r8; and
-// whether the call is a multicall's entry rather than an exit of its own
-// (for exit statistics and the MMU trace).
+// Arguments in calling-convention order: rdi, rsi, rdx, r10, r8; whether
+// the call is a multicall's entry rather than an exit of its own (for exit
+// statistics and the MMU trace); and, for a multicall made on the guest's
+// behalf (the batch an iret carries), where to count its failed entries.
 struct Args {
   uint64_t a0, a1, a2, a3, a4;
   bool in_multicall = false;
+  uint32_t* failed_entries = nullptr;
 };
 
 using Handler = int64_t (*)(Vcpu& vcpu, const Args& args);

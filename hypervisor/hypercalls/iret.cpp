@@ -33,14 +33,13 @@ uint64_t run_carried_batch(Vcpu& vcpu, uint64_t batch_at) {
   if (batch.count == 0) return 0;
   if (batch._pad != 0 || batch.count > TG_MULTICALL_MAX) return TG_FAILSAFE_BATCH;
   ++vcpu.stats().carried_batches;
-  vcpu.call_hypercall(*find_hypercall(TG_HC_multicall), Args{batch.calls, batch.count, 0, 0, 0});
+  uint32_t failed = 0;
+  Args args{batch.calls, batch.count, 0, 0, 0};
+  args.failed_entries = &failed;
+  vcpu.call_hypercall(*find_hypercall(TG_HC_multicall), args);
   uint32_t done = 0;
   vcpu.kernel_address_space().copy_to(batch_at + offsetof(tg_iret_batch, count), &done, sizeof done);
-  for (uint32_t i = 0; i < batch.count; ++i) {
-    uint64_t result_at = batch.calls + i * sizeof(tg_multicall_entry) + offsetof(tg_multicall_entry, result);
-    if (vcpu.kernel_address_space().read<int64_t>(result_at) < 0) return TG_FAILSAFE_BATCH;
-  }
-  return 0;
+  return failed != 0 ? TG_FAILSAFE_BATCH : 0;
 }
 
 uint64_t rejection_or_batch_failure(Vcpu& vcpu, const tg_iret_frame& f) {

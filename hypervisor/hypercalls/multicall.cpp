@@ -42,6 +42,7 @@ int64_t multicall(Vcpu& vcpu, const Args& args) {
       result = call->handler(vcpu, Args{e.args[0], e.args[1], e.args[2], e.args[3], e.args[4], true});
     }
     vcpu.kernel_address_space().copy_to(at + offsetof(tg_multicall_entry, result), &result, sizeof result);
+    if (result < 0 && args.failed_entries != nullptr) ++*args.failed_entries;
   }
   return 0;
 }
